@@ -1,0 +1,489 @@
+//! Typed configuration. Every setting comes from an environment variable (the seed names) or
+//! the matching CLI flag; [`Config::from_raw`] validates all of them at once and reports every
+//! problem by variable name. Secrets live in [`Secret`], which never prints its value.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Settings as given, before validation. Every field is optional; defaults are applied by
+/// [`Config::from_raw`].
+#[derive(Args, Debug, Clone, Default)]
+pub struct RawConfig {
+    /// Address to listen on; loopback by default.
+    #[arg(long, env = "HOST")]
+    pub host: Option<String>,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT")]
+    pub port: Option<String>,
+    /// Where the embedded stores keep their data.
+    #[arg(long, env = "DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Metadata backend: json (embedded).
+    #[arg(long, env = "DATA_BACKEND")]
+    pub data_backend: Option<String>,
+    /// none (single user `local`) or jwt.
+    #[arg(long, env = "AUTH_MODE")]
+    pub auth_mode: Option<String>,
+    /// HS256 secret for AUTH_MODE=jwt.
+    #[arg(long, env = "AUTH_JWT_SECRET", hide_env_values = true)]
+    pub auth_jwt_secret: Option<String>,
+    /// RS256/ES256 public key (PEM text or path to a PEM file) for AUTH_MODE=jwt.
+    #[arg(long, env = "AUTH_JWT_PUBLIC_KEY")]
+    pub auth_jwt_public_key: Option<String>,
+    /// Required `iss` claim, when set.
+    #[arg(long, env = "AUTH_JWT_ISSUER")]
+    pub auth_jwt_issuer: Option<String>,
+    /// Required `aud` claim, when set.
+    #[arg(long, env = "AUTH_JWT_AUDIENCE")]
+    pub auth_jwt_audience: Option<String>,
+    /// Comma-separated origins allowed by CORS, or `*`.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS")]
+    pub cors_allowed_origins: Option<String>,
+    /// Largest JSON request body (bytes, or with KiB/MiB suffix).
+    #[arg(long, env = "MAX_JSON_BYTES")]
+    pub max_json_bytes: Option<String>,
+    /// Time limit of a JSON request, in seconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<String>,
+    /// How long a shutdown waits for requests in flight, in seconds.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS")]
+    pub shutdown_timeout_secs: Option<String>,
+    /// text or json.
+    #[arg(long, env = "LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// A value that must never reach a log or an error message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("Secret(********)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataBackend {
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub enum JwtKey {
+    /// HS256 with a shared secret.
+    Secret(Secret),
+    /// RS256 or ES256 with a public key in PEM.
+    PublicKey { pem: String },
+}
+
+#[derive(Debug, Clone)]
+pub enum AuthConfig {
+    None,
+    Jwt {
+        key: JwtKey,
+        issuer: Option<String>,
+        audience: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers: same-origin use only.
+    None,
+    Any,
+    List(Vec<String>),
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub data_backend: DataBackend,
+    pub auth: AuthConfig,
+    pub cors_allowed_origins: CorsOrigins,
+    pub max_json_bytes: usize,
+    pub request_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub log_format: LogFormat,
+}
+
+/// Every problem found in a configuration, each naming its variable.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(formatter, "invalid configuration:")?;
+        for problem in &self.0 {
+            writeln!(formatter, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl Config {
+    pub fn from_raw(raw: RawConfig) -> Result<Self, ConfigErrors> {
+        let mut problems = Vec::new();
+        let mut check = |result: Result<(), String>| {
+            if let Err(problem) = result {
+                problems.push(problem);
+            }
+        };
+
+        let host = raw.host.clone().unwrap_or_else(|| "127.0.0.1".to_owned());
+        let port = parse_or(&raw.port, "PORT", 8080u16, &mut check);
+        let data_backend = match raw.data_backend.as_deref().unwrap_or("json") {
+            "json" => DataBackend::Json,
+            "mongodb" | "dual" => {
+                check(Err(format!(
+                    "DATA_BACKEND={}: this build supports only the embedded json backend",
+                    raw.data_backend.as_deref().unwrap_or_default()
+                )));
+                DataBackend::Json
+            }
+            other => {
+                check(Err(format!(
+                    "DATA_BACKEND={other}: expected json, mongodb or dual"
+                )));
+                DataBackend::Json
+            }
+        };
+        let auth = parse_auth(&raw, &host, &mut check);
+        let cors_allowed_origins = parse_cors(raw.cors_allowed_origins.as_deref(), &mut check);
+        let max_json_bytes = match &raw.max_json_bytes {
+            None => 1024 * 1024,
+            Some(text) => parse_size(text).unwrap_or_else(|| {
+                check(Err(format!(
+                    "MAX_JSON_BYTES={text}: expected a size such as 1048576, 512KiB or 2MiB"
+                )));
+                0
+            }),
+        };
+        let request_timeout = parse_or(
+            &raw.request_timeout_secs,
+            "REQUEST_TIMEOUT_SECS",
+            30u64,
+            &mut check,
+        );
+        let shutdown_timeout = parse_or(
+            &raw.shutdown_timeout_secs,
+            "SHUTDOWN_TIMEOUT_SECS",
+            20u64,
+            &mut check,
+        );
+        if request_timeout == 0 {
+            check(Err("REQUEST_TIMEOUT_SECS must be at least 1".to_owned()));
+        }
+        let log_format = match raw.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                check(Err(format!("LOG_FORMAT={other}: expected text or json")));
+                LogFormat::Text
+            }
+        };
+
+        if !problems.is_empty() {
+            return Err(ConfigErrors(problems));
+        }
+        Ok(Self {
+            host,
+            port,
+            data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from("./data")),
+            data_backend,
+            auth,
+            cors_allowed_origins,
+            max_json_bytes,
+            request_timeout: Duration::from_secs(request_timeout),
+            shutdown_timeout: Duration::from_secs(shutdown_timeout),
+            log_format,
+        })
+    }
+
+    /// The effective configuration as `(variable, value)` pairs, secrets masked.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let mut lines = vec![
+            ("HOST", self.host.clone()),
+            ("PORT", self.port.to_string()),
+            ("DATA_DIR", self.data_dir.display().to_string()),
+            ("DATA_BACKEND", "json".to_owned()),
+        ];
+        match &self.auth {
+            AuthConfig::None => lines.push(("AUTH_MODE", "none".to_owned())),
+            AuthConfig::Jwt {
+                key,
+                issuer,
+                audience,
+            } => {
+                lines.push(("AUTH_MODE", "jwt".to_owned()));
+                match key {
+                    JwtKey::Secret(_) => {
+                        lines.push(("AUTH_JWT_SECRET", "******** (HS256)".to_owned()))
+                    }
+                    JwtKey::PublicKey { .. } => lines.push((
+                        "AUTH_JWT_PUBLIC_KEY",
+                        "<PEM public key> (RS256/ES256)".to_owned(),
+                    )),
+                }
+                lines.push((
+                    "AUTH_JWT_ISSUER",
+                    issuer.clone().unwrap_or_else(|| "(any)".to_owned()),
+                ));
+                lines.push((
+                    "AUTH_JWT_AUDIENCE",
+                    audience.clone().unwrap_or_else(|| "(any)".to_owned()),
+                ));
+            }
+        }
+        let cors = match &self.cors_allowed_origins {
+            CorsOrigins::None => "(none: same origin only)".to_owned(),
+            CorsOrigins::Any => "*".to_owned(),
+            CorsOrigins::List(origins) => origins.join(","),
+        };
+        lines.push(("CORS_ALLOWED_ORIGINS", cors));
+        lines.push(("MAX_JSON_BYTES", self.max_json_bytes.to_string()));
+        lines.push((
+            "REQUEST_TIMEOUT_SECS",
+            self.request_timeout.as_secs().to_string(),
+        ));
+        lines.push((
+            "SHUTDOWN_TIMEOUT_SECS",
+            self.shutdown_timeout.as_secs().to_string(),
+        ));
+        let format = match self.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        lines.push(("LOG_FORMAT", format.to_owned()));
+        lines
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(
+    raw: &Option<String>,
+    name: &str,
+    default: T,
+    check: &mut impl FnMut(Result<(), String>),
+) -> T {
+    match raw {
+        None => default,
+        Some(text) => text.trim().parse().unwrap_or_else(|_| {
+            check(Err(format!(
+                "{name}={text}: expected a non-negative whole number in range"
+            )));
+            default
+        }),
+    }
+}
+
+/// True for loopback addresses and `localhost`.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
+fn parse_auth(
+    raw: &RawConfig,
+    host: &str,
+    check: &mut impl FnMut(Result<(), String>),
+) -> AuthConfig {
+    let non_empty = |value: &Option<String>| value.clone().filter(|text| !text.trim().is_empty());
+    match raw.auth_mode.as_deref() {
+        None | Some("none") => {
+            if raw.auth_mode.is_none() && !is_loopback(host) {
+                check(Err(format!(
+                    "HOST={host} is not a loopback address and AUTH_MODE is not set: set \
+                     AUTH_MODE=jwt, or AUTH_MODE=none explicitly to serve without authentication"
+                )));
+            }
+            AuthConfig::None
+        }
+        Some("jwt") => {
+            let secret = non_empty(&raw.auth_jwt_secret);
+            let public_key = non_empty(&raw.auth_jwt_public_key);
+            let key = match (secret, public_key) {
+                (Some(secret), None) => JwtKey::Secret(Secret::new(secret)),
+                (None, Some(key)) => match load_public_key(&key) {
+                    Ok(pem) => JwtKey::PublicKey { pem },
+                    Err(problem) => {
+                        check(Err(format!("AUTH_JWT_PUBLIC_KEY: {problem}")));
+                        JwtKey::PublicKey { pem: String::new() }
+                    }
+                },
+                (Some(_), Some(_)) => {
+                    check(Err(
+                        "AUTH_JWT_SECRET and AUTH_JWT_PUBLIC_KEY are both set: set one".to_owned(),
+                    ));
+                    JwtKey::Secret(Secret::new(""))
+                }
+                (None, None) => {
+                    check(Err(
+                        "AUTH_MODE=jwt needs AUTH_JWT_SECRET (HS256) or AUTH_JWT_PUBLIC_KEY (RS256/ES256)".to_owned(),
+                    ));
+                    JwtKey::Secret(Secret::new(""))
+                }
+            };
+            AuthConfig::Jwt {
+                key,
+                issuer: non_empty(&raw.auth_jwt_issuer),
+                audience: non_empty(&raw.auth_jwt_audience),
+            }
+        }
+        Some(other) => {
+            check(Err(format!("AUTH_MODE={other}: expected none or jwt")));
+            AuthConfig::None
+        }
+    }
+}
+
+/// Accepts PEM text or the path of a PEM file, and checks that it is an RSA or EC public key.
+fn load_public_key(value: &str) -> Result<String, String> {
+    let pem = if value.trim_start().starts_with("-----BEGIN") {
+        value.to_owned()
+    } else {
+        std::fs::read_to_string(value).map_err(|error| format!("cannot read {value}: {error}"))?
+    };
+    let bytes = pem.as_bytes();
+    if jsonwebtoken::DecodingKey::from_rsa_pem(bytes).is_ok()
+        || jsonwebtoken::DecodingKey::from_ec_pem(bytes).is_ok()
+    {
+        Ok(pem)
+    } else {
+        Err("not an RSA or EC public key in PEM format".to_owned())
+    }
+}
+
+fn parse_cors(raw: Option<&str>, check: &mut impl FnMut(Result<(), String>)) -> CorsOrigins {
+    let Some(raw) = raw.map(str::trim).filter(|text| !text.is_empty()) else {
+        return CorsOrigins::None;
+    };
+    if raw == "*" {
+        return CorsOrigins::Any;
+    }
+    let mut origins = Vec::new();
+    for origin in raw
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+    {
+        let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+            && !origin.ends_with('/')
+            && origin.parse::<axum::http::HeaderValue>().is_ok();
+        if valid {
+            origins.push(origin.to_owned());
+        } else {
+            check(Err(format!(
+                "CORS_ALLOWED_ORIGINS: {origin:?} is not an origin like https://app.example.com"
+            )));
+        }
+    }
+    CorsOrigins::List(origins)
+}
+
+/// Parses `1048576`, `512KiB`, `2MiB`, `1GiB`, `10MB` (decimal) into bytes.
+pub fn parse_size(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().ok()?;
+    let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(factor).filter(|bytes| *bytes > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_listed_by_variable() {
+        let raw = RawConfig {
+            port: Some("eighty".into()),
+            auth_mode: Some("magic".into()),
+            max_json_bytes: Some("lots".into()),
+            log_format: Some("xml".into()),
+            ..RawConfig::default()
+        };
+        let errors = Config::from_raw(raw).unwrap_err().to_string();
+        for name in ["PORT=", "AUTH_MODE=", "MAX_JSON_BYTES=", "LOG_FORMAT="] {
+            assert!(errors.contains(name), "{name} missing from {errors}");
+        }
+    }
+
+    #[test]
+    fn non_loopback_without_explicit_auth_is_refused() {
+        let raw = RawConfig {
+            host: Some("0.0.0.0".into()),
+            ..RawConfig::default()
+        };
+        assert!(
+            Config::from_raw(raw)
+                .unwrap_err()
+                .to_string()
+                .contains("AUTH_MODE")
+        );
+        let explicit = RawConfig {
+            host: Some("0.0.0.0".into()),
+            auth_mode: Some("none".into()),
+            ..RawConfig::default()
+        };
+        assert!(Config::from_raw(explicit).is_ok());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let raw = RawConfig {
+            auth_mode: Some("jwt".into()),
+            auth_jwt_secret: Some("hunter2-hunter2-hunter2".into()),
+            ..RawConfig::default()
+        };
+        let config = Config::from_raw(raw).unwrap();
+        let printed = format!("{config:?} {:?}", config.describe());
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("2MiB"), Some(2 << 20));
+        assert_eq!(parse_size("10MB"), Some(10_000_000));
+        assert_eq!(parse_size("0"), None);
+        assert_eq!(parse_size("many"), None);
+    }
+}

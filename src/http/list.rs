@@ -1,0 +1,179 @@
+//! List parameters shared by every collection: page size, opaque cursors, sort and filters.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::{ApiError, Result};
+use crate::store::{Filter, Page, SortField, SortValue};
+
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 200;
+
+/// Every list parameter any collection knows; each route says which it supports.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListParams {
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+    pub sort: Option<String>,
+    pub q: Option<String>,
+    pub tag: Option<String>,
+    pub favorite: Option<String>,
+    pub include_total: Option<String>,
+}
+
+/// What a list route accepts beyond paging and sort.
+pub struct ListSpec {
+    /// Fields `q` searches; empty when `q` is not supported.
+    pub text_fields: &'static [&'static str],
+    pub tag: bool,
+    pub favorite: bool,
+}
+
+/// A validated list request.
+pub struct ListRequest {
+    pub limit: usize,
+    pub sort: SortField,
+    pub descending: bool,
+    sort_name: String,
+    pub after: Option<(SortValue, Uuid)>,
+    pub filters: Vec<Filter>,
+    pub include_total: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    #[serde(rename = "s")]
+    sort: String,
+    #[serde(rename = "k")]
+    key: SortValue,
+    #[serde(rename = "i")]
+    id: Uuid,
+}
+
+impl ListParams {
+    pub fn validate(self, spec: &ListSpec) -> Result<ListRequest> {
+        let limit = match &self.limit {
+            None => DEFAULT_LIMIT,
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                .ok_or_else(|| ApiError::bad_request(format!("limit must be 1-{MAX_LIMIT}")))?,
+        };
+        let sort_name = self.sort.clone().unwrap_or_else(|| "-updatedAt".to_owned());
+        let (descending, field) = match sort_name.strip_prefix('-') {
+            Some(field) => (true, field),
+            None => (false, sort_name.as_str()),
+        };
+        let sort = match field {
+            "updatedAt" => SortField::UpdatedAt,
+            "name" => SortField::Name,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "sort must be one of updatedAt, -updatedAt, name, -name",
+                ));
+            }
+        };
+        let after = self
+            .cursor
+            .as_deref()
+            .map(|text| decode_cursor(text, &sort_name, sort))
+            .transpose()?;
+        let mut filters = Vec::new();
+        if let Some(needle) = self
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|needle| !needle.is_empty())
+        {
+            if spec.text_fields.is_empty() {
+                return Err(ApiError::bad_request("q is not supported here"));
+            }
+            filters.push(Filter::TextContains {
+                fields: spec.text_fields,
+                needle: needle.to_lowercase(),
+            });
+        }
+        if let Some(tag) = &self.tag {
+            if !spec.tag {
+                return Err(ApiError::bad_request("tag is not supported here"));
+            }
+            let id =
+                Uuid::try_parse(tag).map_err(|_| ApiError::bad_request("tag must be a tag id"))?;
+            filters.push(Filter::ArrayContains {
+                field: "tags",
+                value: Value::String(id.to_string()),
+            });
+        }
+        if let Some(favorite) = &self.favorite {
+            if !spec.favorite {
+                return Err(ApiError::bad_request("favorite is not supported here"));
+            }
+            filters.push(Filter::Equals {
+                field: "isFavorite",
+                value: Value::Bool(parse_bool("favorite", favorite)?),
+            });
+        }
+        let include_total = match &self.include_total {
+            None => false,
+            Some(text) => parse_bool("includeTotal", text)?,
+        };
+        Ok(ListRequest {
+            limit,
+            sort,
+            descending,
+            sort_name,
+            after,
+            filters,
+            include_total,
+        })
+    }
+}
+
+impl ListRequest {
+    /// The `{items, nextCursor, total?}` body of a page.
+    pub fn page_body(&self, page: Page) -> Value {
+        let next_cursor = page.next.map(|(key, id)| {
+            let cursor = Cursor {
+                sort: self.sort_name.clone(),
+                key,
+                id,
+            };
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+        });
+        let mut body = serde_json::json!({"items": page.items, "nextCursor": next_cursor});
+        if let Some(total) = page.total {
+            body["total"] = Value::from(total);
+        }
+        body
+    }
+}
+
+fn decode_cursor(text: &str, sort_name: &str, sort: SortField) -> Result<(SortValue, Uuid)> {
+    let bad =
+        || ApiError::bad_request("cursor is not valid for this list (use the nextCursor given)");
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let kind_matches = matches!(
+        (&cursor.key, sort),
+        (SortValue::Millis(_), SortField::UpdatedAt) | (SortValue::Text(_), SortField::Name)
+    );
+    if cursor.sort != sort_name || !kind_matches {
+        return Err(bad());
+    }
+    Ok((cursor.key, cursor.id))
+}
+
+fn parse_bool(name: &str, text: &str) -> Result<bool> {
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::bad_request(format!(
+            "{name} must be true or false"
+        ))),
+    }
+}

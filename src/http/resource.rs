@@ -1,0 +1,332 @@
+//! The document routes every collection shares (create, get, list, merge-patch, delete),
+//! written once and generic over the [`Resource`] type. A resource module only states what its
+//! list accepts and adds routes of its own.
+
+use std::collections::HashSet;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::extract::{ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject, Precondition};
+use super::list::{ListParams, ListSpec};
+use crate::AppState;
+use crate::error::{ApiError, FieldError, Result};
+use crate::model::{Document, Reference, Resource, SERVER_OWNED_FIELDS, Timestamp, UserId, ids};
+use crate::store::{ListQuery, StoreError};
+
+/// A resource served over HTTP: its routes live under `/api/{collection}`.
+pub trait HttpResource: Resource {
+    /// The filters its list accepts.
+    const LIST: ListSpec;
+}
+
+/// The five document routes of one collection.
+pub fn routes<R: HttpResource>() -> Router<AppState> {
+    let collection = format!("/api/{}", R::COLLECTION.name());
+    Router::new()
+        .route(
+            &collection,
+            get(list_documents::<R>).post(create_document::<R>),
+        )
+        .route(
+            &format!("{collection}/{{id}}"),
+            get(get_document::<R>)
+                .patch(update_document::<R>)
+                .delete(delete_document::<R>),
+        )
+}
+
+async fn list_documents<R: HttpResource>(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<axum::Json<Value>> {
+    list::<R>(&state, &user, params, &R::LIST).await
+}
+
+async fn create_document<R: HttpResource>(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    JsonObject(body): JsonObject,
+) -> Result<Response> {
+    create::<R>(&state, &user, body).await
+}
+
+async fn get_document<R: HttpResource>(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    DocumentId(id): DocumentId,
+) -> Result<Response> {
+    read::<R>(&state, &user, id).await
+}
+
+async fn update_document<R: HttpResource>(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    DocumentId(id): DocumentId,
+    IfMatch(precondition): IfMatch,
+    JsonObject(patch): JsonObject,
+) -> Result<Response> {
+    update::<R>(&state, &user, id, precondition, patch).await
+}
+
+async fn delete_document<R: HttpResource>(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    DocumentId(id): DocumentId,
+    IfMatch(precondition): IfMatch,
+) -> Result<StatusCode> {
+    delete::<R>(&state, &user, id, precondition).await
+}
+
+/// How often an update without `If-Match` re-reads a document that concurrent writers changed.
+const UPDATE_ATTEMPTS: usize = 32;
+
+/// A document with its `ETag`, and `Location` when it was just created.
+pub fn document_response(status: StatusCode, document: &Document, path: Option<&str>) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", document.version)) {
+        headers.insert(header::ETAG, etag);
+    }
+    if let Some(location) =
+        path.and_then(|path| HeaderValue::from_str(&format!("{path}/{}", document.id)).ok())
+    {
+        headers.insert(header::LOCATION, location);
+    }
+    (status, headers, axum::Json(document)).into_response()
+}
+
+/// Rejects fields the client may not send: server-owned ones and ones the resource lacks.
+fn check_fields<R: Resource>(body: &Map<String, Value>) -> Result<()> {
+    let problems: Vec<FieldError> = body
+        .keys()
+        .filter_map(|key| {
+            if SERVER_OWNED_FIELDS.contains(&key.as_str())
+                || R::SERVER_FIELDS.contains(&key.as_str())
+            {
+                Some(FieldError::new(key, "is set by the server"))
+            } else if !R::FIELDS.contains(&key.as_str()) {
+                Some(FieldError::new(key, "is not a field of this resource"))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_fields(
+            "the body has fields a client may not set",
+            problems,
+        ))
+    }
+}
+
+/// Reads a body into the resource type and applies its rules.
+fn parse<R: Resource>(body: Map<String, Value>) -> Result<R> {
+    let mut resource: R =
+        serde_path_to_error::deserialize(Value::Object(body)).map_err(|error| {
+            let field = error.path().to_string();
+            let message = error.inner().to_string();
+            if message.starts_with("unknown field") {
+                ApiError::bad_fields(
+                    "the body has fields a client may not set",
+                    vec![FieldError::new(field, message)],
+                )
+            } else {
+                ApiError::Validation(vec![FieldError::new(field, message)])
+            }
+        })?;
+    let problems = resource.validate();
+    if problems.is_empty() {
+        Ok(resource)
+    } else {
+        Err(ApiError::Validation(problems))
+    }
+}
+
+fn to_body<R: Resource>(resource: &R) -> Result<Map<String, Value>> {
+    match serde_json::to_value(resource).map_err(anyhow::Error::from)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::Internal(anyhow::anyhow!(
+            "a resource serialized to a non-object"
+        ))),
+    }
+}
+
+/// Checks that every reference names a document of the same user (422 otherwise). References
+/// a document already held (`known`) are not re-checked, so a reference left dangling by a
+/// concurrent delete does not block unrelated edits.
+async fn check_references(
+    state: &AppState,
+    user: &UserId,
+    references: Vec<Reference>,
+    known: &HashSet<Uuid>,
+) -> Result<()> {
+    let mut missing = Vec::new();
+    let fresh: Vec<&Reference> = references
+        .iter()
+        .filter(|reference| !known.contains(&reference.id))
+        .collect();
+    let mut collections: Vec<_> = fresh.iter().map(|reference| reference.collection).collect();
+    collections.sort();
+    collections.dedup();
+    for collection in collections {
+        let wanted: Vec<Uuid> = fresh
+            .iter()
+            .filter(|r| r.collection == collection)
+            .map(|r| r.id)
+            .collect();
+        let existing = state.store.existing_ids(collection, user, &wanted).await?;
+        for reference in fresh
+            .iter()
+            .filter(|r| r.collection == collection && !existing.contains(&r.id))
+        {
+            missing.push(FieldError::new(
+                &reference.field,
+                format!(
+                    "no {} with id {}",
+                    collection.name().trim_end_matches('s'),
+                    reference.id
+                ),
+            ));
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(missing))
+    }
+}
+
+pub async fn create<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    body: Map<String, Value>,
+) -> Result<Response> {
+    check_fields::<R>(&body)?;
+    let resource: R = parse(body)?;
+    check_references(state, user, resource.references(), &HashSet::new()).await?;
+    let now = Timestamp::now();
+    let document = Document {
+        id: ids::new_id(),
+        user_id: user.clone(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        body: to_body(&resource)?,
+    };
+    let stored = state.store.insert(R::COLLECTION, document).await?;
+    let path = format!("/api/{}", R::COLLECTION.name());
+    Ok(document_response(StatusCode::CREATED, &stored, Some(&path)))
+}
+
+pub async fn read<R: Resource>(state: &AppState, user: &UserId, id: Uuid) -> Result<Response> {
+    let document = state.store.get(R::COLLECTION, user, id).await?;
+    Ok(document_response(StatusCode::OK, &document, None))
+}
+
+/// Applies a JSON merge patch. Without `If-Match`, a concurrent change makes it re-read and
+/// re-apply, so no update is lost; with `If-Match`, a moved version is a 412.
+pub async fn update<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    id: Uuid,
+    precondition: Precondition,
+    patch: Map<String, Value>,
+) -> Result<Response> {
+    check_fields::<R>(&patch)?;
+    let patch = Value::Object(patch);
+    for _ in 0..UPDATE_ATTEMPTS {
+        let current = state.store.get(R::COLLECTION, user, id).await?;
+        if precondition
+            .version()
+            .is_some_and(|expected| expected != current.version)
+        {
+            return Err(ApiError::PreconditionFailed);
+        }
+        let mut merged = Value::Object(current.body.clone());
+        json_patch::merge(&mut merged, &patch);
+        let Value::Object(merged) = merged else {
+            return Err(ApiError::bad_request("a merge patch must be an object"));
+        };
+        let resource: R = parse(merged)?;
+        let previous: Option<R> = serde_json::from_value(Value::Object(current.body.clone())).ok();
+        let known: HashSet<Uuid> = previous
+            .map(|p| p.references().into_iter().map(|r| r.id).collect())
+            .unwrap_or_default();
+        check_references(state, user, resource.references(), &known).await?;
+        match state
+            .store
+            .replace(
+                R::COLLECTION,
+                user,
+                id,
+                current.version,
+                to_body(&resource)?,
+            )
+            .await
+        {
+            Ok(document) => return Ok(document_response(StatusCode::OK, &document, None)),
+            Err(StoreError::VersionMismatch) if precondition.version().is_none() => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(ApiError::Conflict {
+        message: "the document is changing too fast; retry".to_owned(),
+        details: None,
+    })
+}
+
+/// Deletes a document, first removing its id from the documents that name it.
+pub async fn delete<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    id: Uuid,
+    precondition: Precondition,
+) -> Result<StatusCode> {
+    let current = state.store.get(R::COLLECTION, user, id).await?;
+    if precondition
+        .version()
+        .is_some_and(|expected| expected != current.version)
+    {
+        return Err(ApiError::PreconditionFailed);
+    }
+    for (collection, removal) in R::removals_on_delete(id) {
+        state
+            .store
+            .remove_references(collection, user, &removal)
+            .await?;
+    }
+    state
+        .store
+        .delete(R::COLLECTION, user, id, precondition.version())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    params: ListParams,
+    spec: &ListSpec,
+) -> Result<axum::Json<Value>> {
+    let request = params.validate(spec)?;
+    let query = ListQuery {
+        collection: R::COLLECTION,
+        user: user.clone(),
+        filters: request.filters.clone(),
+        sort: request.sort,
+        descending: request.descending,
+        after: request.after.clone(),
+        limit: request.limit,
+        include_total: request.include_total,
+    };
+    let page = state.store.list(&query).await?;
+    Ok(axum::Json(request.page_body(page)))
+}

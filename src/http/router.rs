@@ -1,0 +1,117 @@
+//! Assembles the routers and the middleware stack.
+
+use std::any::Any;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+use super::{characters, health, personas, tags};
+use crate::AppState;
+use crate::config::CorsOrigins;
+use crate::error::{ApiError, envelope};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn build_router(state: AppState) -> Router {
+    // JSON document routes: bounded bodies and a time limit.
+    let documents = Router::new()
+        .merge(tags::router())
+        .merge(characters::router())
+        .merge(personas::router())
+        .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_time));
+
+    let routes = Router::new()
+        .merge(health::router())
+        .merge(documents)
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+    with_middleware(routes, &state).with_state(state)
+}
+
+/// The middleware every request passes. `ServiceBuilder` lists it outermost first: a request
+/// id is assigned before the trace span opens so the span carries it; CORS answers preflights
+/// before anything else runs; panics become a 500 envelope innermost, so they are traced and
+/// carry the request id.
+fn with_middleware(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("(unmatched)", MatchedPath::as_str);
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %request.method(), route, request_id)
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(cors_layer(&state.config.cors_allowed_origins))
+            .layer(CatchPanicLayer::custom(panic_response)),
+    )
+}
+
+fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
+    let allow_origin = match origins {
+        CorsOrigins::None => return CorsLayer::new(),
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        ),
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::RANGE,
+            REQUEST_ID,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::CONTENT_RANGE,
+            header::CONTENT_DISPOSITION,
+            REQUEST_ID,
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    let body = envelope("internal", "internal server error", serde_json::Value::Null);
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+}
+
+/// Bounds the time of a JSON request; past `REQUEST_TIMEOUT_SECS` it is answered with 503.
+async fn limit_time(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::unavailable("the request took too long").into_response(),
+    }
+}

@@ -1,0 +1,134 @@
+//! quillstore: a standalone HTTP storage service for AI character-chat applications.
+//!
+//! [`Application::build`] is the one construction path: the binary and the tests both use it
+//! to open the stores, bind the listener and get a server that runs until shut down.
+
+pub mod auth;
+pub mod check;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod store;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::Authenticator;
+use crate::config::{Config, DataBackend};
+use crate::store::{JsonStore, MetadataStore};
+
+/// What every handler gets: cheap handles, built once.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: MetadataStore,
+    pub auth: Arc<Authenticator>,
+}
+
+/// A bound, ready server.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    state: AppState,
+    shutdown: ShutdownHandle,
+}
+
+/// Asks a running [`Application`] to shut down gracefully.
+#[derive(Clone)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Application {
+    /// Opens the stores and binds the listener (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let auth = Authenticator::new(&config.auth).context("invalid auth configuration")?;
+        let store = match config.data_backend {
+            DataBackend::Json => MetadataStore::Json(JsonStore::open(&config.data_dir).await?),
+        };
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+        let address = listener.local_addr()?;
+        let (sender, _) = watch::channel(false);
+        Ok(Self {
+            listener,
+            address,
+            state: AppState {
+                config: Arc::new(config),
+                store,
+                auth: Arc::new(auth),
+            },
+            shutdown: ShutdownHandle(sender),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Serves until SIGINT, SIGTERM or the shutdown handle fires, then drains requests in
+    /// flight for at most `SHUTDOWN_TIMEOUT_SECS`. Returns once the stores are closed.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let drain_deadline = self.state.config.shutdown_timeout;
+        let router = http::build_router(self.state);
+        let mut stop = self.shutdown.0.subscribe();
+        let stop_signal = async move {
+            tokio::select! {
+                _ = stop.wait_for(|stopped| *stopped) => {}
+                _ = os_signal() => {}
+            }
+            tracing::info!("shutting down");
+        };
+        let (stopping_sender, mut stopping) = watch::channel(false);
+        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+            stop_signal.await;
+            let _ = stopping_sender.send(true);
+        });
+        let deadline = async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(drain_deadline).await;
+        };
+        tokio::select! {
+            result = server => result.context("server failed")?,
+            () = deadline => tracing::warn!("requests still running at the shutdown deadline were cut off"),
+        }
+        Ok(())
+    }
+}
+
+async fn os_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,172 @@
+//! Domain types and their rules. Every stored document is a [`Document`]: the server-owned
+//! envelope (`id`, `userId`, timestamps, `version`) plus a body of client-owned fields whose
+//! shape and rules come from a [`Resource`] type (one per collection).
+
+pub mod character;
+pub mod common;
+pub mod ids;
+pub mod persona;
+pub mod tag;
+pub mod time;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+pub use self::ids::UserId;
+pub use self::time::Timestamp;
+use crate::error::FieldError;
+
+/// Fields every document has and no client may set.
+pub const SERVER_OWNED_FIELDS: &[&str] = &["id", "userId", "createdAt", "updatedAt", "version"];
+
+/// A stored document: the server-owned envelope and the resource's own fields, flattened into
+/// one JSON object on disk and on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Document {
+    pub id: Uuid,
+    pub user_id: UserId,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: u64,
+    #[serde(flatten)]
+    pub body: Map<String, Value>,
+}
+
+/// The collections of documents. Messages are not here: they live in per-chat logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Collection {
+    Tags,
+    Characters,
+    Personas,
+}
+
+impl Collection {
+    pub const ALL: [Collection; 3] = [Self::Tags, Self::Characters, Self::Personas];
+
+    /// The name used in routes, directories and database collections.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tags => "tags",
+            Self::Characters => "characters",
+            Self::Personas => "personas",
+        }
+    }
+
+    /// The field `sort=name` orders by.
+    pub fn name_field(self) -> &'static str {
+        "name"
+    }
+
+    /// A field whose lowercased value is unique per user, if any.
+    pub fn unique_field(self) -> Option<&'static str> {
+        match self {
+            Self::Tags => Some("name"),
+            _ => None,
+        }
+    }
+}
+
+/// A reference from one document to another, checked on every write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// Where the reference sits, e.g. `tags[2]` or `personaLinks[0].personaId`.
+    pub field: String,
+    pub collection: Collection,
+    pub id: Uuid,
+}
+
+/// How to remove a deleted document's id from the documents that name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// Remove the id from the array `field` (e.g. `tags`).
+    ArrayValue { field: &'static str, id: Uuid },
+    /// Remove every object of the array `field` whose `key` is the id (e.g. `personaLinks`).
+    ArrayObject {
+        field: &'static str,
+        key: &'static str,
+        id: Uuid,
+    },
+    /// Remove the optional scalar `field` when it holds the id (e.g. `defaultImageId`).
+    Scalar { field: &'static str, id: Uuid },
+}
+
+impl Removal {
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::ArrayValue { field, .. }
+            | Self::ArrayObject { field, .. }
+            | Self::Scalar { field, .. } => field,
+        }
+    }
+
+    /// Applies the removal to a body; true when something was removed.
+    pub fn apply(&self, body: &mut Map<String, Value>) -> bool {
+        let target = Value::String(self.id().to_string());
+        match self {
+            Self::ArrayValue { field, .. } => retain_in_array(body, field, |item| *item != target),
+            Self::ArrayObject { field, key, .. } => {
+                retain_in_array(body, field, |item| item.get(*key) != Some(&target))
+            }
+            Self::Scalar { field, .. } => {
+                if body.get(*field) == Some(&target) {
+                    body.remove(*field);
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+
+    /// True when the body holds the id where this removal looks.
+    pub fn matches(&self, body: &Map<String, Value>) -> bool {
+        let mut copy = body.clone();
+        self.apply(&mut copy)
+    }
+
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::ArrayValue { id, .. }
+            | Self::ArrayObject { id, .. }
+            | Self::Scalar { id, .. } => *id,
+        }
+    }
+}
+
+fn retain_in_array(
+    body: &mut Map<String, Value>,
+    field: &str,
+    keep: impl Fn(&Value) -> bool,
+) -> bool {
+    let Some(Value::Array(items)) = body.get_mut(field) else {
+        return false;
+    };
+    let before = items.len();
+    items.retain(|item| keep(item));
+    items.len() != before
+}
+
+/// A kind of document: its client-owned fields, its rules and its references.
+pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
+    const COLLECTION: Collection;
+    /// Every top-level field a client may send.
+    const FIELDS: &'static [&'static str];
+    /// Fields beyond [`SERVER_OWNED_FIELDS`] that the server maintains.
+    const SERVER_FIELDS: &'static [&'static str] = &[];
+
+    /// Checks the rules and normalizes (trims names, assigns ids of nested items).
+    fn validate(&mut self) -> Vec<FieldError>;
+
+    /// The documents this one names; each must exist and belong to the same user.
+    fn references(&self) -> Vec<Reference> {
+        Vec::new()
+    }
+
+    /// What to remove from other documents when a document of this kind with `id` is deleted.
+    fn removals_on_delete(_id: Uuid) -> Vec<(Collection, Removal)> {
+        Vec::new()
+    }
+}

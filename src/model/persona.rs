@@ -1,0 +1,67 @@
+//! Personas: the user's own roles in a chat.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::common::{Checks, PhysicalDescription, tag_references};
+use super::{Collection, Reference, Removal, Resource};
+use crate::error::FieldError;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Persona {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality_traits: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_image_id: Option<Uuid>,
+    #[serde(default)]
+    pub tags: Vec<Uuid>,
+    #[serde(default)]
+    pub physical_descriptions: Vec<PhysicalDescription>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silly_tavern_data: Option<Map<String, Value>>,
+}
+
+impl Resource for Persona {
+    const COLLECTION: Collection = Collection::Personas;
+    const FIELDS: &'static [&'static str] = &[
+        "name",
+        "title",
+        "description",
+        "personalityTraits",
+        "defaultImageId",
+        "tags",
+        "physicalDescriptions",
+        "sillyTavernData",
+    ];
+
+    fn validate(&mut self) -> Vec<FieldError> {
+        let mut checks = Checks::default();
+        checks.name("name", &mut self.name, 200);
+        checks.no_duplicates("tags", &self.tags);
+        checks.physical_descriptions(&mut self.physical_descriptions);
+        checks.0
+    }
+
+    fn references(&self) -> Vec<Reference> {
+        tag_references(&self.tags).collect()
+    }
+
+    fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
+        vec![(
+            Collection::Characters,
+            Removal::ArrayObject {
+                field: "personaLinks",
+                key: "personaId",
+                id,
+            },
+        )]
+    }
+}

@@ -1,0 +1,135 @@
+//! In-memory indexes of the json store, rebuilt from disk at start: documents by id, keyset
+//! orders for `updatedAt` and name, and the per-user unique names.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::model::{Collection, Document, UserId};
+use crate::store::query::{ListQuery, Page, SortField, SortValue, sort_text};
+
+/// One user's documents of one collection.
+#[derive(Default)]
+pub struct UserDocuments {
+    pub by_id: HashMap<Uuid, Arc<Document>>,
+    by_updated: BTreeSet<(i64, Uuid)>,
+    by_name: BTreeSet<(String, Uuid)>,
+    /// Lowercased unique value → the id holding (or reserving) it.
+    pub unique: HashMap<String, Uuid>,
+}
+
+impl UserDocuments {
+    pub fn put(&mut self, collection: Collection, document: Arc<Document>) {
+        if let Some(previous) = self.by_id.remove(&document.id) {
+            self.unindex(collection, &previous);
+        }
+        let id = document.id;
+        self.by_updated.insert((document.updated_at.millis(), id));
+        self.by_name
+            .insert((sort_text(&document, collection.name_field()), id));
+        if let Some(value) = unique_value(collection, &document) {
+            self.unique.insert(value, id);
+        }
+        self.by_id.insert(id, document);
+    }
+
+    pub fn remove(&mut self, collection: Collection, id: Uuid) -> Option<Arc<Document>> {
+        let document = self.by_id.remove(&id)?;
+        self.unindex(collection, &document);
+        Some(document)
+    }
+
+    fn unindex(&mut self, collection: Collection, document: &Document) {
+        self.by_updated
+            .remove(&(document.updated_at.millis(), document.id));
+        self.by_name
+            .remove(&(sort_text(document, collection.name_field()), document.id));
+        if let Some(value) = unique_value(collection, document)
+            && self.unique.get(&value) == Some(&document.id)
+        {
+            self.unique.remove(&value);
+        }
+    }
+
+    pub fn list(&self, query: &ListQuery) -> Page {
+        let ids: Box<dyn Iterator<Item = Uuid> + '_> = match (query.sort, &query.after) {
+            (SortField::UpdatedAt, None) => walk(&self.by_updated, None, query.descending),
+            (SortField::UpdatedAt, Some((SortValue::Millis(key), id))) => {
+                walk(&self.by_updated, Some((*key, *id)), query.descending)
+            }
+            (SortField::Name, None) => walk(&self.by_name, None, query.descending),
+            (SortField::Name, Some((SortValue::Text(key), id))) => {
+                walk(&self.by_name, Some((key.clone(), *id)), query.descending)
+            }
+            // A cursor of another sort: the HTTP layer rejects these before they get here.
+            _ => Box::new(std::iter::empty()),
+        };
+        let mut items: Vec<Document> = ids
+            .filter_map(|id| self.by_id.get(&id))
+            .filter(|document| query.filters.iter().all(|filter| filter.matches(document)))
+            .take(query.limit + 1)
+            .map(|document| Document::clone(document))
+            .collect();
+        let next = if items.len() > query.limit {
+            items.truncate(query.limit);
+            items.last().map(|last| {
+                let name_field = query.collection.name_field();
+                (SortValue::of(last, query.sort, name_field), last.id)
+            })
+        } else {
+            None
+        };
+        let total = query.include_total.then(|| {
+            self.by_id
+                .values()
+                .filter(|document| query.filters.iter().all(|filter| filter.matches(document)))
+                .count() as u64
+        });
+        Page { items, next, total }
+    }
+}
+
+fn walk<K: Ord + Clone>(
+    set: &BTreeSet<(K, Uuid)>,
+    after: Option<(K, Uuid)>,
+    descending: bool,
+) -> Box<dyn Iterator<Item = Uuid> + '_> {
+    let ids = |entry: &(K, Uuid)| entry.1;
+    match (after, descending) {
+        (None, false) => Box::new(set.iter().map(ids)),
+        (None, true) => Box::new(set.iter().rev().map(ids)),
+        (Some(position), false) => Box::new(
+            set.range((Bound::Excluded(position), Bound::Unbounded))
+                .map(ids),
+        ),
+        (Some(position), true) => Box::new(set.range(..position).rev().map(ids)),
+    }
+}
+
+/// The lowercased value of the collection's unique field, if it has one.
+pub fn unique_value(collection: Collection, document: &Document) -> Option<String> {
+    let field = collection.unique_field()?;
+    document.body.get(field)?.as_str().map(str::to_lowercase)
+}
+
+/// Every collection's documents, by user.
+#[derive(Default)]
+pub struct Indexes {
+    collections: HashMap<Collection, HashMap<UserId, UserDocuments>>,
+}
+
+impl Indexes {
+    pub fn user(&self, collection: Collection, user: &UserId) -> Option<&UserDocuments> {
+        self.collections.get(&collection)?.get(user)
+    }
+
+    pub fn user_mut(&mut self, collection: Collection, user: &UserId) -> &mut UserDocuments {
+        self.collections
+            .entry(collection)
+            .or_default()
+            .entry(user.clone())
+            .or_default()
+    }
+}

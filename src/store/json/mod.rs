@@ -1,0 +1,357 @@
+//! The embedded json metadata store: one file per document under `DATA_DIR/<collection>/`,
+//! every write crash-safe and durable before it is acknowledged, indexes in memory. One
+//! generic implementation serves every collection.
+
+mod disk;
+mod index;
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::{Map, Value};
+use tokio::sync::{Mutex, MutexGuard};
+use uuid::Uuid;
+
+pub use self::disk::{FORMAT_VERSION, LOCK_FILE};
+use self::index::{Indexes, unique_value};
+use super::{HealthStatus, ListQuery, Page, StoreError, StoreHealth, StoreResult};
+use crate::model::{Collection, Document, Removal, Timestamp, UserId};
+
+/// Writes to one document are serialized by one of these locks, picked by id.
+const WRITE_STRIPES: usize = 64;
+/// How often a reference removal retries a document that concurrent writers keep changing.
+const REMOVAL_ATTEMPTS: usize = 16;
+
+#[derive(Clone)]
+pub struct JsonStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    root: PathBuf,
+    indexes: RwLock<Indexes>,
+    stripes: Vec<Mutex<()>>,
+    /// Files found unreadable at start; they make health "degraded".
+    problems: Vec<String>,
+    /// Held open for the life of the store: the process-wide lock on `root`.
+    _lock: File,
+}
+
+impl JsonStore {
+    /// Opens (or creates) the store under `root`: takes the lock, checks the format, removes
+    /// temp files of interrupted writes and loads every document.
+    pub async fn open(root: &Path) -> anyhow::Result<Self> {
+        let root = root.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(root))
+            .await
+            .context("store loader panicked")?
+    }
+
+    fn open_blocking(root: PathBuf) -> anyhow::Result<Self> {
+        let lock = disk::lock_data_dir(&root)?;
+        disk::check_format(&root)?;
+        let mut indexes = Indexes::default();
+        let mut problems = Vec::new();
+        let mut count = 0usize;
+        for collection in Collection::ALL {
+            let loaded = disk::load_collection(&root.join(collection.name()))?;
+            problems.extend(loaded.problems);
+            count += loaded.documents.len();
+            for document in loaded.documents {
+                let user = document.user_id.clone();
+                indexes
+                    .user_mut(collection, &user)
+                    .put(collection, Arc::new(document));
+            }
+        }
+        tracing::info!(root = %root.display(), documents = count, problems = problems.len(), "json store opened");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                root,
+                indexes: RwLock::new(indexes),
+                stripes: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
+                problems,
+                _lock: lock,
+            }),
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Indexes> {
+        self.inner
+            .indexes
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Indexes> {
+        self.inner
+            .indexes
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn lock_document(&self, id: Uuid) -> MutexGuard<'_, ()> {
+        let stripe = (id.as_u128() % WRITE_STRIPES as u128) as usize;
+        self.inner.stripes[stripe].lock().await
+    }
+
+    fn current(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        id: Uuid,
+    ) -> StoreResult<Arc<Document>> {
+        self.read()
+            .user(collection, user)
+            .and_then(|documents| documents.by_id.get(&id).cloned())
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn persist(&self, collection: Collection, document: &Document) -> StoreResult<()> {
+        let dir = self.inner.root.join(collection.name());
+        let name = disk::document_file_name(document.id);
+        let bytes = serde_json::to_vec_pretty(document).context("cannot serialize a document")?;
+        run_blocking(move || disk::write_atomically(&dir, &name, &bytes)).await
+    }
+
+    /// Claims the unique value of `document` for it, unless another document holds it.
+    fn reserve_unique(
+        &self,
+        collection: Collection,
+        document: &Document,
+    ) -> StoreResult<Option<String>> {
+        let Some(value) = unique_value(collection, document) else {
+            return Ok(None);
+        };
+        let mut indexes = self.write();
+        let documents = indexes.user_mut(collection, &document.user_id);
+        match documents.unique.get(&value) {
+            Some(holder) if *holder != document.id => Err(StoreError::Duplicate {
+                field: collection.unique_field().unwrap_or("name").to_owned(),
+                existing_id: *holder,
+            }),
+            Some(_) => Ok(None),
+            None => {
+                documents.unique.insert(value.clone(), document.id);
+                Ok(Some(value))
+            }
+        }
+    }
+
+    fn release_unique(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        value: Option<String>,
+        id: Uuid,
+    ) {
+        if let Some(value) = value {
+            let mut indexes = self.write();
+            let documents = indexes.user_mut(collection, user);
+            if documents.unique.get(&value) == Some(&id) {
+                documents.unique.remove(&value);
+            }
+        }
+    }
+
+    pub async fn insert(
+        &self,
+        collection: Collection,
+        document: Document,
+    ) -> StoreResult<Document> {
+        self.write_new_version(collection, document).await
+    }
+
+    /// Persists a new version of a document (or a new document) and indexes it. The caller
+    /// holds the document's stripe lock when replacing.
+    async fn write_new_version(
+        &self,
+        collection: Collection,
+        document: Document,
+    ) -> StoreResult<Document> {
+        let reserved = self.reserve_unique(collection, &document)?;
+        if let Err(error) = self.persist(collection, &document).await {
+            self.release_unique(collection, &document.user_id, reserved, document.id);
+            return Err(error);
+        }
+        self.write()
+            .user_mut(collection, &document.user_id)
+            .put(collection, Arc::new(document.clone()));
+        Ok(document)
+    }
+
+    pub fn get(&self, collection: Collection, user: &UserId, id: Uuid) -> StoreResult<Document> {
+        self.current(collection, user, id)
+            .map(|document| Document::clone(&document))
+    }
+
+    pub async fn replace(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        id: Uuid,
+        expected_version: u64,
+        body: Map<String, Value>,
+    ) -> StoreResult<Document> {
+        let _guard = self.lock_document(id).await;
+        let current = self.current(collection, user, id)?;
+        if current.version != expected_version {
+            return Err(StoreError::VersionMismatch);
+        }
+        let next = Document {
+            version: current.version + 1,
+            updated_at: Timestamp::now().max(current.updated_at),
+            body,
+            ..Document::clone(&current)
+        };
+        self.write_new_version(collection, next).await
+    }
+
+    pub async fn delete(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        id: Uuid,
+        expected_version: Option<u64>,
+    ) -> StoreResult<Document> {
+        let _guard = self.lock_document(id).await;
+        let current = self.current(collection, user, id)?;
+        if expected_version.is_some_and(|expected| expected != current.version) {
+            return Err(StoreError::VersionMismatch);
+        }
+        let dir = self.inner.root.join(collection.name());
+        let name = disk::document_file_name(id);
+        run_blocking(move || disk::remove_durably(&dir, &name)).await?;
+        self.write()
+            .user_mut(collection, user)
+            .remove(collection, id);
+        Ok(Document::clone(&current))
+    }
+
+    pub fn list(&self, query: &ListQuery) -> StoreResult<Page> {
+        let indexes = self.read();
+        Ok(match indexes.user(query.collection, &query.user) {
+            Some(documents) => documents.list(query),
+            None => Page {
+                items: Vec::new(),
+                next: None,
+                total: query.include_total.then_some(0),
+            },
+        })
+    }
+
+    pub fn existing_ids(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        ids: &[Uuid],
+    ) -> HashSet<Uuid> {
+        let indexes = self.read();
+        let Some(documents) = indexes.user(collection, user) else {
+            return HashSet::new();
+        };
+        ids.iter()
+            .filter(|id| documents.by_id.contains_key(id))
+            .copied()
+            .collect()
+    }
+
+    pub async fn remove_references(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        removal: &Removal,
+    ) -> StoreResult<u64> {
+        let candidates: Vec<Uuid> = {
+            let indexes = self.read();
+            indexes
+                .user(collection, user)
+                .map_or_else(Vec::new, |documents| {
+                    documents
+                        .by_id
+                        .values()
+                        .filter(|document| removal.matches(&document.body))
+                        .map(|document| document.id)
+                        .collect()
+                })
+        };
+        let mut changed = 0;
+        for id in candidates {
+            for _ in 0..REMOVAL_ATTEMPTS {
+                let Ok(current) = self.current(collection, user, id) else {
+                    break;
+                };
+                let mut body = current.body.clone();
+                if !removal.apply(&mut body) {
+                    break;
+                }
+                match self
+                    .replace(collection, user, id, current.version, body)
+                    .await
+                {
+                    Ok(_) => {
+                        changed += 1;
+                        break;
+                    }
+                    Err(StoreError::VersionMismatch | StoreError::NotFound) => continue,
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    pub async fn health(&self) -> StoreHealth {
+        let started = Instant::now();
+        let root = self.inner.root.clone();
+        let probe =
+            tokio::task::spawn_blocking(move || std::fs::metadata(root.join(LOCK_FILE))).await;
+        let latency = started.elapsed();
+        let (status, message) = match probe {
+            Ok(Ok(_)) if self.inner.problems.is_empty() => (HealthStatus::Healthy, None),
+            Ok(Ok(_)) => (
+                HealthStatus::Degraded,
+                Some(format!(
+                    "{} document file(s) could not be read and were skipped: {}",
+                    self.inner.problems.len(),
+                    self.inner
+                        .problems
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )),
+            ),
+            Ok(Err(error)) => (
+                HealthStatus::Unhealthy,
+                Some(format!("DATA_DIR unreadable: {error}")),
+            ),
+            Err(_) => (
+                HealthStatus::Unhealthy,
+                Some("health probe failed".to_owned()),
+            ),
+        };
+        StoreHealth {
+            backend: "json",
+            status,
+            latency,
+            message,
+        }
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> StoreResult<T> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(StoreError::Internal),
+        Err(error) => Err(StoreError::Internal(anyhow::anyhow!(
+            "blocking task failed: {error}"
+        ))),
+    }
+}

@@ -1,0 +1,146 @@
+//! The metadata store: the one API handlers use to read and write documents, whatever the
+//! backend. Backends form a closed enum; the json backend is the embedded default.
+
+pub mod json;
+mod query;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+pub use self::json::JsonStore;
+pub use self::query::{Filter, ListQuery, Page, SortField, SortValue};
+use crate::model::{Collection, Document, Removal, UserId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("version mismatch")]
+    VersionMismatch,
+    #[error("duplicate {field}")]
+    Duplicate { field: String, existing_id: Uuid },
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a health probe of a store found.
+#[derive(Debug, Clone)]
+pub struct StoreHealth {
+    pub backend: &'static str,
+    pub status: HealthStatus,
+    pub latency: Duration,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Healthy,
+    Degraded,
+    Unhealthy,
+}
+
+/// The metadata backends. Cheap to clone: each variant is a handle.
+#[derive(Clone)]
+pub enum MetadataStore {
+    Json(JsonStore),
+}
+
+impl MetadataStore {
+    pub async fn insert(
+        &self,
+        collection: Collection,
+        document: Document,
+    ) -> StoreResult<Document> {
+        match self {
+            Self::Json(store) => store.insert(collection, document).await,
+        }
+    }
+
+    pub async fn get(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        id: Uuid,
+    ) -> StoreResult<Document> {
+        match self {
+            Self::Json(store) => store.get(collection, user, id),
+        }
+    }
+
+    /// Replaces the body of a document if its version is still `expected_version`; the new
+    /// document has the next version and a fresh `updatedAt`.
+    pub async fn replace(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        id: Uuid,
+        expected_version: u64,
+        body: Map<String, Value>,
+    ) -> StoreResult<Document> {
+        match self {
+            Self::Json(store) => {
+                store
+                    .replace(collection, user, id, expected_version, body)
+                    .await
+            }
+        }
+    }
+
+    /// Deletes a document; with `expected_version`, only if it is still that version.
+    pub async fn delete(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        id: Uuid,
+        expected_version: Option<u64>,
+    ) -> StoreResult<Document> {
+        match self {
+            Self::Json(store) => store.delete(collection, user, id, expected_version).await,
+        }
+    }
+
+    pub async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
+        match self {
+            Self::Json(store) => store.list(query),
+        }
+    }
+
+    /// Which of `ids` name documents of `user` in `collection`.
+    pub async fn existing_ids(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        ids: &[Uuid],
+    ) -> StoreResult<HashSet<Uuid>> {
+        match self {
+            Self::Json(store) => Ok(store.existing_ids(collection, user, ids)),
+        }
+    }
+
+    /// Removes a deleted document's id from every document of `user` in `collection`;
+    /// returns how many documents changed (each gets a new version).
+    pub async fn remove_references(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        removal: &Removal,
+    ) -> StoreResult<u64> {
+        match self {
+            Self::Json(store) => store.remove_references(collection, user, removal).await,
+        }
+    }
+
+    pub async fn health(&self) -> StoreHealth {
+        match self {
+            Self::Json(store) => store.health().await,
+        }
+    }
+}

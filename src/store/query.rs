@@ -1,0 +1,103 @@
+//! Backend-neutral list queries: filters, sort order and keyset pagination, so the cost of a
+//! page does not grow with the number of documents.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::{Collection, Document, UserId};
+
+/// One condition a listed document must meet.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    /// The array `field` holds `value`.
+    ArrayContains { field: &'static str, value: Value },
+    /// `field` equals `value`.
+    Equals { field: &'static str, value: Value },
+    /// One of `fields` contains `needle` ignoring case (`needle` is already lowercase).
+    TextContains {
+        fields: &'static [&'static str],
+        needle: String,
+    },
+    /// Some object of the array `field` has `key` equal to `value`.
+    ArrayObjectHas {
+        field: &'static str,
+        key: &'static str,
+        value: Value,
+    },
+}
+
+impl Filter {
+    pub fn matches(&self, document: &Document) -> bool {
+        let body = &document.body;
+        match self {
+            Self::ArrayContains { field, value } => body
+                .get(*field)
+                .and_then(Value::as_array)
+                .is_some_and(|items| items.contains(value)),
+            Self::Equals { field, value } => body.get(*field) == Some(value),
+            Self::TextContains { fields, needle } => fields.iter().any(|field| {
+                body.get(*field)
+                    .and_then(Value::as_str)
+                    .is_some_and(|text| text.to_lowercase().contains(needle.as_str()))
+            }),
+            Self::ArrayObjectHas { field, key, value } => body
+                .get(*field)
+                .and_then(Value::as_array)
+                .is_some_and(|items| items.iter().any(|item| item.get(*key) == Some(value))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    UpdatedAt,
+    Name,
+}
+
+/// The sort key of one document: what a cursor remembers besides the id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    Millis(i64),
+    Text(String),
+}
+
+impl SortValue {
+    pub fn of(document: &Document, field: SortField, name_field: &str) -> Self {
+        match field {
+            SortField::UpdatedAt => Self::Millis(document.updated_at.millis()),
+            SortField::Name => Self::Text(sort_text(document, name_field)),
+        }
+    }
+}
+
+/// The lowercased name a document sorts by.
+pub fn sort_text(document: &Document, name_field: &str) -> String {
+    document
+        .body
+        .get(name_field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub collection: Collection,
+    pub user: UserId,
+    pub filters: Vec<Filter>,
+    pub sort: SortField,
+    pub descending: bool,
+    /// Start strictly after this position (from the previous page's last document).
+    pub after: Option<(SortValue, Uuid)>,
+    pub limit: usize,
+    pub include_total: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<Document>,
+    /// The position of the last item when more documents follow.
+    pub next: Option<(SortValue, Uuid)>,
+    pub total: Option<u64>,
+}
