@@ -23,6 +23,8 @@ pub struct ListParams {
     pub tag: Option<String>,
     pub favorite: Option<String>,
     pub include_total: Option<String>,
+    pub character_id: Option<String>,
+    pub persona_id: Option<String>,
 }
 
 /// What a list route accepts beyond paging and sort.
@@ -31,6 +33,8 @@ pub struct ListSpec {
     pub text_fields: &'static [&'static str],
     pub tag: bool,
     pub favorite: bool,
+    /// `characterId` / `personaId` filter on chat participants.
+    pub participants: bool,
 }
 
 /// A validated list request.
@@ -71,7 +75,7 @@ impl ListParams {
         };
         let sort = match field {
             "updatedAt" => SortField::UpdatedAt,
-            "name" => SortField::Name,
+            "name" | "title" => SortField::Name,
             _ => {
                 return Err(ApiError::bad_request(
                     "sort must be one of updatedAt, -updatedAt, name, -name",
@@ -116,6 +120,24 @@ impl ListParams {
             filters.push(Filter::Equals {
                 field: "isFavorite",
                 value: Value::Bool(parse_bool("favorite", favorite)?),
+            });
+        }
+        for (name, value, key) in [
+            ("characterId", &self.character_id, "characterId"),
+            ("personaId", &self.persona_id, "personaId"),
+        ] {
+            let Some(value) = value else { continue };
+            if !spec.participants {
+                return Err(ApiError::bad_request(format!(
+                    "{name} is not supported here"
+                )));
+            }
+            let id = Uuid::try_parse(value)
+                .map_err(|_| ApiError::bad_request(format!("{name} must be an id")))?;
+            filters.push(Filter::ArrayObjectHas {
+                field: "participants",
+                key,
+                value: Value::String(id.to_string()),
             });
         }
         let include_total = match &self.include_total {

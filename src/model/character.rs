@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::common::{Checks, PhysicalDescription, tag_references};
-use super::{Collection, Reference, Resource};
+use super::{Collection, Reference, Removal, Resource};
 use crate::error::FieldError;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,5 +115,16 @@ impl Resource for Character {
                 id: link.persona_id,
             });
         tag_references(&self.tags).chain(personas).collect()
+    }
+
+    fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
+        vec![(
+            Collection::Chats,
+            Removal::ArrayObject {
+                field: "participants",
+                key: "characterId",
+                id,
+            },
+        )]
     }
 }

@@ -3,8 +3,10 @@
 //! shape and rules come from a [`Resource`] type (one per collection).
 
 pub mod character;
+pub mod chat;
 pub mod common;
 pub mod ids;
+pub mod message;
 pub mod persona;
 pub mod tag;
 pub mod time;
@@ -35,16 +37,21 @@ pub struct Document {
     pub body: Map<String, Value>,
 }
 
-/// The collections of documents. Messages are not here: they live in per-chat logs.
+/// The kinds of stored record. Messages are stored apart from the document collections:
+/// per chat, ordered by `seq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Collection {
     Tags,
     Characters,
     Personas,
+    Chats,
+    Messages,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 3] = [Self::Tags, Self::Characters, Self::Personas];
+    /// The collections of standalone documents (everything but messages).
+    pub const DOCUMENTS: [Collection; 4] =
+        [Self::Tags, Self::Characters, Self::Personas, Self::Chats];
 
     /// The name used in routes, directories and database collections.
     pub fn name(self) -> &'static str {
@@ -52,12 +59,17 @@ impl Collection {
             Self::Tags => "tags",
             Self::Characters => "characters",
             Self::Personas => "personas",
+            Self::Chats => "chats",
+            Self::Messages => "messages",
         }
     }
 
     /// The field `sort=name` orders by.
     pub fn name_field(self) -> &'static str {
-        "name"
+        match self {
+            Self::Chats => "title",
+            _ => "name",
+        }
     }
 
     /// A field whose lowercased value is unique per user, if any.
