@@ -5,18 +5,23 @@ use std::path::Path;
 
 use anyhow::bail;
 
-use crate::config::{Config, DataBackend, RawConfig};
+use crate::config::{Config, DataBackend, MongoConfig, RawConfig};
+use crate::store::{HealthStatus, MongoStore};
 
 pub async fn check_config(raw: RawConfig) -> anyhow::Result<()> {
     let config = Config::from_raw(raw)?;
     println!("effective configuration:");
     for (name, value) in config.describe() {
-        println!("  {name:<24} {value}");
+        println!("  {name:<30} {value}");
     }
     println!("checks:");
-    let checks = match config.data_backend {
-        DataBackend::Json => vec![("metadata (json)", check_data_dir(&config.data_dir))],
-    };
+    let mut checks = Vec::new();
+    if config.data_backend != DataBackend::Mongodb {
+        checks.push(("metadata (json)", check_data_dir(&config.data_dir)));
+    }
+    if let Some(mongo) = &config.mongodb {
+        checks.push(("metadata (mongodb)", check_mongodb(mongo).await));
+    }
     let mut failed = 0;
     for (name, outcome) in checks {
         match outcome {
@@ -31,6 +36,27 @@ pub async fn check_config(raw: RawConfig) -> anyhow::Result<()> {
         bail!("{failed} check(s) failed");
     }
     Ok(())
+}
+
+/// MongoDB must answer a ping within the configured timeout.
+async fn check_mongodb(settings: &MongoConfig) -> anyhow::Result<String> {
+    let settings = MongoConfig {
+        auto_migrate: false,
+        ..settings.clone()
+    };
+    let store = MongoStore::connect(&settings).await?;
+    let health = store.health().await;
+    match health.status {
+        HealthStatus::Healthy => Ok(format!(
+            "database {} answers a ping in {:.1} ms",
+            settings.database,
+            health.latency.as_secs_f64() * 1000.0
+        )),
+        _ => bail!(
+            "{}",
+            health.message.unwrap_or_else(|| "no answer".to_owned())
+        ),
+    }
 }
 
 /// The data directory must exist (or be creatable) and be writable.

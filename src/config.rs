@@ -25,6 +25,24 @@ pub struct RawConfig {
     /// Metadata backend: json (embedded).
     #[arg(long, env = "DATA_BACKEND")]
     pub data_backend: Option<String>,
+    /// With DATA_BACKEND=dual: which backend reads come from (mongodb or json).
+    #[arg(long, env = "DUAL_PRIMARY")]
+    pub dual_primary: Option<String>,
+    /// MongoDB connection string (mongodb:// or mongodb+srv://).
+    #[arg(long, env = "MONGODB_URI", hide_env_values = true)]
+    pub mongodb_uri: Option<String>,
+    /// MongoDB database name.
+    #[arg(long, env = "MONGODB_DATABASE")]
+    pub mongodb_database: Option<String>,
+    /// Most connections in the MongoDB pool.
+    #[arg(long, env = "MONGODB_MAX_POOL_SIZE")]
+    pub mongodb_max_pool_size: Option<String>,
+    /// Connect and server-selection timeout for MongoDB, in milliseconds.
+    #[arg(long, env = "MONGODB_CONNECTION_TIMEOUT_MS")]
+    pub mongodb_connection_timeout_ms: Option<String>,
+    /// Apply pending schema migrations at start (true or false).
+    #[arg(long, env = "MONGODB_AUTO_MIGRATE")]
+    pub mongodb_auto_migrate: Option<String>,
     /// none (single user `local`) or jwt.
     #[arg(long, env = "AUTH_MODE")]
     pub auth_mode: Option<String>,
@@ -83,6 +101,29 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataBackend {
     Json,
+    Mongodb,
+    /// Writes go to both; reads come from `primary`.
+    Dual {
+        primary: Primary,
+    },
+}
+
+/// Which backend a dual store reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Primary {
+    Json,
+    Mongodb,
+}
+
+/// How to reach MongoDB.
+#[derive(Debug, Clone)]
+pub struct MongoConfig {
+    pub uri: Secret,
+    pub database: String,
+    pub max_pool_size: u32,
+    /// Bounds connecting and server selection (never the driver's 30 s default).
+    pub timeout: Duration,
+    pub auto_migrate: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +165,8 @@ pub struct Config {
     pub port: u16,
     pub data_dir: PathBuf,
     pub data_backend: DataBackend,
+    /// Set when the backend uses MongoDB.
+    pub mongodb: Option<MongoConfig>,
     pub auth: AuthConfig,
     pub cors_allowed_origins: CorsOrigins,
     pub max_json_bytes: usize,
@@ -160,21 +203,10 @@ impl Config {
 
         let host = raw.host.clone().unwrap_or_else(|| "127.0.0.1".to_owned());
         let port = parse_or(&raw.port, "PORT", 8080u16, &mut check);
-        let data_backend = match raw.data_backend.as_deref().unwrap_or("json") {
-            "json" => DataBackend::Json,
-            "mongodb" | "dual" => {
-                check(Err(format!(
-                    "DATA_BACKEND={}: this build supports only the embedded json backend",
-                    raw.data_backend.as_deref().unwrap_or_default()
-                )));
-                DataBackend::Json
-            }
-            other => {
-                check(Err(format!(
-                    "DATA_BACKEND={other}: expected json, mongodb or dual"
-                )));
-                DataBackend::Json
-            }
+        let data_backend = parse_backend(&raw, &mut check);
+        let mongodb = match data_backend {
+            DataBackend::Json => None,
+            _ => Some(parse_mongo(&raw, &mut check)),
         };
         let auth = parse_auth(&raw, &host, &mut check);
         let cors_allowed_origins = parse_cors(raw.cors_allowed_origins.as_deref(), &mut check);
@@ -217,6 +249,7 @@ impl Config {
             port,
             data_dir: raw.data_dir.unwrap_or_else(|| PathBuf::from("./data")),
             data_backend,
+            mongodb,
             auth,
             cors_allowed_origins,
             max_json_bytes,
@@ -233,8 +266,28 @@ impl Config {
             ("HOST", self.host.clone()),
             ("PORT", self.port.to_string()),
             ("DATA_DIR", self.data_dir.display().to_string()),
-            ("DATA_BACKEND", "json".to_owned()),
         ];
+        let backend = match self.data_backend {
+            DataBackend::Json => "json".to_owned(),
+            DataBackend::Mongodb => "mongodb".to_owned(),
+            DataBackend::Dual {
+                primary: Primary::Json,
+            } => "dual (reads from json)".to_owned(),
+            DataBackend::Dual {
+                primary: Primary::Mongodb,
+            } => "dual (reads from mongodb)".to_owned(),
+        };
+        lines.push(("DATA_BACKEND", backend));
+        if let Some(mongo) = &self.mongodb {
+            lines.push(("MONGODB_URI", mask_uri(mongo.uri.expose())));
+            lines.push(("MONGODB_DATABASE", mongo.database.clone()));
+            lines.push(("MONGODB_MAX_POOL_SIZE", mongo.max_pool_size.to_string()));
+            lines.push((
+                "MONGODB_CONNECTION_TIMEOUT_MS",
+                mongo.timeout.as_millis().to_string(),
+            ));
+            lines.push(("MONGODB_AUTO_MIGRATE", mongo.auto_migrate.to_string()));
+        }
         match &self.auth {
             AuthConfig::None => lines.push(("AUTH_MODE", "none".to_owned())),
             AuthConfig::Jwt {
@@ -283,6 +336,110 @@ impl Config {
         };
         lines.push(("LOG_FORMAT", format.to_owned()));
         lines
+    }
+}
+
+fn parse_backend(raw: &RawConfig, check: &mut impl FnMut(Result<(), String>)) -> DataBackend {
+    let primary = match raw.dual_primary.as_deref().unwrap_or("mongodb") {
+        "mongodb" => Primary::Mongodb,
+        "json" => Primary::Json,
+        other => {
+            check(Err(format!(
+                "DUAL_PRIMARY={other}: expected mongodb or json"
+            )));
+            Primary::Mongodb
+        }
+    };
+    match raw.data_backend.as_deref().unwrap_or("json") {
+        "json" => DataBackend::Json,
+        "mongodb" => DataBackend::Mongodb,
+        "dual" => DataBackend::Dual { primary },
+        other => {
+            check(Err(format!(
+                "DATA_BACKEND={other}: expected json, mongodb or dual"
+            )));
+            DataBackend::Json
+        }
+    }
+}
+
+fn parse_mongo(raw: &RawConfig, check: &mut impl FnMut(Result<(), String>)) -> MongoConfig {
+    let uri = raw
+        .mongodb_uri
+        .clone()
+        .filter(|uri| !uri.trim().is_empty())
+        .unwrap_or_default();
+    if uri.is_empty() {
+        check(Err(
+            "MONGODB_URI is required when DATA_BACKEND is mongodb or dual".to_owned(),
+        ));
+    } else if !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
+        check(Err(
+            "MONGODB_URI must start with mongodb:// or mongodb+srv://".to_owned(),
+        ));
+    }
+    let database = raw
+        .mongodb_database
+        .clone()
+        .unwrap_or_else(|| "quillstore".to_owned());
+    let valid_name = !database.is_empty()
+        && database.len() <= 63
+        && !database.contains(['/', '\\', '.', ' ', '"', '$', '*', '<', '>', ':', '|', '?']);
+    if !valid_name {
+        check(Err(format!(
+            "MONGODB_DATABASE={database}: not a valid MongoDB database name"
+        )));
+    }
+    let max_pool_size = parse_or(
+        &raw.mongodb_max_pool_size,
+        "MONGODB_MAX_POOL_SIZE",
+        20u32,
+        check,
+    );
+    let timeout_ms = parse_or(
+        &raw.mongodb_connection_timeout_ms,
+        "MONGODB_CONNECTION_TIMEOUT_MS",
+        5000u64,
+        check,
+    );
+    if max_pool_size == 0 {
+        check(Err("MONGODB_MAX_POOL_SIZE must be at least 1".to_owned()));
+    }
+    if timeout_ms == 0 {
+        check(Err(
+            "MONGODB_CONNECTION_TIMEOUT_MS must be at least 1".to_owned()
+        ));
+    }
+    let auto_migrate = match raw.mongodb_auto_migrate.as_deref().unwrap_or("true") {
+        "true" | "1" | "yes" => true,
+        "false" | "0" | "no" => false,
+        other => {
+            check(Err(format!(
+                "MONGODB_AUTO_MIGRATE={other}: expected true or false"
+            )));
+            true
+        }
+    };
+    MongoConfig {
+        uri: Secret::new(uri),
+        database,
+        max_pool_size,
+        timeout: Duration::from_millis(timeout_ms),
+        auto_migrate,
+    }
+}
+
+/// A connection string with its password replaced, for printing.
+pub fn mask_uri(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return "********".to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:********@{host}")
+        }
+        None => uri.to_owned(),
     }
 }
 
@@ -496,6 +653,43 @@ mod tests {
         let config = Config::from_raw(raw).unwrap();
         let printed = format!("{config:?} {:?}", config.describe());
         assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    #[test]
+    fn mongodb_settings_are_checked_and_the_password_masked() {
+        let raw = RawConfig {
+            data_backend: Some("mongodb".into()),
+            ..RawConfig::default()
+        };
+        assert!(
+            Config::from_raw(raw)
+                .unwrap_err()
+                .to_string()
+                .contains("MONGODB_URI")
+        );
+        let raw = RawConfig {
+            data_backend: Some("dual".into()),
+            mongodb_uri: Some(
+                "mongodb+srv://app:s3cr3t-pass@cluster0.example.net/?retryWrites=true".into(),
+            ),
+            mongodb_connection_timeout_ms: Some("2000".into()),
+            ..RawConfig::default()
+        };
+        let config = Config::from_raw(raw).unwrap();
+        let printed = format!("{config:?} {:?}", config.describe());
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+        assert!(
+            printed.contains("app:********@cluster0.example.net"),
+            "{printed}"
+        );
+        let mongo = config.mongodb.unwrap();
+        assert_eq!(mongo.timeout, Duration::from_millis(2000));
+        assert_eq!(
+            config.data_backend,
+            DataBackend::Dual {
+                primary: Primary::Mongodb
+            }
+        );
     }
 
     #[test]

@@ -20,8 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::Authenticator;
-use crate::config::{Config, DataBackend};
-use crate::store::{JsonStore, MetadataStore};
+use crate::config::Config;
+use crate::store::MetadataStore;
 
 /// What every handler gets: cheap handles, built once.
 #[derive(Clone)]
@@ -53,9 +53,7 @@ impl Application {
     /// Opens the stores and binds the listener (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let auth = Authenticator::new(&config.auth).context("invalid auth configuration")?;
-        let store = match config.data_backend {
-            DataBackend::Json => MetadataStore::Json(JsonStore::open(&config.data_dir).await?),
-        };
+        let store = store::open(&config).await?;
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;

@@ -1,19 +1,26 @@
 //! The metadata store: the one API handlers use to read and write documents, whatever the
 //! backend. Backends form a closed enum; the json backend is the embedded default.
 
+mod dual;
 pub mod json;
 pub mod messages;
-mod query;
+pub mod mongo;
+pub mod query;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+pub use self::dual::{DualStore, Side};
 pub use self::json::JsonStore;
 pub use self::messages::{ChatStats, MessageChange, MessagePage, MessageQuery};
+pub use self::mongo::MongoStore;
 pub use self::query::{Filter, ListQuery, Page, SortField, SortValue};
+use crate::config::{Config, DataBackend, Primary};
 use crate::model::{Collection, Document, Removal, UserId};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +57,7 @@ pub enum HealthStatus {
 }
 
 /// Runs a write to its end even if the request that asked for it goes away (a timeout, a
-/// client disconnect, shutdown): a write is never cut between the disk and the index.
+/// client disconnect, shutdown): a write is never cut between its steps.
 async fn detach<T: Send + 'static>(
     work: impl std::future::Future<Output = StoreResult<T>> + Send + 'static,
 ) -> StoreResult<T> {
@@ -63,6 +70,42 @@ async fn detach<T: Send + 'static>(
 #[derive(Clone)]
 pub enum MetadataStore {
     Json(JsonStore),
+    Mongo(MongoStore),
+    Dual(Arc<DualStore>),
+}
+
+/// Calls the same method on whichever backend this is.
+macro_rules! each {
+    ($self:expr, $store:ident => $call:expr) => {
+        match $self {
+            MetadataStore::Json($store) => $call,
+            MetadataStore::Mongo($store) => $call,
+            MetadataStore::Dual($store) => $call,
+        }
+    };
+}
+
+/// Opens the metadata backend the configuration names.
+pub async fn open(config: &Config) -> anyhow::Result<MetadataStore> {
+    let mongo = || async {
+        let settings = config.mongodb.as_ref().context("MONGODB_URI is required")?;
+        MongoStore::connect(settings)
+            .await
+            .context("cannot reach MongoDB")
+    };
+    Ok(match config.data_backend {
+        DataBackend::Json => MetadataStore::Json(JsonStore::open(&config.data_dir).await?),
+        DataBackend::Mongodb => MetadataStore::Mongo(mongo().await?),
+        DataBackend::Dual { primary } => {
+            let json = Side::Json(JsonStore::open(&config.data_dir).await?);
+            let mongo = Side::Mongo(mongo().await?);
+            let (first, second) = match primary {
+                Primary::Json => (json, mongo),
+                Primary::Mongodb => (mongo, json),
+            };
+            MetadataStore::Dual(Arc::new(DualStore::new(first, second)))
+        }
+    })
 }
 
 impl MetadataStore {
@@ -71,12 +114,8 @@ impl MetadataStore {
         collection: Collection,
         document: Document,
     ) -> StoreResult<Document> {
-        match self {
-            Self::Json(store) => {
-                let store = store.clone();
-                detach(async move { store.insert(collection, document).await }).await
-            }
-        }
+        let this = self.clone();
+        detach(async move { each!(&this, store => store.insert(collection, document).await) }).await
     }
 
     pub async fn get(
@@ -85,9 +124,7 @@ impl MetadataStore {
         user: &UserId,
         id: Uuid,
     ) -> StoreResult<Document> {
-        match self {
-            Self::Json(store) => store.get(collection, user, id),
-        }
+        each!(self, store => store.get(collection, user, id).await)
     }
 
     /// Replaces the body of a document if its version is still `expected_version`; the new
@@ -100,20 +137,15 @@ impl MetadataStore {
         expected_version: u64,
         body: Map<String, Value>,
     ) -> StoreResult<Document> {
-        match self {
-            Self::Json(store) => {
-                let (store, user) = (store.clone(), user.clone());
-                detach(async move {
-                    store
-                        .replace(collection, &user, id, expected_version, body)
-                        .await
-                })
-                .await
-            }
-        }
+        let (this, user) = (self.clone(), user.clone());
+        detach(async move {
+            each!(&this, store => store.replace(collection, &user, id, expected_version, body).await)
+        })
+        .await
     }
 
-    /// Deletes a document; with `expected_version`, only if it is still that version.
+    /// Deletes a document (a chat with its messages); with `expected_version`, only if it is
+    /// still that version.
     pub async fn delete(
         &self,
         collection: Collection,
@@ -121,19 +153,15 @@ impl MetadataStore {
         id: Uuid,
         expected_version: Option<u64>,
     ) -> StoreResult<Document> {
-        match self {
-            Self::Json(store) => {
-                let (store, user) = (store.clone(), user.clone());
-                detach(async move { store.delete(collection, &user, id, expected_version).await })
-                    .await
-            }
-        }
+        let (this, user) = (self.clone(), user.clone());
+        detach(async move {
+            each!(&this, store => store.delete(collection, &user, id, expected_version).await)
+        })
+        .await
     }
 
     pub async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
-        match self {
-            Self::Json(store) => store.list(query),
-        }
+        each!(self, store => store.list(query).await)
     }
 
     /// Which of `ids` name documents of `user` in `collection`.
@@ -143,9 +171,7 @@ impl MetadataStore {
         user: &UserId,
         ids: &[Uuid],
     ) -> StoreResult<HashSet<Uuid>> {
-        match self {
-            Self::Json(store) => Ok(store.existing_ids(collection, user, ids)),
-        }
+        each!(self, store => store.existing_ids(collection, user, ids).await)
     }
 
     /// Removes a deleted document's id from every document of `user` in `collection`;
@@ -156,13 +182,11 @@ impl MetadataStore {
         user: &UserId,
         removal: &Removal,
     ) -> StoreResult<u64> {
-        match self {
-            Self::Json(store) => {
-                let (store, user, removal) = (store.clone(), user.clone(), removal.clone());
-                detach(async move { store.remove_references(collection, &user, &removal).await })
-                    .await
-            }
-        }
+        let (this, user, removal) = (self.clone(), user.clone(), removal.clone());
+        detach(async move {
+            each!(&this, store => store.remove_references(collection, &user, &removal).await)
+        })
+        .await
     }
 
     /// Applies a batch of message changes to one chat atomically.
@@ -172,18 +196,15 @@ impl MetadataStore {
         chat_id: Uuid,
         changes: Vec<MessageChange>,
     ) -> StoreResult<Vec<Document>> {
-        match self {
-            Self::Json(store) => {
-                let (store, user) = (store.clone(), user.clone());
-                detach(async move { store.commit_messages(&user, chat_id, changes).await }).await
-            }
-        }
+        let (this, user) = (self.clone(), user.clone());
+        detach(async move {
+            each!(&this, store => store.commit_messages(&user, chat_id, changes).await)
+        })
+        .await
     }
 
     pub async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
-        match self {
-            Self::Json(store) => store.page_messages(query).await,
-        }
+        each!(self, store => store.page_messages(query).await)
     }
 
     pub async fn get_message(
@@ -192,14 +213,45 @@ impl MetadataStore {
         chat_id: Uuid,
         id: Uuid,
     ) -> StoreResult<Document> {
-        match self {
-            Self::Json(store) => store.get_message(user, chat_id, id).await,
-        }
+        each!(self, store => store.get_message(user, chat_id, id).await)
+    }
+
+    /// Writes a document as given, whatever is stored (copies and the dual store's mirror).
+    pub async fn put_document(
+        &self,
+        collection: Collection,
+        document: Document,
+    ) -> StoreResult<()> {
+        let this = self.clone();
+        detach(async move { each!(&this, store => store.put_document(collection, document).await) })
+            .await
+    }
+
+    /// Writes messages as given and removes `deleted`, whatever is stored (copies, mirrors).
+    pub async fn put_messages(
+        &self,
+        chat_id: Uuid,
+        messages: Vec<Document>,
+        deleted: Vec<Uuid>,
+    ) -> StoreResult<()> {
+        let this = self.clone();
+        detach(async move {
+            each!(&this, store => store.put_messages(chat_id, messages, deleted).await)
+        })
+        .await
+    }
+
+    /// Documents of every user in `collection`, by id, after `after` (for copies and checks).
+    pub async fn scan_documents(
+        &self,
+        collection: Collection,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Vec<Document>> {
+        each!(self, store => store.scan_documents(collection, after, limit).await)
     }
 
     pub async fn health(&self) -> StoreHealth {
-        match self {
-            Self::Json(store) => store.health().await,
-        }
+        each!(self, store => store.health().await)
     }
 }

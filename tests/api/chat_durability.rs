@@ -31,6 +31,9 @@ async fn all_messages(api: &Api, chat_id: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_while_appending_loses_no_acknowledged_message() {
+    if !crate::helpers::json_store_only("kill_9_while_appending_loses_no_acknowledged_message") {
+        return;
+    }
     let data_dir = tempfile::tempdir().unwrap();
     let mut binary = spawn_binary(data_dir.path()).await;
     let api = Api::at(binary.address.clone());
@@ -91,6 +94,9 @@ async fn kill_9_while_appending_loses_no_acknowledged_message() {
 
 #[tokio::test]
 async fn a_torn_or_uncommitted_tail_is_cut_off_at_start() {
+    if !crate::helpers::json_store_only("a_torn_or_uncommitted_tail_is_cut_off_at_start") {
+        return;
+    }
     let mut app = spawn_app().await;
     let chat = create_chat(&app, "torn", json!([])).await;
     let chat_id = chat["id"].as_str().unwrap().to_owned();
@@ -138,6 +144,9 @@ async fn a_torn_or_uncommitted_tail_is_cut_off_at_start() {
 
 #[tokio::test]
 async fn compaction_keeps_every_live_message() {
+    if !crate::helpers::json_store_only("compaction_keeps_every_live_message") {
+        return;
+    }
     let mut app = spawn_app().await;
     let chat = create_chat(&app, "edits", json!([])).await;
     let chat_id = chat["id"].as_str().unwrap().to_owned();
@@ -192,6 +201,11 @@ async fn compaction_keeps_every_live_message() {
 
 #[tokio::test]
 async fn a_damaged_whole_line_is_reported_and_kept_and_orphan_logs_go() {
+    if !crate::helpers::json_store_only(
+        "a_damaged_whole_line_is_reported_and_kept_and_orphan_logs_go",
+    ) {
+        return;
+    }
     let mut app = spawn_app().await;
     let chat = create_chat(&app, "damaged", json!([])).await;
     let chat_id = chat["id"].as_str().unwrap().to_owned();

@@ -97,6 +97,9 @@ fn assert_every_file_is_json(dir: &Path) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_survive_kill_9() {
+    if !crate::helpers::json_store_only("acknowledged_writes_survive_kill_9") {
+        return;
+    }
     let data_dir = tempfile::tempdir().unwrap();
     let mut binary = spawn_binary(data_dir.path()).await;
     let error = build_app(base_config(data_dir.path()))

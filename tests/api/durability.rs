@@ -66,6 +66,9 @@ async fn data_survives_a_restart() {
 
 #[tokio::test]
 async fn a_second_app_on_the_same_data_dir_is_refused() {
+    if !crate::helpers::json_store_only("a_second_app_on_the_same_data_dir_is_refused") {
+        return;
+    }
     let app = spawn_app().await;
     let error = build_app(app.raw_config())
         .await
@@ -91,6 +94,9 @@ async fn a_second_app_on_the_same_data_dir_is_refused() {
 
 #[tokio::test]
 async fn a_corrupt_document_is_reported_skipped_and_kept() {
+    if !crate::helpers::json_store_only("a_corrupt_document_is_reported_skipped_and_kept") {
+        return;
+    }
     let mut app = spawn_app().await;
     let first = app.create("characters", json!({"name": "first"})).await;
     let second = app.create("characters", json!({"name": "second"})).await;

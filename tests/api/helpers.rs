@@ -27,6 +27,8 @@ pub const TEST_JWT_SECRET: &str = "quillstore-test-secret-at-least-32-bytes-long
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Json,
+    /// MongoDB at `MONGODB_TEST_URI`, each test in a database of its own.
+    Mongodb,
 }
 
 impl Backend {
@@ -34,6 +36,7 @@ impl Backend {
     pub fn under_test() -> Backend {
         match std::env::var("QUILLSTORE_TEST_BACKEND").as_deref() {
             Err(_) | Ok("json") => Backend::Json,
+            Ok("mongodb") => Backend::Mongodb,
             Ok(other) => panic!("QUILLSTORE_TEST_BACKEND={other} is not supported by this suite"),
         }
     }
@@ -42,6 +45,7 @@ impl Backend {
     pub fn health_name(self) -> &'static str {
         match self {
             Backend::Json => "json",
+            Backend::Mongodb => "mongodb",
         }
     }
 
@@ -49,14 +53,46 @@ impl Backend {
     pub fn env_vars(self) -> Vec<(&'static str, String)> {
         match self {
             Backend::Json => vec![("DATA_BACKEND", "json".to_owned())],
+            Backend::Mongodb => vec![
+                ("DATA_BACKEND", "mongodb".to_owned()),
+                ("MONGODB_URI", mongodb_test_uri()),
+                ("MONGODB_DATABASE", fresh_database_name()),
+            ],
         }
     }
 
     fn configure(self, raw: &mut RawConfig) {
         match self {
             Backend::Json => raw.data_backend = Some("json".to_owned()),
+            Backend::Mongodb => {
+                raw.data_backend = Some("mongodb".to_owned());
+                raw.mongodb_uri = Some(mongodb_test_uri());
+                raw.mongodb_database = Some(fresh_database_name());
+            }
         }
     }
+}
+
+fn mongodb_test_uri() -> String {
+    std::env::var("MONGODB_TEST_URI")
+        .expect("QUILLSTORE_TEST_BACKEND=mongodb needs MONGODB_TEST_URI")
+}
+
+/// A database name no other test uses.
+fn fresh_database_name() -> String {
+    format!("quillstore_test_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// True when the suite runs on the json store. Tests that inspect the json store's files call
+/// this and, on another backend, say loudly that they are skipped.
+pub fn json_store_only(test: &str) -> bool {
+    let backend = Backend::under_test();
+    if backend != Backend::Json {
+        eprintln!(
+            "SKIPPED: {test} inspects the json store's files; the backend under test is {backend:?}"
+        );
+    }
+    backend == Backend::Json
 }
 
 /// A configuration for a test app on a loopback port chosen by the OS.

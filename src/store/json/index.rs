@@ -125,6 +125,14 @@ impl Indexes {
         self.collections.get(&collection)?.get(user)
     }
 
+    /// Every user's documents of one collection.
+    pub fn all(&self, collection: Collection) -> impl Iterator<Item = &UserDocuments> {
+        self.collections
+            .get(&collection)
+            .into_iter()
+            .flat_map(|users| users.values())
+    }
+
     pub fn user_mut(&mut self, collection: Collection, user: &UserId) -> &mut UserDocuments {
         self.collections
             .entry(collection)

@@ -117,6 +117,16 @@ impl JsonStore {
             }
             (plan(&state, user, chat_id, changes)?, state.file_len)
         };
+        self.write_records(&log, records, previous_len).await
+    }
+
+    /// Appends records durably, then applies them to the index; compacts when due.
+    async fn write_records(
+        &self,
+        log: &Arc<ChatLog>,
+        records: Vec<Record>,
+        previous_len: u64,
+    ) -> StoreResult<Vec<Document>> {
         let mut bytes = Vec::new();
         let mut placed = Vec::with_capacity(records.len());
         for record in records {
@@ -142,10 +152,44 @@ impl JsonStore {
             let compacting = log.clone();
             if let Err(error) = super::run_blocking(move || log::compact(&compacting)).await {
                 // The log is intact (the rewrite goes through a temp file); try again later.
-                tracing::error!(%chat_id, error = ?error, "message log compaction failed");
+                tracing::error!(path = %log.path.display(), error = ?error, "message log compaction failed");
             }
         }
         Ok(written)
+    }
+
+    /// Writes messages as given and removes `deleted` (a copy or a mirror): one atomic batch.
+    pub async fn put_messages(
+        &self,
+        chat_id: Uuid,
+        messages: Vec<Document>,
+        deleted: Vec<Uuid>,
+    ) -> StoreResult<()> {
+        let log = self.chat_log(chat_id);
+        let _writer = log.writer.lock().await;
+        let mut records: Vec<Record> = messages
+            .into_iter()
+            .map(|message| Record::Put {
+                message,
+                commit: false,
+            })
+            .collect();
+        records.extend(
+            deleted
+                .into_iter()
+                .map(|id| Record::Delete { id, commit: false }),
+        );
+        let Some(last) = records.last_mut() else {
+            return Ok(());
+        };
+        let (Record::Put { commit, .. }
+        | Record::Delete { commit, .. }
+        | Record::Seq { commit, .. }) = last;
+        *commit = true;
+        let previous_len = log.state().file_len;
+        self.write_records(&log, records, previous_len)
+            .await
+            .map(|_| ())
     }
 
     pub async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {

@@ -225,7 +225,12 @@ impl JsonStore {
         Ok(self.decorate(collection, document))
     }
 
-    pub fn get(&self, collection: Collection, user: &UserId, id: Uuid) -> StoreResult<Document> {
+    pub async fn get(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        id: Uuid,
+    ) -> StoreResult<Document> {
         self.current(collection, user, id)
             .map(|document| self.decorate(collection, Document::clone(&document)))
     }
@@ -278,7 +283,7 @@ impl JsonStore {
         Ok(Document::clone(&current))
     }
 
-    pub fn list(&self, query: &ListQuery) -> StoreResult<Page> {
+    pub async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
         let mut page = match self.read().user(query.collection, &query.user) {
             Some(documents) => documents.list(query),
             None => Page {
@@ -293,20 +298,54 @@ impl JsonStore {
         Ok(page)
     }
 
-    pub fn existing_ids(
+    pub async fn existing_ids(
         &self,
         collection: Collection,
         user: &UserId,
         ids: &[Uuid],
-    ) -> HashSet<Uuid> {
+    ) -> StoreResult<HashSet<Uuid>> {
         let indexes = self.read();
         let Some(documents) = indexes.user(collection, user) else {
-            return HashSet::new();
+            return Ok(HashSet::new());
         };
-        ids.iter()
+        Ok(ids
+            .iter()
             .filter(|id| documents.by_id.contains_key(id))
             .copied()
-            .collect()
+            .collect())
+    }
+
+    /// Writes a document as given (a copy or a mirror), replacing whatever version is stored.
+    pub async fn put_document(
+        &self,
+        collection: Collection,
+        document: Document,
+    ) -> StoreResult<()> {
+        let _guard = self.lock_document(document.id).await;
+        self.write_new_version(collection, document)
+            .await
+            .map(|_| ())
+    }
+
+    /// Every user's documents of `collection` with ids after `after`, in id order.
+    pub async fn scan_documents(
+        &self,
+        collection: Collection,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Vec<Document>> {
+        let indexes = self.read();
+        let mut found: Vec<&Arc<Document>> = indexes
+            .all(collection)
+            .flat_map(|documents| documents.by_id.values())
+            .filter(|document| after.is_none_or(|after| document.id > after))
+            .collect();
+        found.sort_by_key(|document| document.id);
+        Ok(found
+            .into_iter()
+            .take(limit)
+            .map(|document| self.decorate(collection, Document::clone(document)))
+            .collect())
     }
 
     pub async fn remove_references(

@@ -1,0 +1,366 @@
+//! Messages in MongoDB: one document per message in `messages`, unique on
+//! `{chatId, seq, swipeIndex}`. `seq` comes from an atomic `$inc` of the chat's `lastSeq`, so
+//! concurrent appenders never share one. A batch runs in a transaction where the deployment
+//! supports them (replica sets, Atlas) and as ordered, version-checked writes on a standalone
+//! server. The chat's `messageCount` and `lastMessageAt` are kept up to date by each batch.
+
+use futures_util::TryStreamExt;
+use mongodb::ClientSession;
+use mongodb::bson::{self, doc};
+use mongodb::options::ReturnDocument;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::convert::{from_bson, to_bson};
+use super::{MongoStore, errors};
+use crate::model::message::Placement;
+use crate::model::{Collection, Document, Timestamp, UserId, ids};
+use crate::store::messages::{MessageChange, MessagePage, MessageQuery};
+use crate::store::{StoreError, StoreResult};
+
+/// Runs a driver action inside the session when there is one.
+macro_rules! in_session {
+    ($action:expr, $session:expr) => {
+        match $session.as_deref_mut() {
+            Some(session) => $action.session(session).await,
+            None => $action.await,
+        }
+    };
+}
+
+/// The server's answer when transactions need a replica set.
+const ILLEGAL_OPERATION: i32 = 20;
+
+impl MongoStore {
+    fn chat_filter(user: &UserId, chat_id: Uuid) -> bson::Document {
+        doc! { "userId": user.as_str(), "id": chat_id.to_string() }
+    }
+
+    fn message_filter(user: &UserId, chat_id: Uuid) -> bson::Document {
+        doc! { "userId": user.as_str(), "chatId": chat_id.to_string() }
+    }
+
+    pub async fn commit_messages(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        changes: Vec<MessageChange>,
+    ) -> StoreResult<Vec<Document>> {
+        self.get(Collection::Chats, user, chat_id).await?;
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        if changes.len() == 1 {
+            return self.apply(user, chat_id, changes, &mut None).await;
+        }
+        let mut session = self.client.start_session().await?;
+        session.start_transaction().await?;
+        let mut slot = Some(&mut session);
+        match self.apply(user, chat_id, changes.clone(), &mut slot).await {
+            Ok(written) => {
+                session.commit_transaction().await?;
+                Ok(written)
+            }
+            Err(StoreError::Internal(error)) if is_transactions_unsupported(&error) => {
+                let _ = session.abort_transaction().await;
+                self.apply(user, chat_id, changes, &mut None).await
+            }
+            Err(error) => {
+                let _ = session.abort_transaction().await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn apply(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        changes: Vec<MessageChange>,
+        session: &mut Option<&mut ClientSession>,
+    ) -> StoreResult<Vec<Document>> {
+        let messages = self.collection(Collection::Messages);
+        let chats = self.collection(Collection::Chats);
+        let now = Timestamp::now();
+        let positions = changes
+            .iter()
+            .filter(|change| matches!(change, MessageChange::Append { .. }))
+            .count() as i64;
+        let mut next_seq = 0;
+        if positions > 0 {
+            let bump = chats
+                .find_one_and_update(
+                    Self::chat_filter(user, chat_id),
+                    doc! { "$inc": { "lastSeq": positions } },
+                )
+                .return_document(ReturnDocument::After);
+            let chat = in_session!(bump, session)?.ok_or(StoreError::NotFound)?;
+            next_seq = chat.get_i64("lastSeq").map_err(anyhow::Error::from)? - positions;
+        }
+        let new_message = |mut body: serde_json::Map<String, Value>, seq: i64| {
+            body.insert("chatId".to_owned(), chat_id.to_string().into());
+            body.insert("seq".to_owned(), seq.into());
+            Document {
+                id: ids::new_id(),
+                user_id: user.clone(),
+                created_at: now,
+                updated_at: now,
+                version: 1,
+                body,
+            }
+        };
+        let mut written = Vec::new();
+        let mut visible_delta: i64 = 0;
+        let mut removed_visible = false;
+        for change in changes {
+            match change {
+                MessageChange::Append { members } => {
+                    next_seq += 1;
+                    for body in members {
+                        let message = new_message(body, next_seq);
+                        visible_delta += i64::from(Placement::of(&message.body).visible);
+                        let insert = messages.insert_one(to_bson(Collection::Messages, &message)?);
+                        in_session!(insert, session)?;
+                        written.push(message);
+                    }
+                }
+                MessageChange::Insert { seq, body } => {
+                    let mut position = Self::message_filter(user, chat_id);
+                    position.insert("seq", seq as i64);
+                    if in_session!(messages.find_one(position), session)?.is_none() {
+                        return Err(StoreError::NotFound);
+                    }
+                    let message = new_message(body, seq as i64);
+                    visible_delta += i64::from(Placement::of(&message.body).visible);
+                    match in_session!(
+                        messages.insert_one(to_bson(Collection::Messages, &message)?),
+                        session
+                    ) {
+                        Ok(_) => written.push(message),
+                        Err(error) if errors::is_duplicate_key(&error) => {
+                            return Err(StoreError::VersionMismatch);
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+                MessageChange::Replace {
+                    id,
+                    expected_version,
+                    mut body,
+                } => {
+                    let current = self.current_message(user, chat_id, id, session).await?;
+                    if current.version != expected_version {
+                        return Err(StoreError::VersionMismatch);
+                    }
+                    body.insert("chatId".to_owned(), chat_id.to_string().into());
+                    body.insert(
+                        "seq".to_owned(),
+                        current.body.get("seq").cloned().unwrap_or_default(),
+                    );
+                    let (before, after) = (Placement::of(&current.body), Placement::of(&body));
+                    if (before.seq, before.swipe_index) != (after.seq, after.swipe_index) {
+                        return Err(StoreError::Internal(anyhow::anyhow!(
+                            "an edit tried to move a message"
+                        )));
+                    }
+                    visible_delta += i64::from(after.visible) - i64::from(before.visible);
+                    removed_visible |= before.visible && !after.visible;
+                    let message = Document {
+                        updated_at: now,
+                        version: current.version + 1,
+                        body,
+                        ..current
+                    };
+                    let mut filter = Self::message_filter(user, chat_id);
+                    filter.insert("id", id.to_string());
+                    filter.insert("version", expected_version as i64);
+                    let replace =
+                        messages.replace_one(filter, to_bson(Collection::Messages, &message)?);
+                    if in_session!(replace, session)?.matched_count == 0 {
+                        return Err(StoreError::VersionMismatch);
+                    }
+                    written.push(message);
+                }
+                MessageChange::Delete {
+                    id,
+                    expected_version,
+                } => {
+                    let current = self.current_message(user, chat_id, id, session).await?;
+                    let mut filter = Self::message_filter(user, chat_id);
+                    filter.insert("id", id.to_string());
+                    filter.insert("version", expected_version as i64);
+                    if in_session!(messages.delete_one(filter), session)?.deleted_count == 0 {
+                        return Err(StoreError::VersionMismatch);
+                    }
+                    let visible = Placement::of(&current.body).visible;
+                    visible_delta -= i64::from(visible);
+                    removed_visible |= visible;
+                }
+            }
+        }
+        let mut stats = doc! { "$inc": { "messageCount": visible_delta } };
+        let last = if removed_visible || positions > 0 {
+            let mut visible = Self::message_filter(user, chat_id);
+            visible.insert("visible", true);
+            let newest = messages.find_one(visible).sort(doc! { "seq": -1 });
+            in_session!(newest, session)?
+                .and_then(|stored| stored.get_datetime("createdAt").ok().copied())
+                .map(|at| Timestamp::from_millis(at.timestamp_millis()).to_string())
+        } else {
+            None
+        };
+        match last {
+            Some(at) => stats.insert("$set", doc! { "lastMessageAt": at }),
+            None if removed_visible => stats.insert("$unset", doc! { "lastMessageAt": "" }),
+            None => None,
+        };
+        in_session!(
+            chats.update_one(Self::chat_filter(user, chat_id), stats),
+            session
+        )?;
+        Ok(written)
+    }
+
+    /// Writes messages as given and removes `deleted` (a copy or a mirror), then recounts the
+    /// chat's counters from what is stored.
+    pub async fn put_messages(
+        &self,
+        chat_id: Uuid,
+        messages: Vec<Document>,
+        deleted: Vec<Uuid>,
+    ) -> StoreResult<()> {
+        let collection = self.collection(Collection::Messages);
+        let mut user = None;
+        for message in &messages {
+            let filter = doc! { "chatId": chat_id.to_string(), "id": message.id.to_string() };
+            let stored = to_bson(Collection::Messages, message)?;
+            collection.replace_one(filter, stored).upsert(true).await?;
+            user = Some(message.user_id.clone());
+        }
+        if !deleted.is_empty() {
+            let ids: Vec<String> = deleted.iter().map(Uuid::to_string).collect();
+            collection
+                .delete_many(doc! { "chatId": chat_id.to_string(), "id": { "$in": ids } })
+                .await?;
+        }
+        let Some(user) = user else { return Ok(()) };
+        let mut visible = Self::message_filter(&user, chat_id);
+        visible.insert("visible", true);
+        let count = collection.count_documents(visible.clone()).await? as i64;
+        let newest = collection
+            .find_one(visible)
+            .sort(doc! { "seq": -1 })
+            .await?;
+        let last_seq = collection
+            .find_one(Self::message_filter(&user, chat_id))
+            .sort(doc! { "seq": -1 })
+            .await?
+            .and_then(|stored| stored.get_i64("seq").ok())
+            .unwrap_or(0);
+        let mut set = doc! { "messageCount": count };
+        if let Some(at) = newest.and_then(|stored| stored.get_datetime("createdAt").ok().copied()) {
+            set.insert(
+                "lastMessageAt",
+                Timestamp::from_millis(at.timestamp_millis()).to_string(),
+            );
+        }
+        let update = doc! { "$set": set, "$max": { "lastSeq": last_seq } };
+        self.collection(Collection::Chats)
+            .update_one(Self::chat_filter(&user, chat_id), update)
+            .await?;
+        Ok(())
+    }
+
+    async fn current_message(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        id: Uuid,
+        session: &mut Option<&mut ClientSession>,
+    ) -> StoreResult<Document> {
+        let mut filter = Self::message_filter(user, chat_id);
+        filter.insert("id", id.to_string());
+        let found = in_session!(
+            self.collection(Collection::Messages).find_one(filter),
+            session
+        )?;
+        let stored = found.ok_or(StoreError::NotFound)?;
+        Ok(from_bson(Collection::Messages, stored)?)
+    }
+
+    pub async fn get_message(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Document> {
+        self.get(Collection::Chats, user, chat_id).await?;
+        self.current_message(user, chat_id, id, &mut None).await
+    }
+
+    /// A page: first the positions (one visible member each), then, with swipes, every member
+    /// at those positions.
+    pub async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
+        self.get(Collection::Chats, &query.user, query.chat_id)
+            .await?;
+        let messages = self.collection(Collection::Messages);
+        let descending = query.latest || query.before.is_some() && query.after.is_none();
+        let mut filter = Self::message_filter(&query.user, query.chat_id);
+        filter.insert("visible", true);
+        let mut range = bson::Document::new();
+        if let Some(after) = query.after {
+            range.insert("$gt", after as i64);
+        }
+        if let Some(before) = query.before {
+            range.insert("$lt", before as i64);
+        }
+        if !range.is_empty() {
+            filter.insert("seq", range);
+        }
+        let direction = if descending { -1 } else { 1 };
+        let mut cursor = messages
+            .find(filter)
+            .sort(doc! { "seq": direction })
+            .limit(query.limit as i64 + 1)
+            .await?;
+        let mut visible = Vec::new();
+        while let Some(stored) = cursor.try_next().await? {
+            visible.push(from_bson(Collection::Messages, stored)?);
+        }
+        let has_more = visible.len() > query.limit;
+        visible.truncate(query.limit);
+        if descending {
+            visible.reverse();
+        }
+        if !query.include_swipes {
+            return Ok(MessagePage {
+                items: visible,
+                has_more,
+            });
+        }
+        let seqs: Vec<i64> = visible
+            .iter()
+            .map(|message| Placement::of(&message.body).seq as i64)
+            .collect();
+        let mut filter = Self::message_filter(&query.user, query.chat_id);
+        filter.insert("seq", doc! { "$in": seqs });
+        let mut cursor = messages
+            .find(filter)
+            .sort(doc! { "seq": 1, "swipeIndex": 1 })
+            .await?;
+        let mut items = Vec::new();
+        while let Some(stored) = cursor.try_next().await? {
+            items.push(from_bson(Collection::Messages, stored)?);
+        }
+        Ok(MessagePage { items, has_more })
+    }
+}
+
+fn is_transactions_unsupported(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<mongodb::error::Error>()
+        .is_some_and(|error| errors::code_of(error) == Some(ILLEGAL_OPERATION))
+        || error
+            .to_string()
+            .contains("Transaction numbers are only allowed")
+}
