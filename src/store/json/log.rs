@@ -152,6 +152,8 @@ pub struct ChatLog {
     pub path: PathBuf,
     pub writer: tokio::sync::Mutex<()>,
     state: Mutex<LogState>,
+    /// Batches waiting for the writer (group commit).
+    queue: Mutex<Vec<super::messages::Pending>>,
 }
 
 impl ChatLog {
@@ -160,7 +162,14 @@ impl ChatLog {
             path,
             writer: tokio::sync::Mutex::new(()),
             state: Mutex::new(state),
+            queue: Mutex::new(Vec::new()),
         }
+    }
+
+    pub fn queue(&self) -> MutexGuard<'_, Vec<super::messages::Pending>> {
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn state(&self) -> MutexGuard<'_, LogState> {

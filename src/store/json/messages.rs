@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::JsonStore;
@@ -85,6 +86,11 @@ impl JsonStore {
     }
 
     /// Applies a batch of changes atomically: all are durable before this returns, or none.
+    ///
+    /// Concurrent batches of one chat share writes (group commit): a caller queues its batch,
+    /// and whoever holds the chat's writer lock plans every queued batch, appends them in one
+    /// write with one fsync, and answers each. Each batch still ends in its own commit line,
+    /// so it stays atomic on its own.
     pub async fn commit_messages(
         &self,
         user: &UserId,
@@ -96,28 +102,124 @@ impl JsonStore {
             return Ok(Vec::new());
         }
         let log = self.chat_log(chat_id);
-        let _writer = log.writer.lock().await;
-        if self.current(Collection::Chats, user, chat_id).is_err() {
-            // The chat was deleted while this append waited.
+        let (reply, mut answer) = oneshot::channel();
+        log.queue().push(Pending {
+            user: user.clone(),
+            changes,
+            reply,
+        });
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut answer => {
+                    return result.unwrap_or_else(|_| Err(anyhow::anyhow!("a group commit was abandoned").into()));
+                }
+                writer = log.writer.lock() => {
+                    let queued = std::mem::take(&mut *log.queue());
+                    if !queued.is_empty() {
+                        self.commit_group(&log, chat_id, queued).await;
+                    }
+                    drop(writer);
+                }
+            }
+        }
+    }
+
+    /// Plans and writes queued batches; the caller holds the writer lock. Runs of plain appends
+    /// share one write; any other batch is written on its own, in queue order.
+    async fn commit_group(&self, log: &Arc<ChatLog>, chat_id: Uuid, queued: Vec<Pending>) {
+        let mut group = Group::default();
+        let mut next_seq = log.state().last_seq;
+        for pending in queued {
+            let alive = !log.state().deleted
+                && self
+                    .current(Collection::Chats, &pending.user, chat_id)
+                    .is_ok();
+            if !alive {
+                let _ = pending.reply.send(Err(StoreError::NotFound));
+                continue;
+            }
+            let only_appends = pending
+                .changes
+                .iter()
+                .all(|change| matches!(change, MessageChange::Append { .. }));
+            if !only_appends {
+                self.flush(log, &mut group).await;
+                let planned = {
+                    let state = log.state();
+                    plan(
+                        &state,
+                        &pending.user,
+                        chat_id,
+                        pending.changes,
+                        state.last_seq,
+                    )
+                };
+                let outcome = match planned {
+                    Ok((records, _)) => {
+                        let previous_len = log.state().file_len;
+                        self.write_records(log, records, previous_len).await
+                    }
+                    Err(error) => Err(error),
+                };
+                let _ = pending.reply.send(outcome);
+                next_seq = log.state().last_seq;
+                continue;
+            }
+            let planned = plan(
+                &log.state(),
+                &pending.user,
+                chat_id,
+                pending.changes,
+                next_seq,
+            );
+            match planned {
+                Ok((records, last_seq)) => {
+                    next_seq = last_seq;
+                    group.owners.push((pending.reply, records.len()));
+                    group.records.extend(records);
+                }
+                Err(error) => {
+                    let _ = pending.reply.send(Err(error));
+                }
+            }
+        }
+        self.flush(log, &mut group).await;
+        if log.state().file_len == 0 {
+            // Nothing was ever written (the chat is gone, or every batch was refused): drop the
+            // empty log rather than keep it for a chat that may no longer exist.
             let mut logs = self.logs_mut();
-            let unused = log.state().file_len == 0;
-            if unused
-                && logs
-                    .get(&chat_id)
-                    .is_some_and(|held| Arc::ptr_eq(held, &log))
+            if logs
+                .get(&chat_id)
+                .is_some_and(|held| Arc::ptr_eq(held, log))
+                && log.queue().is_empty()
             {
                 logs.remove(&chat_id);
             }
-            return Err(StoreError::NotFound);
         }
-        let (records, previous_len) = {
-            let state = log.state();
-            if state.deleted {
-                return Err(StoreError::NotFound);
+    }
+
+    /// Writes the planned appends of a group in one go and answers each batch.
+    async fn flush(&self, log: &Arc<ChatLog>, group: &mut Group) {
+        let Group { records, owners } = std::mem::take(group);
+        if records.is_empty() {
+            return;
+        }
+        let previous_len = log.state().file_len;
+        match self.write_records(log, records, previous_len).await {
+            Ok(written) => {
+                let mut written = written.into_iter();
+                for (reply, count) in owners {
+                    let _ = reply.send(Ok(written.by_ref().take(count).collect()));
+                }
             }
-            (plan(&state, user, chat_id, changes)?, state.file_len)
-        };
-        self.write_records(&log, records, previous_len).await
+            Err(error) => {
+                let message = error.to_string();
+                for (reply, _) in owners {
+                    let _ = reply.send(Err(anyhow::anyhow!("{message}").into()));
+                }
+            }
+        }
     }
 
     /// Appends records durably, then applies them to the index; compacts when due.
@@ -274,15 +376,32 @@ impl JsonStore {
     }
 }
 
-/// Turns a batch into records, checking every change against the current index.
+/// A batch waiting for the chat's writer.
+pub struct Pending {
+    user: UserId,
+    changes: Vec<MessageChange>,
+    reply: oneshot::Sender<StoreResult<Vec<Document>>>,
+}
+
+/// Planned appends of several batches that go out in one write.
+#[derive(Default)]
+struct Group {
+    records: Vec<Record>,
+    /// Who gets the written messages, and how many records are theirs.
+    owners: Vec<(oneshot::Sender<StoreResult<Vec<Document>>>, usize)>,
+}
+
+/// Turns a batch into records, checking every change against the current index; new
+/// positions start after `last_seq`. Returns the records and the last `seq` they use.
 fn plan(
     state: &LogState,
     user: &UserId,
     chat_id: Uuid,
     changes: Vec<MessageChange>,
-) -> StoreResult<Vec<Record>> {
+    last_seq: u64,
+) -> StoreResult<(Vec<Record>, u64)> {
     let now = Timestamp::now();
-    let mut next_seq = state.last_seq;
+    let mut next_seq = last_seq;
     let mut touched = HashSet::new();
     let mut records = Vec::new();
     let new_message = |body: serde_json::Map<String, serde_json::Value>, seq: u64| {
@@ -369,7 +488,7 @@ fn plan(
         ) => *commit = true,
         None => {}
     }
-    Ok(records)
+    Ok((records, next_seq))
 }
 
 fn current_entry(
