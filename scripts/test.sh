@@ -33,6 +33,17 @@ if [ -n "${MONGODB_TEST_URI:-}" ]; then
 else
   echo "==> SKIPPED: the API suite against MongoDB: MONGODB_TEST_URI is not set (no MongoDB server can be installed from this machine's package registries; set it to run the suite against a server)"
 fi
+echo "==> deployment files and the all-in-one start script"
+set +e
+scripts/check-deploy.sh
+deploy_status=$?
+set -e
+if [ "$deploy_status" -eq 0 ]; then
+  echo "test result: ok. 1 passed; 0 failed; 0 ignored (scripts/check-deploy.sh)" >>"$log"
+else
+  echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (scripts/check-deploy.sh)" >>"$log"
+  status=$deploy_status
+fi
 # One closing line over every test run: "N passed, N failed".
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
