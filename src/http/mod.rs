@@ -2,7 +2,9 @@
 
 mod characters;
 pub mod extract;
+mod files;
 mod health;
+mod limits;
 pub mod list;
 mod personas;
 pub mod resource;

@@ -128,7 +128,7 @@ fn check_fields<R: Resource>(body: &Map<String, Value>) -> Result<()> {
 }
 
 /// Reads a body into the resource type and applies its rules.
-fn parse<R: Resource>(body: Map<String, Value>) -> Result<R> {
+pub fn parse<R: Resource>(body: Map<String, Value>) -> Result<R> {
     let mut resource: R =
         serde_path_to_error::deserialize(Value::Object(body)).map_err(|error| {
             let field = error.path().to_string();
@@ -150,7 +150,7 @@ fn parse<R: Resource>(body: Map<String, Value>) -> Result<R> {
     }
 }
 
-fn to_body<R: Resource>(resource: &R) -> Result<Map<String, Value>> {
+pub fn to_body<R: Resource>(resource: &R) -> Result<Map<String, Value>> {
     match serde_json::to_value(resource).map_err(anyhow::Error::from)? {
         Value::Object(map) => Ok(map),
         _ => Err(ApiError::Internal(anyhow::anyhow!(
@@ -162,7 +162,7 @@ fn to_body<R: Resource>(resource: &R) -> Result<Map<String, Value>> {
 /// Checks that every reference names a document of the same user (422 otherwise). References
 /// a document already held (`known`) are not re-checked, so a reference left dangling by a
 /// concurrent delete does not block unrelated edits.
-async fn check_references(
+pub async fn check_references(
     state: &AppState,
     user: &UserId,
     references: Vec<Reference>,

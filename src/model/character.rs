@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::common::{Checks, PhysicalDescription, tag_references};
-use super::{Collection, Reference, Resource};
+use super::file::{file_references, link_removal};
+use super::{Collection, Reference, Removal, Resource};
 use crate::error::FieldError;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +115,17 @@ impl Resource for Character {
                 collection: Collection::Personas,
                 id: link.persona_id,
             });
-        tag_references(&self.tags).chain(personas).collect()
+        let files = file_references(
+            self.default_image_id,
+            self.avatar_overrides.iter().map(|item| item.file_id),
+        );
+        tag_references(&self.tags)
+            .chain(personas)
+            .chain(files)
+            .collect()
+    }
+
+    fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
+        vec![link_removal(id)]
     }
 }

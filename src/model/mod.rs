@@ -4,6 +4,7 @@
 
 pub mod character;
 pub mod common;
+pub mod file;
 pub mod ids;
 pub mod persona;
 pub mod tag;
@@ -41,10 +42,11 @@ pub enum Collection {
     Tags,
     Characters,
     Personas,
+    Files,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 3] = [Self::Tags, Self::Characters, Self::Personas];
+    pub const ALL: [Collection; 4] = [Self::Tags, Self::Characters, Self::Personas, Self::Files];
 
     /// The name used in routes, directories and database collections.
     pub fn name(self) -> &'static str {
@@ -52,12 +54,16 @@ impl Collection {
             Self::Tags => "tags",
             Self::Characters => "characters",
             Self::Personas => "personas",
+            Self::Files => "files",
         }
     }
 
     /// The field `sort=name` orders by.
     pub fn name_field(self) -> &'static str {
-        "name"
+        match self {
+            Self::Files => "originalFilename",
+            _ => "name",
+        }
     }
 
     /// A field whose lowercased value is unique per user, if any.

@@ -42,9 +42,13 @@ impl Resource for Tag {
     }
 
     fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
-        [Collection::Characters, Collection::Personas]
-            .into_iter()
-            .map(|collection| (collection, Removal::ArrayValue { field: "tags", id }))
-            .collect()
+        [
+            Collection::Characters,
+            Collection::Personas,
+            Collection::Files,
+        ]
+        .into_iter()
+        .map(|collection| (collection, Removal::ArrayValue { field: "tags", id }))
+        .collect()
     }
 }

@@ -138,6 +138,13 @@ impl MetadataStore {
         }
     }
 
+    /// Every document of a collection, of every user (for maintenance such as `gc`).
+    pub async fn all_documents(&self, collection: Collection) -> StoreResult<Vec<Document>> {
+        match self {
+            Self::Json(store) => Ok(store.all_documents(collection)),
+        }
+    }
+
     pub async fn health(&self) -> StoreHealth {
         match self {
             Self::Json(store) => store.health().await,

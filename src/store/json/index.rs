@@ -125,6 +125,13 @@ impl Indexes {
         self.collections.get(&collection)?.get(user)
     }
 
+    pub fn all_users(&self, collection: Collection) -> impl Iterator<Item = &UserDocuments> {
+        self.collections
+            .get(&collection)
+            .into_iter()
+            .flat_map(|users| users.values())
+    }
+
     pub fn user_mut(&mut self, collection: Collection, user: &UserId) -> &mut UserDocuments {
         self.collections
             .entry(collection)

@@ -260,6 +260,14 @@ impl JsonStore {
             .collect()
     }
 
+    pub fn all_documents(&self, collection: Collection) -> Vec<Document> {
+        self.read()
+            .all_users(collection)
+            .flat_map(|documents| documents.by_id.values())
+            .map(|document| Document::clone(document))
+            .collect()
+    }
+
     pub async fn remove_references(
         &self,
         collection: Collection,
