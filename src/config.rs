@@ -50,6 +50,9 @@ pub struct RawConfig {
     /// Largest JSON request body (bytes, or with KiB/MiB suffix).
     #[arg(long, env = "MAX_JSON_BYTES")]
     pub max_json_bytes: Option<String>,
+    /// Largest chat import (bytes, or with KiB/MiB suffix).
+    #[arg(long, env = "MAX_IMPORT_BYTES")]
+    pub max_import_bytes: Option<String>,
     /// Time limit of a JSON request, in seconds.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS")]
     pub request_timeout_secs: Option<String>,
@@ -140,6 +143,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub cors_allowed_origins: CorsOrigins,
     pub max_json_bytes: usize,
+    pub max_import_bytes: usize,
     pub request_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub log_format: LogFormat,
@@ -191,15 +195,13 @@ impl Config {
         };
         let auth = parse_auth(&raw, &host, &mut check);
         let cors_allowed_origins = parse_cors(raw.cors_allowed_origins.as_deref(), &mut check);
-        let max_json_bytes = match &raw.max_json_bytes {
-            None => 1024 * 1024,
-            Some(text) => parse_size(text).unwrap_or_else(|| {
-                check(Err(format!(
-                    "MAX_JSON_BYTES={text}: expected a size such as 1048576, 512KiB or 2MiB"
-                )));
-                0
-            }),
-        };
+        let max_json_bytes = size_or(&raw.max_json_bytes, "MAX_JSON_BYTES", 1 << 20, &mut check);
+        let max_import_bytes = size_or(
+            &raw.max_import_bytes,
+            "MAX_IMPORT_BYTES",
+            50 << 20,
+            &mut check,
+        );
         let request_timeout = parse_or(
             &raw.request_timeout_secs,
             "REQUEST_TIMEOUT_SECS",
@@ -237,6 +239,7 @@ impl Config {
             auth,
             cors_allowed_origins,
             max_json_bytes,
+            max_import_bytes,
             request_timeout: Duration::from_secs(request_timeout),
             shutdown_timeout: Duration::from_secs(shutdown_timeout),
             log_format,
@@ -314,6 +317,23 @@ impl Config {
             self.files.redirect_threshold.to_string(),
         ));
         lines
+    }
+}
+
+fn size_or(
+    raw: &Option<String>,
+    name: &str,
+    default: usize,
+    check: &mut impl FnMut(Result<(), String>),
+) -> usize {
+    match raw {
+        None => default,
+        Some(text) => parse_size(text).unwrap_or_else(|| {
+            check(Err(format!(
+                "{name}={text}: expected a size such as 1048576, 512KiB or 2MiB"
+            )));
+            default
+        }),
     }
 }
 

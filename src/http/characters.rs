@@ -13,6 +13,7 @@ impl HttpResource for Character {
         tag: true,
         favorite: true,
         files: false,
+        participants: false,
     };
 }
 

@@ -152,3 +152,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             })
     }
 }
+
+/// The chat and message ids of a `/chats/{id}/messages/{messageId}` route.
+pub struct MessagePath {
+    pub chat_id: Uuid,
+    pub message_id: Uuid,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((chat, message)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::bad_request("malformed path"))?;
+        let parse = |text: &str| {
+            ids::parse_id(text)
+                .ok_or_else(|| ApiError::bad_request(format!("{text:?} is not a valid id")))
+        };
+        Ok(Self {
+            chat_id: parse(&chat)?,
+            message_id: parse(&message)?,
+        })
+    }
+}

@@ -26,6 +26,8 @@ pub struct ListParams {
     pub category: Option<String>,
     pub linked_to: Option<String>,
     pub mime_prefix: Option<String>,
+    pub character_id: Option<String>,
+    pub persona_id: Option<String>,
 }
 
 /// What a list route accepts beyond paging and sort.
@@ -36,6 +38,8 @@ pub struct ListSpec {
     pub favorite: bool,
     /// `category`, `linkedTo` (`kind:id`) and `mimePrefix`: the file filters.
     pub files: bool,
+    /// `characterId` / `personaId` filter on chat participants.
+    pub participants: bool,
 }
 
 /// A validated list request.
@@ -76,7 +80,7 @@ impl ListParams {
         };
         let sort = match field {
             "updatedAt" => SortField::UpdatedAt,
-            "name" => SortField::Name,
+            "name" | "title" => SortField::Name,
             _ => {
                 return Err(ApiError::bad_request(
                     "sort must be one of updatedAt, -updatedAt, name, -name",
@@ -130,6 +134,24 @@ impl ListParams {
             return Err(ApiError::bad_request(
                 "category, linkedTo and mimePrefix are supported only for files",
             ));
+        }
+        for (name, value, key) in [
+            ("characterId", &self.character_id, "characterId"),
+            ("personaId", &self.persona_id, "personaId"),
+        ] {
+            let Some(value) = value else { continue };
+            if !spec.participants {
+                return Err(ApiError::bad_request(format!(
+                    "{name} is not supported here"
+                )));
+            }
+            let id = Uuid::try_parse(value)
+                .map_err(|_| ApiError::bad_request(format!("{name} must be an id")))?;
+            filters.push(Filter::ArrayObjectHas {
+                field: "participants",
+                key,
+                value: Value::String(id.to_string()),
+            });
         }
         let include_total = match &self.include_total {
             None => false,

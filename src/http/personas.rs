@@ -13,6 +13,7 @@ impl HttpResource for Persona {
         tag: true,
         favorite: false,
         files: false,
+        participants: false,
     };
 }
 

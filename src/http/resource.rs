@@ -102,7 +102,7 @@ pub fn document_response(status: StatusCode, document: &Document, path: Option<&
 }
 
 /// Rejects fields the client may not send: server-owned ones and ones the resource lacks.
-fn check_fields<R: Resource>(body: &Map<String, Value>) -> Result<()> {
+pub(super) fn check_fields<R: Resource>(body: &Map<String, Value>) -> Result<()> {
     let problems: Vec<FieldError> = body
         .keys()
         .filter_map(|key| {
@@ -128,11 +128,22 @@ fn check_fields<R: Resource>(body: &Map<String, Value>) -> Result<()> {
 }
 
 /// Reads a body into the resource type and applies its rules.
-pub fn parse<R: Resource>(body: Map<String, Value>) -> Result<R> {
+pub(super) fn parse<R: Resource>(body: Map<String, Value>) -> Result<R> {
     let mut resource: R =
         serde_path_to_error::deserialize(Value::Object(body)).map_err(|error| {
-            let field = error.path().to_string();
             let message = error.inner().to_string();
+            let mut field = error.path().to_string();
+            // serde reports a missing field at its parent; name the field itself.
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next());
+            if let Some(missing) = missing {
+                field = if field == "." {
+                    missing.to_owned()
+                } else {
+                    format!("{field}.{missing}")
+                };
+            }
             if message.starts_with("unknown field") {
                 ApiError::bad_fields(
                     "the body has fields a client may not set",
@@ -150,7 +161,7 @@ pub fn parse<R: Resource>(body: Map<String, Value>) -> Result<R> {
     }
 }
 
-pub fn to_body<R: Resource>(resource: &R) -> Result<Map<String, Value>> {
+pub(super) fn to_body<R: Resource>(resource: &R) -> Result<Map<String, Value>> {
     match serde_json::to_value(resource).map_err(anyhow::Error::from)? {
         Value::Object(map) => Ok(map),
         _ => Err(ApiError::Internal(anyhow::anyhow!(
@@ -162,7 +173,7 @@ pub fn to_body<R: Resource>(resource: &R) -> Result<Map<String, Value>> {
 /// Checks that every reference names a document of the same user (422 otherwise). References
 /// a document already held (`known`) are not re-checked, so a reference left dangling by a
 /// concurrent delete does not block unrelated edits.
-pub async fn check_references(
+pub(super) async fn check_references(
     state: &AppState,
     user: &UserId,
     references: Vec<Reference>,
@@ -209,6 +220,17 @@ pub async fn create<R: Resource>(
     user: &UserId,
     body: Map<String, Value>,
 ) -> Result<Response> {
+    let stored = insert::<R>(state, user, body).await?;
+    let path = format!("/api/{}", R::COLLECTION.name());
+    Ok(document_response(StatusCode::CREATED, &stored, Some(&path)))
+}
+
+/// Checks a new document's fields, rules and references, then stores it.
+pub async fn insert<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    body: Map<String, Value>,
+) -> Result<Document> {
     check_fields::<R>(&body)?;
     let resource: R = parse(body)?;
     check_references(state, user, resource.references(), &HashSet::new()).await?;
@@ -221,9 +243,7 @@ pub async fn create<R: Resource>(
         version: 1,
         body: to_body(&resource)?,
     };
-    let stored = state.store.insert(R::COLLECTION, document).await?;
-    let path = format!("/api/{}", R::COLLECTION.name());
-    Ok(document_response(StatusCode::CREATED, &stored, Some(&path)))
+    Ok(state.store.insert(R::COLLECTION, document).await?)
 }
 
 pub async fn read<R: Resource>(state: &AppState, user: &UserId, id: Uuid) -> Result<Response> {

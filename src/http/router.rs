@@ -14,7 +14,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use super::{characters, files, health, limits, personas, tags};
+use super::{characters, chats, files, health, limits, messages, personas, tags};
 use crate::AppState;
 use crate::config::CorsOrigins;
 use crate::error::{ApiError, envelope};
@@ -27,6 +27,8 @@ pub fn build_router(state: AppState) -> Router {
         .merge(tags::router())
         .merge(characters::router())
         .merge(personas::router())
+        .merge(chats::router())
+        .merge(messages::router())
         .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_time));
 

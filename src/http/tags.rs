@@ -13,6 +13,7 @@ impl HttpResource for Tag {
         tag: false,
         favorite: false,
         files: false,
+        participants: false,
     };
 }
 

@@ -126,6 +126,16 @@ impl Resource for Character {
     }
 
     fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
-        vec![link_removal(id)]
+        vec![
+            (
+                Collection::Chats,
+                Removal::ArrayObject {
+                    field: "participants",
+                    key: "characterId",
+                    id,
+                },
+            ),
+            link_removal(id),
+        ]
     }
 }

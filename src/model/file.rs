@@ -148,9 +148,10 @@ impl Resource for File {
                 let collection = match link.kind {
                     LinkKind::Character => Collection::Characters,
                     LinkKind::Persona => Collection::Personas,
-                    // Hook for the chats work: chats and messages are not collections on
-                    // this branch yet; once they are, map them here so links get checked.
-                    LinkKind::Chat | LinkKind::Message => return None,
+                    LinkKind::Chat => Collection::Chats,
+                    // Messages live in per-chat logs, which `existing_ids` does not see yet:
+                    // message links are accepted unchecked until the store can look them up.
+                    LinkKind::Message => return None,
                 };
                 Some(Reference {
                     field: format!("linkedTo[{index}].id"),
@@ -161,8 +162,9 @@ impl Resource for File {
         tag_references(&self.tags).chain(links).collect()
     }
 
-    /// Every place a file id can sit. Hook for the chats work: add message `attachments`
-    /// here (`Removal::ArrayValue { field: "attachments", id }`) once messages exist.
+    /// Every place a file id can sit among the documents. Hook for the chats work: message
+    /// `attachments` belong here too (`(Collection::Messages, Removal::ArrayValue { field:
+    /// "attachments", id })`) once `remove_references` can rewrite messages in their logs.
     fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
         vec![
             (

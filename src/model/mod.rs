@@ -3,9 +3,11 @@
 //! shape and rules come from a [`Resource`] type (one per collection).
 
 pub mod character;
+pub mod chat;
 pub mod common;
 pub mod file;
 pub mod ids;
+pub mod message;
 pub mod persona;
 pub mod tag;
 pub mod time;
@@ -36,17 +38,27 @@ pub struct Document {
     pub body: Map<String, Value>,
 }
 
-/// The collections of documents. Messages are not here: they live in per-chat logs.
+/// The kinds of stored record. Messages are stored apart from the document collections:
+/// per chat, ordered by `seq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Collection {
     Tags,
     Characters,
     Personas,
+    Chats,
+    Messages,
     Files,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 4] = [Self::Tags, Self::Characters, Self::Personas, Self::Files];
+    /// The collections of standalone documents (everything but messages).
+    pub const DOCUMENTS: [Collection; 5] = [
+        Self::Tags,
+        Self::Characters,
+        Self::Personas,
+        Self::Chats,
+        Self::Files,
+    ];
 
     /// The name used in routes, directories and database collections.
     pub fn name(self) -> &'static str {
@@ -54,6 +66,8 @@ impl Collection {
             Self::Tags => "tags",
             Self::Characters => "characters",
             Self::Personas => "personas",
+            Self::Chats => "chats",
+            Self::Messages => "messages",
             Self::Files => "files",
         }
     }
@@ -61,6 +75,7 @@ impl Collection {
     /// The field `sort=name` orders by.
     pub fn name_field(self) -> &'static str {
         match self {
+            Self::Chats => "title",
             Self::Files => "originalFilename",
             _ => "name",
         }

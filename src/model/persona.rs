@@ -57,15 +57,19 @@ impl Resource for Persona {
     }
 
     fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
+        let links = Removal::ArrayObject {
+            field: "personaLinks",
+            key: "personaId",
+            id,
+        };
+        let participants = Removal::ArrayObject {
+            field: "participants",
+            key: "personaId",
+            id,
+        };
         vec![
-            (
-                Collection::Characters,
-                Removal::ArrayObject {
-                    field: "personaLinks",
-                    key: "personaId",
-                    id,
-                },
-            ),
+            (Collection::Characters, links),
+            (Collection::Chats, participants),
             link_removal(id),
         ]
     }

@@ -46,6 +46,7 @@ impl Resource for Tag {
             Collection::Characters,
             Collection::Personas,
             Collection::Files,
+            Collection::Chats,
         ]
         .into_iter()
         .map(|collection| (collection, Removal::ArrayValue { field: "tags", id }))

@@ -2,6 +2,7 @@
 //! backend. Backends form a closed enum; the json backend is the embedded default.
 
 pub mod json;
+pub mod messages;
 mod query;
 
 use std::collections::HashSet;
@@ -11,6 +12,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 pub use self::json::JsonStore;
+pub use self::messages::{ChatStats, MessageChange, MessagePage, MessageQuery};
 pub use self::query::{Filter, ListQuery, Page, SortField, SortValue};
 use crate::model::{Collection, Document, Removal, UserId};
 
@@ -135,6 +137,35 @@ impl MetadataStore {
     ) -> StoreResult<u64> {
         match self {
             Self::Json(store) => store.remove_references(collection, user, removal).await,
+        }
+    }
+
+    /// Applies a batch of message changes to one chat atomically.
+    pub async fn commit_messages(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        changes: Vec<MessageChange>,
+    ) -> StoreResult<Vec<Document>> {
+        match self {
+            Self::Json(store) => store.commit_messages(user, chat_id, changes).await,
+        }
+    }
+
+    pub async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
+        match self {
+            Self::Json(store) => store.page_messages(query).await,
+        }
+    }
+
+    pub async fn get_message(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Document> {
+        match self {
+            Self::Json(store) => store.get_message(user, chat_id, id).await,
         }
     }
 

@@ -30,6 +30,7 @@ impl HttpResource for File {
         text_fields: &["originalFilename", "description"],
         tag: true,
         favorite: false,
+        participants: false,
         files: true,
     };
 }

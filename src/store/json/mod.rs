@@ -4,8 +4,10 @@
 
 mod disk;
 mod index;
+mod log;
+mod messages;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -35,6 +37,8 @@ struct Inner {
     root: PathBuf,
     indexes: RwLock<Indexes>,
     stripes: Vec<Mutex<()>>,
+    /// Message logs by chat id.
+    logs: RwLock<HashMap<Uuid, Arc<log::ChatLog>>>,
     /// Files found unreadable at start; they make health "degraded".
     problems: Vec<String>,
     /// Held open for the life of the store: the process-wide lock on `root`.
@@ -57,7 +61,7 @@ impl JsonStore {
         let mut indexes = Indexes::default();
         let mut problems = Vec::new();
         let mut count = 0usize;
-        for collection in Collection::ALL {
+        for collection in Collection::DOCUMENTS {
             let loaded = disk::load_collection(&root.join(collection.name()))?;
             problems.extend(loaded.problems);
             count += loaded.documents.len();
@@ -68,12 +72,26 @@ impl JsonStore {
                     .put(collection, Arc::new(document));
             }
         }
-        tracing::info!(root = %root.display(), documents = count, problems = problems.len(), "json store opened");
+        let loaded = messages::load_logs(&root.join(Collection::Chats.name()))?;
+        problems.extend(loaded.problems);
+        let logs: HashMap<_, _> = loaded
+            .logs
+            .into_iter()
+            .map(|(chat_id, log)| (chat_id, Arc::new(log)))
+            .collect();
+        tracing::info!(
+            root = %root.display(),
+            documents = count,
+            chats_with_messages = logs.len(),
+            problems = problems.len(),
+            "json store opened"
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 root,
                 indexes: RwLock::new(indexes),
                 stripes: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
+                logs: RwLock::new(logs),
                 problems,
                 _lock: lock,
             }),
@@ -92,6 +110,28 @@ impl JsonStore {
             .indexes
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn logs(&self) -> RwLockReadGuard<'_, HashMap<Uuid, Arc<log::ChatLog>>> {
+        self.inner
+            .logs
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn logs_mut(&self) -> RwLockWriteGuard<'_, HashMap<Uuid, Arc<log::ChatLog>>> {
+        self.inner
+            .logs
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds what the server maintains from other records (a chat's message stats).
+    fn decorate(&self, collection: Collection, mut document: Document) -> Document {
+        if collection == Collection::Chats {
+            self.chat_stats(document.id).apply(&mut document.body);
+        }
+        document
     }
 
     async fn lock_document(&self, id: Uuid) -> MutexGuard<'_, ()> {
@@ -181,12 +221,12 @@ impl JsonStore {
         self.write()
             .user_mut(collection, &document.user_id)
             .put(collection, Arc::new(document.clone()));
-        Ok(document)
+        Ok(self.decorate(collection, document))
     }
 
     pub fn get(&self, collection: Collection, user: &UserId, id: Uuid) -> StoreResult<Document> {
         self.current(collection, user, id)
-            .map(|document| Document::clone(&document))
+            .map(|document| self.decorate(collection, Document::clone(&document)))
     }
 
     pub async fn replace(
@@ -223,6 +263,10 @@ impl JsonStore {
         if expected_version.is_some_and(|expected| expected != current.version) {
             return Err(StoreError::VersionMismatch);
         }
+        if collection == Collection::Chats {
+            // Messages first: a crash in between leaves an empty chat, never orphan messages.
+            self.delete_chat_log(id).await?;
+        }
         let dir = self.inner.root.join(collection.name());
         let name = disk::document_file_name(id);
         run_blocking(move || disk::remove_durably(&dir, &name)).await?;
@@ -233,15 +277,18 @@ impl JsonStore {
     }
 
     pub fn list(&self, query: &ListQuery) -> StoreResult<Page> {
-        let indexes = self.read();
-        Ok(match indexes.user(query.collection, &query.user) {
+        let mut page = match self.read().user(query.collection, &query.user) {
             Some(documents) => documents.list(query),
             None => Page {
                 items: Vec::new(),
                 next: None,
                 total: query.include_total.then_some(0),
             },
-        })
+        };
+        page.items = (page.items.into_iter())
+            .map(|document| self.decorate(query.collection, document))
+            .collect();
+        Ok(page)
     }
 
     pub fn existing_ids(

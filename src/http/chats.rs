@@ -1,0 +1,153 @@
+//! Routes for chats: the shared document routes, plus export and import as JSON Lines.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::stream::{self, StreamExt};
+
+use super::extract::{CurrentUser, DocumentId};
+use super::list::ListSpec;
+use super::resource::{self, HttpResource, document_response, routes};
+use super::transfer::{self, EXPORT_FORMAT};
+use crate::AppState;
+use crate::error::{ApiError, Result};
+use crate::model::chat::Chat;
+use crate::model::{Collection, Document, UserId};
+use crate::store::{MessageChange, MessageQuery};
+
+/// Messages read per store call while an export streams.
+const EXPORT_BATCH: usize = 200;
+
+impl HttpResource for Chat {
+    const LIST: ListSpec = ListSpec {
+        text_fields: &["title"],
+        tag: true,
+        favorite: false,
+        participants: true,
+        files: false,
+    };
+}
+
+pub fn router() -> Router<AppState> {
+    routes::<Chat>()
+        .route("/api/chats/{id}/export", get(export_chat))
+        .route("/api/chats/import", post(import_chat))
+}
+
+/// Streams the chat as JSON Lines: a header with the chat, then every message (swipes
+/// included) in `seq` order, read from the store a batch at a time.
+async fn export_chat(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    DocumentId(chat_id): DocumentId,
+) -> Result<Response> {
+    let chat = state.store.get(Collection::Chats, &user, chat_id).await?;
+    let header_line = transfer::export_header(&chat);
+    let pages = stream::unfold(Some(0u64), move |after| {
+        let state = state.clone();
+        let user = user.clone();
+        async move {
+            let after = after?;
+            let query = MessageQuery {
+                user,
+                chat_id,
+                after: Some(after),
+                before: None,
+                latest: false,
+                limit: EXPORT_BATCH,
+                include_swipes: true,
+            };
+            match state.store.page_messages(&query).await {
+                Ok(page) => {
+                    let next = page.has_more.then(|| page.items.last().map(transfer::seq_of)).flatten();
+                    let lines: Vec<std::io::Result<Bytes>> =
+                        page.items.iter().map(|message| Ok(transfer::export_line(message))).collect();
+                    Some((stream::iter(lines), next))
+                }
+                Err(error) => {
+                    tracing::error!(%chat_id, error = %error, "export stopped: cannot read messages");
+                    let failure: Vec<std::io::Result<Bytes>> = vec![Err(std::io::Error::other("export failed"))];
+                    Some((stream::iter(failure), None))
+                }
+            }
+        }
+    })
+    .flatten();
+    let body = stream::once(async move { Ok::<_, std::io::Error>(header_line) }).chain(pages);
+    let disposition = format!("attachment; filename=\"chat-{chat_id}.jsonl\"");
+    let mut response = Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(EXPORT_FORMAT),
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// Creates a new chat from our export format or a SillyTavern chat file. Everything is
+/// checked before anything is stored; a failure after the chat was created removes it.
+async fn import_chat(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    request: Request,
+) -> Result<Response> {
+    let limit = state.config.max_import_bytes;
+    let bytes = axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| {
+            ApiError::PayloadTooLarge(format!(
+                "an import may be at most {limit} bytes (MAX_IMPORT_BYTES)"
+            ))
+        })?;
+    let parsed = transfer::parse_import(&bytes)?;
+    let chat = resource::insert::<Chat>(&state, &user, parsed.chat)
+        .await
+        .map_err(|error| transfer::at_line(1, error))?;
+    if let Err(error) = store_messages(&state, &user, &chat, parsed.positions).await {
+        if let Err(cleanup) = state
+            .store
+            .delete(Collection::Chats, &user, chat.id, None)
+            .await
+        {
+            tracing::error!(chat_id = %chat.id, error = %cleanup, "cannot remove a half-imported chat");
+        }
+        return Err(error);
+    }
+    let chat = state.store.get(Collection::Chats, &user, chat.id).await?;
+    Ok(document_response(
+        StatusCode::CREATED,
+        &chat,
+        Some("/api/chats"),
+    ))
+}
+
+async fn store_messages(
+    state: &AppState,
+    user: &UserId,
+    chat: &Document,
+    positions: Vec<transfer::ImportedPosition>,
+) -> Result<()> {
+    for position in &positions {
+        for (index, message) in position.members.iter().enumerate() {
+            super::messages::check_message_references(state, user, message)
+                .await
+                .map_err(|error| transfer::at_line(position.lines[index], error))?;
+        }
+    }
+    let changes: Vec<MessageChange> = positions
+        .into_iter()
+        .map(|position| MessageChange::Append {
+            members: position.into_bodies(),
+        })
+        .collect();
+    if !changes.is_empty() {
+        state.store.commit_messages(user, chat.id, changes).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! Messages: one record per message of a chat, ordered by `seq`. A swipe group is a set of
+//! alternative messages at one position (one `seq`), told apart by `swipeIndex`; exactly one
+//! member is active (`swipeActive`), and that choice is stored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{Collection, Reference, Resource};
+use crate::error::FieldError;
+
+/// Fields of a message only the server sets.
+pub const MESSAGE_SERVER_FIELDS: &[&str] =
+    &["chatId", "seq", "swipeGroupId", "swipeIndex", "swipeActive"];
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum MessageType {
+    #[default]
+    Message,
+    ContextSummary,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+    Tool,
+}
+
+/// The client-owned fields of a message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Message {
+    #[serde(default, rename = "type")]
+    pub kind: MessageType,
+    pub role: Role,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub attachments: Vec<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_response: Option<Value>,
+}
+
+impl Resource for Message {
+    const COLLECTION: Collection = Collection::Messages;
+    const FIELDS: &'static [&'static str] = &[
+        "type",
+        "role",
+        "content",
+        "attachments",
+        "tokenCount",
+        "rawResponse",
+    ];
+    const SERVER_FIELDS: &'static [&'static str] = MESSAGE_SERVER_FIELDS;
+
+    fn validate(&mut self) -> Vec<FieldError> {
+        let mut checks = super::common::Checks::default();
+        checks.no_duplicates("attachments", &self.attachments);
+        checks.0
+    }
+
+    fn references(&self) -> Vec<Reference> {
+        Vec::new()
+    }
+}
+
+/// Where a stored message sits in its chat, read from its server-owned fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub seq: u64,
+    pub swipe_index: u64,
+    pub swipe_group: Option<Uuid>,
+    /// True for plain messages and for the active member of a swipe group.
+    pub visible: bool,
+}
+
+impl Placement {
+    pub fn of(body: &Map<String, Value>) -> Self {
+        let swipe_group = body
+            .get("swipeGroupId")
+            .and_then(Value::as_str)
+            .and_then(|text| Uuid::try_parse(text).ok());
+        Self {
+            seq: body.get("seq").and_then(Value::as_u64).unwrap_or_default(),
+            swipe_index: body
+                .get("swipeIndex")
+                .and_then(Value::as_u64)
+                .unwrap_or_default(),
+            swipe_group,
+            visible: swipe_group.is_none()
+                || body
+                    .get("swipeActive")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Messages in the json store: one append-only log per chat (see `log.rs`), reached through
+//! the chat document so that only the chat's owner can touch them.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use uuid::Uuid;
+
+use super::JsonStore;
+use super::log::{self, ChatLog, Entry, LogState, Record};
+use crate::model::message::Placement;
+use crate::model::{Collection, Document, Timestamp, UserId, ids};
+use crate::store::messages::{ChatStats, MessageChange, MessagePage, MessageQuery};
+use crate::store::{StoreError, StoreResult};
+
+/// The message logs found at start, by chat id, and the problems met reading them.
+pub struct LoadedLogs {
+    pub logs: Vec<(Uuid, ChatLog)>,
+    pub problems: Vec<String>,
+}
+
+/// Loads every `chats/*.jsonl` log.
+pub fn load_logs(dir: &Path) -> anyhow::Result<LoadedLogs> {
+    let mut logs = Vec::new();
+    let mut problems = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        let Some(chat_id) = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| name.strip_suffix(".jsonl"))
+            .and_then(ids::parse_id)
+        else {
+            continue;
+        };
+        let (state, found) = log::load(&path)?;
+        problems.extend(found);
+        logs.push((chat_id, ChatLog::new(path, state)));
+    }
+    Ok(LoadedLogs { logs, problems })
+}
+
+impl JsonStore {
+    fn log_path(&self, chat_id: Uuid) -> std::path::PathBuf {
+        self.inner
+            .root
+            .join(Collection::Chats.name())
+            .join(format!("{chat_id}.jsonl"))
+    }
+
+    fn chat_log(&self, chat_id: Uuid) -> Arc<ChatLog> {
+        if let Some(log) = self.logs().get(&chat_id) {
+            return log.clone();
+        }
+        let mut logs = self.logs_mut();
+        logs.entry(chat_id)
+            .or_insert_with(|| Arc::new(ChatLog::new(self.log_path(chat_id), LogState::default())))
+            .clone()
+    }
+
+    /// What the chat's messages make of its `messageCount` and `lastMessageAt`.
+    pub fn chat_stats(&self, chat_id: Uuid) -> ChatStats {
+        self.logs()
+            .get(&chat_id)
+            .map(|log| log.state().stats())
+            .unwrap_or_default()
+    }
+
+    /// Applies a batch of changes atomically: all are durable before this returns, or none.
+    pub async fn commit_messages(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        changes: Vec<MessageChange>,
+    ) -> StoreResult<Vec<Document>> {
+        self.current(Collection::Chats, user, chat_id)?;
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let log = self.chat_log(chat_id);
+        let _writer = log.writer.lock().await;
+        let (records, previous_len) = {
+            let state = log.state();
+            if state.deleted {
+                return Err(StoreError::NotFound);
+            }
+            (plan(&state, user, chat_id, changes)?, state.file_len)
+        };
+        let mut bytes = Vec::new();
+        let mut placed = Vec::with_capacity(records.len());
+        for record in records {
+            let line = record.to_line().context("cannot serialize a message")?;
+            placed.push((record, bytes.len() as u64, line.len() as u64));
+            bytes.extend_from_slice(&line);
+        }
+        let path = log.path.clone();
+        super::run_blocking(move || log::append_durably(&path, &bytes, previous_len)).await?;
+        let mut written = Vec::new();
+        let wants_compaction = {
+            let mut state = log.state();
+            for (record, offset, length) in placed {
+                state.apply(&record, previous_len + offset, length);
+                state.file_len = state.file_len.max(previous_len + offset + length);
+                if let Record::Put { message, .. } = record {
+                    written.push(message);
+                }
+            }
+            state.wants_compaction()
+        };
+        if wants_compaction {
+            let compacting = log.clone();
+            if let Err(error) = super::run_blocking(move || log::compact(&compacting)).await {
+                // The log is intact (the rewrite goes through a temp file); try again later.
+                tracing::error!(%chat_id, error = ?error, "message log compaction failed");
+            }
+        }
+        Ok(written)
+    }
+
+    pub async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
+        self.current(Collection::Chats, &query.user, query.chat_id)?;
+        let Some(log) = self.logs().get(&query.chat_id).cloned() else {
+            return Ok(MessagePage {
+                items: Vec::new(),
+                has_more: false,
+            });
+        };
+        let query = query.clone();
+        super::run_blocking(move || {
+            let (reader, entries, has_more) = {
+                let state = log.state();
+                let (entries, has_more) = select(&state, &query);
+                (log.open_reader(&state)?, entries, has_more)
+            };
+            let Some(reader) = reader else {
+                return Ok(MessagePage {
+                    items: Vec::new(),
+                    has_more: false,
+                });
+            };
+            let items = entries
+                .iter()
+                .map(|entry| log::read_message(&reader, entry))
+                .collect::<anyhow::Result<_>>()?;
+            Ok(MessagePage { items, has_more })
+        })
+        .await
+    }
+
+    pub async fn get_message(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Document> {
+        self.current(Collection::Chats, user, chat_id)?;
+        let log = self
+            .logs()
+            .get(&chat_id)
+            .cloned()
+            .ok_or(StoreError::NotFound)?;
+        let found = {
+            let state = log.state();
+            match state
+                .by_id
+                .get(&id)
+                .and_then(|key| state.entries.get(key))
+                .copied()
+            {
+                Some(entry) => Some((entry, log.open_reader(&state)?)),
+                None => None,
+            }
+        };
+        let Some((entry, Some(reader))) = found else {
+            return Err(StoreError::NotFound);
+        };
+        super::run_blocking(move || log::read_message(&reader, &entry)).await
+    }
+
+    /// Removes a deleted chat's log.
+    pub(super) async fn delete_chat_log(&self, chat_id: Uuid) -> StoreResult<()> {
+        let Some(log) = self.logs().get(&chat_id).cloned() else {
+            return Ok(());
+        };
+        let _writer = log.writer.lock().await;
+        log.state().deleted = true;
+        let path = log.path.clone();
+        super::run_blocking(move || {
+            let dir = path.parent().context("a log has a directory")?;
+            let name = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .context("a log has a name")?;
+            super::disk::remove_durably(dir, name)
+        })
+        .await?;
+        self.logs_mut().remove(&chat_id);
+        Ok(())
+    }
+}
+
+/// Turns a batch into records, checking every change against the current index.
+fn plan(
+    state: &LogState,
+    user: &UserId,
+    chat_id: Uuid,
+    changes: Vec<MessageChange>,
+) -> StoreResult<Vec<Record>> {
+    let now = Timestamp::now();
+    let mut next_seq = state.last_seq;
+    let mut touched = HashSet::new();
+    let mut records = Vec::new();
+    let new_message = |body: serde_json::Map<String, serde_json::Value>, seq: u64| {
+        let mut body = body;
+        body.insert("chatId".to_owned(), chat_id.to_string().into());
+        body.insert("seq".to_owned(), seq.into());
+        Document {
+            id: ids::new_id(),
+            user_id: user.clone(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            body,
+        }
+    };
+    for change in changes {
+        match change {
+            MessageChange::Append { members } => {
+                next_seq += 1;
+                for body in members {
+                    records.push(Record::Put {
+                        message: new_message(body, next_seq),
+                        commit: false,
+                    });
+                }
+            }
+            MessageChange::Insert { seq, body } => {
+                let index = Placement::of(&body).swipe_index;
+                let position_exists = state
+                    .entries
+                    .range((seq, 0)..=(seq, u64::MAX))
+                    .next()
+                    .is_some();
+                if !position_exists {
+                    return Err(StoreError::NotFound);
+                }
+                if state.entries.contains_key(&(seq, index)) {
+                    return Err(StoreError::VersionMismatch);
+                }
+                records.push(Record::Put {
+                    message: new_message(body, seq),
+                    commit: false,
+                });
+            }
+            MessageChange::Replace {
+                id,
+                expected_version,
+                mut body,
+            } => {
+                let (key, entry) = current_entry(state, id, expected_version, &mut touched)?;
+                body.insert("chatId".to_owned(), chat_id.to_string().into());
+                body.insert("seq".to_owned(), key.0.into());
+                let placement = Placement::of(&body);
+                if (placement.seq, placement.swipe_index) != key {
+                    return Err(StoreError::Internal(anyhow::anyhow!(
+                        "an edit tried to move a message"
+                    )));
+                }
+                let message = Document {
+                    id,
+                    user_id: user.clone(),
+                    created_at: entry.created_at,
+                    updated_at: now,
+                    version: entry.version + 1,
+                    body,
+                };
+                records.push(Record::Put {
+                    message,
+                    commit: false,
+                });
+            }
+            MessageChange::Delete {
+                id,
+                expected_version,
+            } => {
+                current_entry(state, id, expected_version, &mut touched)?;
+                records.push(Record::Delete { id, commit: false });
+            }
+        }
+    }
+    match records.last_mut() {
+        Some(
+            Record::Put { commit, .. } | Record::Delete { commit, .. } | Record::Seq { commit, .. },
+        ) => *commit = true,
+        None => {}
+    }
+    Ok(records)
+}
+
+fn current_entry(
+    state: &LogState,
+    id: Uuid,
+    expected_version: u64,
+    touched: &mut HashSet<Uuid>,
+) -> StoreResult<((u64, u64), Entry)> {
+    let key = *state.by_id.get(&id).ok_or(StoreError::NotFound)?;
+    let entry = state.entries[&key];
+    if entry.version != expected_version || !touched.insert(id) {
+        return Err(StoreError::VersionMismatch);
+    }
+    Ok((key, entry))
+}
+
+/// The entries of one page and whether more positions follow in the walk's direction.
+fn select(state: &LogState, query: &MessageQuery) -> (Vec<Entry>, bool) {
+    let descending = query.latest || query.before.is_some() && query.after.is_none();
+    let lower = query.after.map_or(0, |after| after.saturating_add(1));
+    let upper = query.before.unwrap_or(u64::MAX);
+    if lower >= upper {
+        return (Vec::new(), false);
+    }
+    let range = state.entries.range((lower, 0)..(upper, 0));
+    let walk: Box<dyn Iterator<Item = (&(u64, u64), &Entry)>> = if descending {
+        Box::new(range.rev())
+    } else {
+        Box::new(range)
+    };
+    let mut picked: Vec<Entry> = Vec::new();
+    let mut positions = 0;
+    let mut current: Option<u64> = None;
+    for (&(seq, _), entry) in walk {
+        if !(query.include_swipes || entry.visible) {
+            continue;
+        }
+        if current != Some(seq) {
+            if positions == query.limit {
+                if descending {
+                    picked.reverse();
+                }
+                return (picked, true);
+            }
+            positions += 1;
+            current = Some(seq);
+        }
+        picked.push(*entry);
+    }
+    if descending {
+        picked.reverse();
+    }
+    (picked, false)
+}

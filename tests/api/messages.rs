@@ -1,0 +1,260 @@
+//! Messages: `seq` assignment (also under concurrent appenders), pages in both directions,
+//! reads, merge patches with `If-Match`, deletes, and pages of a 100,000-message chat.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::chats::{append, create_chat};
+use crate::helpers::{Api, assert_detail_field, assert_error, header, json_body, spawn_app};
+
+pub fn seqs(page: &Value) -> Vec<u64> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["seq"].as_u64().unwrap())
+        .collect()
+}
+
+/// Imports a chat of `count` plain messages (one atomic batch) and returns its id.
+pub async fn import_chat_of(api: &Api, count: u64) -> String {
+    let mut body =
+        json!({"type": "quillstore-chat", "version": 1, "chat": {"title": "big"}}).to_string();
+    body.push('\n');
+    for seq in 1..=count {
+        let role = if seq % 2 == 1 { "user" } else { "assistant" };
+        body.push_str(
+            &json!({"seq": seq, "role": role, "content": format!("message {seq}")}).to_string(),
+        );
+        body.push('\n');
+    }
+    let response = api
+        .send(api.request(Method::POST, "/api/chats/import").body(body))
+        .await;
+    let status = response.status();
+    let chat = json_body(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{chat}");
+    assert_eq!(chat["messageCount"], count);
+    chat["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn append_read_patch_delete() {
+    let app = spawn_app().await;
+    let chat = create_chat(&app, "c", json!([])).await;
+    let chat_id = chat["id"].as_str().unwrap();
+    let first = append(&app, chat_id, "user", "hello").await;
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["chatId"], chat_id);
+    assert_eq!(first["type"], "message");
+    let path = format!(
+        "/api/chats/{chat_id}/messages/{}",
+        first["id"].as_str().unwrap()
+    );
+
+    let response = app.get(&path).await;
+    assert_eq!(header(response.headers(), "etag"), "\"1\"");
+    assert_eq!(json_body(response).await, first);
+
+    let stale = app
+        .patch_if_match(&path, &json!({"content": "x"}), "\"7\"")
+        .await;
+    assert_error(
+        stale,
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+    )
+    .await;
+    let patched = app
+        .patch_if_match(
+            &path,
+            &json!({"content": "hello there", "tokenCount": 3}),
+            "\"1\"",
+        )
+        .await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    let patched = json_body(patched).await;
+    assert_eq!(
+        (
+            patched["content"].as_str(),
+            patched["version"].as_u64(),
+            patched["seq"].as_u64()
+        ),
+        (Some("hello there"), Some(2), Some(1))
+    );
+    let summary = app
+        .post(
+            &format!("/api/chats/{chat_id}/messages"),
+            &json!({"type": "context-summary", "role": "system", "content": "s"}),
+        )
+        .await;
+    assert_eq!(json_body(summary).await["seq"], 2);
+
+    for (body, field) in [
+        (json!({"role": "wizard", "content": "x"}), "role"),
+        (json!({"role": "user", "type": "note"}), "type"),
+        (json!({"content": "no role"}), "role"),
+    ] {
+        let response = app
+            .post(&format!("/api/chats/{chat_id}/messages"), &body)
+            .await;
+        let body = assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_detail_field(&body, field);
+    }
+    for body in [
+        json!({"role": "user", "seq": 9}),
+        json!({"role": "user", "chatId": chat_id}),
+        json!({"role": "user", "swipeActive": true}),
+    ] {
+        let response = app
+            .post(&format!("/api/chats/{chat_id}/messages"), &body)
+            .await;
+        assert_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
+    }
+
+    let stale_delete = app
+        .send(
+            app.request(Method::DELETE, &path)
+                .header("if-match", "\"1\""),
+        )
+        .await;
+    assert_error(
+        stale_delete,
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+    )
+    .await;
+    assert_eq!(app.delete(&path).await.status(), StatusCode::NO_CONTENT);
+    assert_error(app.get(&path).await, StatusCode::NOT_FOUND, "not_found").await;
+    let third = append(&app, chat_id, "user", "after a delete").await;
+    assert_eq!(third["seq"], 3, "seq never goes back");
+}
+
+#[tokio::test]
+async fn pages_walk_both_directions() {
+    let app = spawn_app().await;
+    let chat_id = import_chat_of(&app, 25).await;
+    let base = format!("/api/chats/{chat_id}/messages");
+    let first = app.list(&format!("{base}?limit=10")).await;
+    assert_eq!(seqs(&first), (1..=10).collect::<Vec<_>>());
+    assert_eq!(first["hasMore"], true);
+    let next = app.list(&format!("{base}?limit=10&after=10")).await;
+    assert_eq!(seqs(&next), (11..=20).collect::<Vec<_>>());
+    let end = app.list(&format!("{base}?limit=10&after=20")).await;
+    assert_eq!(
+        (seqs(&end), end["hasMore"].clone()),
+        ((21..=25).collect(), json!(false))
+    );
+    let latest = app.list(&format!("{base}?limit=10&latest=true")).await;
+    assert_eq!(
+        (seqs(&latest), latest["hasMore"].clone()),
+        ((16..=25).collect(), json!(true))
+    );
+    let earlier = app.list(&format!("{base}?limit=10&before=16")).await;
+    assert_eq!(seqs(&earlier), (6..=15).collect::<Vec<_>>());
+    let start = app.list(&format!("{base}?limit=10&before=6")).await;
+    assert_eq!(
+        (seqs(&start), start["hasMore"].clone()),
+        ((1..=5).collect(), json!(false))
+    );
+    let window = app.list(&format!("{base}?after=3&before=7")).await;
+    assert_eq!(seqs(&window), vec![4, 5, 6]);
+    for bad in [
+        "limit=0",
+        "limit=201",
+        "after=x",
+        "latest=true&after=1",
+        "sort=seq",
+    ] {
+        assert_error(
+            app.get(&format!("{base}?{bad}")).await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appenders_get_gapless_unique_seqs() {
+    let app = spawn_app().await;
+    let chat = create_chat(&app, "busy", json!([])).await;
+    let chat_id = chat["id"].as_str().unwrap().to_owned();
+    let tasks: Vec<_> = (0..16)
+        .map(|client| {
+            let (api, chat_id) = (app.api.clone(), chat_id.clone());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                for index in 0..200 {
+                    let message =
+                        append(&api, &chat_id, "user", &format!("{client}-{index}")).await;
+                    seen.push(message["seq"].as_u64().unwrap());
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        let seen = task.await.unwrap();
+        assert!(
+            seen.windows(2).all(|pair| pair[0] < pair[1]),
+            "one client's seqs increase"
+        );
+        all.extend(seen);
+    }
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (1..=3200).collect::<Vec<_>>(),
+        "seq 1..3200 with no gap or duplicate"
+    );
+
+    let mut walked = BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let page = app
+            .list(&format!(
+                "/api/chats/{chat_id}/messages?limit=200&after={after}"
+            ))
+            .await;
+        let page_seqs = seqs(&page);
+        after = *page_seqs.last().unwrap_or(&after);
+        walked.extend(page_seqs);
+        if page["hasMore"] == false {
+            break;
+        }
+    }
+    assert_eq!(walked.len(), 3200);
+    assert_eq!(app.read("chats", &chat_id).await["messageCount"], 3200);
+}
+
+#[tokio::test]
+async fn pages_of_a_100000_message_chat_are_right_at_both_ends() {
+    let app = spawn_app().await;
+    let chat_id = import_chat_of(&app, 100_000).await;
+    let base = format!("/api/chats/{chat_id}/messages");
+    let first = app.list(&format!("{base}?limit=50")).await;
+    assert_eq!(seqs(&first), (1..=50).collect::<Vec<_>>());
+    assert_eq!(first["items"][0]["content"], "message 1");
+    let last = app.list(&format!("{base}?limit=50&latest=true")).await;
+    assert_eq!(seqs(&last), (99_951..=100_000).collect::<Vec<_>>());
+    assert_eq!(last["items"][49]["content"], "message 100000");
+    let tail = app.list(&format!("{base}?after=99990")).await;
+    assert_eq!(
+        (seqs(&tail).len(), tail["hasMore"].clone()),
+        (10, json!(false))
+    );
+    let middle = app.list(&format!("{base}?before=50001&limit=2")).await;
+    assert_eq!(seqs(&middle), vec![49_999, 50_000]);
+    let message = &middle["items"][1];
+    let path = format!("{base}/{}", message["id"].as_str().unwrap());
+    assert_eq!(app.get(&path).await.status(), StatusCode::OK);
+}

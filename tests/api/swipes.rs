@@ -1,0 +1,183 @@
+//! Swipes: alternative assistant messages at one position, exactly one of them active and
+//! that choice stored; pages show the active member unless `includeSwipes=true`.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::chats::{append, create_chat};
+use crate::helpers::{Api, assert_error, json_body, spawn_app};
+
+async fn add_swipe(api: &Api, chat_id: &str, message_id: &str, content: &str) -> Value {
+    let path = format!("/api/chats/{chat_id}/messages/{message_id}/swipes");
+    let response = api.post(&path, &json!({"content": content})).await;
+    let status = response.status();
+    let body = json_body(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body
+}
+
+async fn select(api: &Api, chat_id: &str, message_id: &str, index: u64) -> reqwest::Response {
+    let path = format!("/api/chats/{chat_id}/messages/{message_id}/swipes/active");
+    api.send(
+        api.request(Method::PUT, &path)
+            .json(&json!({"swipeIndex": index})),
+    )
+    .await
+}
+
+/// (content, swipeIndex, swipeActive) of every item of a page.
+fn shape(page: &Value) -> Vec<(String, u64, bool)> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| {
+            (
+                message["content"].as_str().unwrap().to_owned(),
+                message["swipeIndex"].as_u64().unwrap_or(0),
+                message["swipeActive"].as_bool().unwrap_or(true),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn swipe_groups_keep_exactly_one_stored_active_member() {
+    let mut app = spawn_app().await;
+    let chat = create_chat(&app, "swipes", json!([])).await;
+    let chat_id = chat["id"].as_str().unwrap().to_owned();
+    append(&app, &chat_id, "user", "question").await;
+    let original = append(&app, &chat_id, "assistant", "answer A").await;
+    let original_id = original["id"].as_str().unwrap().to_owned();
+    append(&app, &chat_id, "user", "follow-up").await;
+
+    let second = add_swipe(&app, &chat_id, &original_id, "answer B").await;
+    let group = second["swipeGroupId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (
+            second["seq"].as_u64(),
+            second["swipeIndex"].as_u64(),
+            second["swipeActive"].as_bool()
+        ),
+        (Some(2), Some(1), Some(true))
+    );
+    let original_now = app
+        .get(&format!("/api/chats/{chat_id}/messages/{original_id}"))
+        .await;
+    let original_now = json_body(original_now).await;
+    assert_eq!(
+        original_now["swipeGroupId"],
+        group.as_str(),
+        "the original joins the group"
+    );
+    assert_eq!(
+        (
+            original_now["swipeIndex"].as_u64(),
+            original_now["swipeActive"].as_bool()
+        ),
+        (Some(0), Some(false))
+    );
+    add_swipe(&app, &chat_id, &original_id, "answer C").await;
+
+    let page = app.list(&format!("/api/chats/{chat_id}/messages")).await;
+    let visible: Vec<String> = shape(&page)
+        .into_iter()
+        .map(|(content, ..)| content)
+        .collect();
+    assert_eq!(
+        visible,
+        vec!["question", "answer C", "follow-up"],
+        "the active swipe sits at the group's position"
+    );
+    let all = app
+        .list(&format!("/api/chats/{chat_id}/messages?includeSwipes=true"))
+        .await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 5);
+
+    let selected = select(&app, &chat_id, second["id"].as_str().unwrap(), 0).await;
+    assert_eq!(selected.status(), StatusCode::OK);
+    assert_eq!(json_body(selected).await["content"], "answer A");
+    app.restart().await;
+    let page = app
+        .list(&format!(
+            "/api/chats/{chat_id}/messages?after=1&before=3&includeSwipes=true"
+        ))
+        .await;
+    assert_eq!(
+        shape(&page),
+        vec![
+            ("answer A".into(), 0, true),
+            ("answer B".into(), 1, false),
+            ("answer C".into(), 2, false)
+        ],
+        "the choice is stored"
+    );
+    assert_error(
+        select(&app, &chat_id, &original_id, 9).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_swipes_hands_over_the_active_role() {
+    let app = spawn_app().await;
+    let chat = create_chat(&app, "swipes", json!([])).await;
+    let chat_id = chat["id"].as_str().unwrap().to_owned();
+    let user = append(&app, &chat_id, "user", "question").await;
+    let original = append(&app, &chat_id, "assistant", "A").await;
+    let original_id = original["id"].as_str().unwrap();
+    let b = add_swipe(&app, &chat_id, original_id, "B").await;
+    add_swipe(&app, &chat_id, original_id, "C").await;
+    assert_eq!(
+        select(&app, &chat_id, original_id, 1).await.status(),
+        StatusCode::OK
+    );
+
+    let deleted = app
+        .delete(&format!(
+            "/api/chats/{chat_id}/messages/{}",
+            b["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let page = app
+        .list(&format!("/api/chats/{chat_id}/messages?includeSwipes=true"))
+        .await;
+    assert_eq!(
+        shape(&page)[1..].to_vec(),
+        vec![("A".into(), 0, true), ("C".into(), 2, false)],
+        "the nearest lower member becomes active"
+    );
+    let visible = app.list(&format!("/api/chats/{chat_id}/messages")).await;
+    assert_eq!(visible["items"].as_array().unwrap().len(), 2);
+
+    let response = app
+        .post(
+            &format!(
+                "/api/chats/{chat_id}/messages/{}/swipes",
+                user["id"].as_str().unwrap()
+            ),
+            &json!({"content": "x"}),
+        )
+        .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+
+    let group = app
+        .delete(&format!(
+            "/api/chats/{chat_id}/messages/{original_id}?group=true"
+        ))
+        .await;
+    assert_eq!(group.status(), StatusCode::NO_CONTENT);
+    let page = app
+        .list(&format!("/api/chats/{chat_id}/messages?includeSwipes=true"))
+        .await;
+    assert_eq!(shape(&page), vec![("question".into(), 0, true)]);
+    assert_eq!(app.read("chats", &chat_id).await["messageCount"], 1);
+}
