@@ -14,9 +14,13 @@ pub async fn check_config(raw: RawConfig) -> anyhow::Result<()> {
         println!("  {name:<24} {value}");
     }
     println!("checks:");
-    let checks = match config.data_backend {
+    let mut checks = match config.data_backend {
         DataBackend::Json => vec![("metadata (json)", check_data_dir(&config.data_dir))],
     };
+    checks.push((
+        "blobs (fs)",
+        check_data_dir(&config.data_dir.join(crate::BLOBS_DIR)),
+    ));
     let mut failed = 0;
     for (name, outcome) in checks {
         match outcome {

@@ -4,6 +4,7 @@
 
 mod download;
 mod form;
+mod register;
 mod upload;
 
 use axum::Router;
