@@ -106,6 +106,26 @@ async fn import_chat(
             ))
         })?;
     let parsed = transfer::parse_import(&bytes)?;
+    drop(bytes);
+    // Once the chat exists the import runs to its end (or is undone) even if the request
+    // goes away, so a timeout or a disconnect never leaves half a chat behind.
+    let task = tokio::spawn(store_import(state.clone(), user.clone(), parsed));
+    let chat = task
+        .await
+        .map_err(|error| ApiError::Internal(anyhow::anyhow!("import task failed: {error}")))??;
+    let chat = state.store.get(Collection::Chats, &user, chat.id).await?;
+    Ok(document_response(
+        StatusCode::CREATED,
+        &chat,
+        Some("/api/chats"),
+    ))
+}
+
+async fn store_import(
+    state: AppState,
+    user: UserId,
+    parsed: transfer::ParsedImport,
+) -> Result<Document> {
     let chat = resource::insert::<Chat>(&state, &user, parsed.chat)
         .await
         .map_err(|error| transfer::at_line(1, error))?;
@@ -119,12 +139,7 @@ async fn import_chat(
         }
         return Err(error);
     }
-    let chat = state.store.get(Collection::Chats, &user, chat.id).await?;
-    Ok(document_response(
-        StatusCode::CREATED,
-        &chat,
-        Some("/api/chats"),
-    ))
+    Ok(chat)
 }
 
 async fn store_messages(

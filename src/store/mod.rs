@@ -49,6 +49,16 @@ pub enum HealthStatus {
     Unhealthy,
 }
 
+/// Runs a write to its end even if the request that asked for it goes away (a timeout, a
+/// client disconnect, shutdown): a write is never cut between the disk and the index.
+async fn detach<T: Send + 'static>(
+    work: impl std::future::Future<Output = StoreResult<T>> + Send + 'static,
+) -> StoreResult<T> {
+    tokio::spawn(work)
+        .await
+        .map_err(|error| StoreError::Internal(anyhow::anyhow!("a store task failed: {error}")))?
+}
+
 /// The metadata backends. Cheap to clone: each variant is a handle.
 #[derive(Clone)]
 pub enum MetadataStore {
@@ -62,7 +72,10 @@ impl MetadataStore {
         document: Document,
     ) -> StoreResult<Document> {
         match self {
-            Self::Json(store) => store.insert(collection, document).await,
+            Self::Json(store) => {
+                let store = store.clone();
+                detach(async move { store.insert(collection, document).await }).await
+            }
         }
     }
 
@@ -89,9 +102,13 @@ impl MetadataStore {
     ) -> StoreResult<Document> {
         match self {
             Self::Json(store) => {
-                store
-                    .replace(collection, user, id, expected_version, body)
-                    .await
+                let (store, user) = (store.clone(), user.clone());
+                detach(async move {
+                    store
+                        .replace(collection, &user, id, expected_version, body)
+                        .await
+                })
+                .await
             }
         }
     }
@@ -105,7 +122,11 @@ impl MetadataStore {
         expected_version: Option<u64>,
     ) -> StoreResult<Document> {
         match self {
-            Self::Json(store) => store.delete(collection, user, id, expected_version).await,
+            Self::Json(store) => {
+                let (store, user) = (store.clone(), user.clone());
+                detach(async move { store.delete(collection, &user, id, expected_version).await })
+                    .await
+            }
         }
     }
 
@@ -136,7 +157,11 @@ impl MetadataStore {
         removal: &Removal,
     ) -> StoreResult<u64> {
         match self {
-            Self::Json(store) => store.remove_references(collection, user, removal).await,
+            Self::Json(store) => {
+                let (store, user, removal) = (store.clone(), user.clone(), removal.clone());
+                detach(async move { store.remove_references(collection, &user, &removal).await })
+                    .await
+            }
         }
     }
 
@@ -148,7 +173,10 @@ impl MetadataStore {
         changes: Vec<MessageChange>,
     ) -> StoreResult<Vec<Document>> {
         match self {
-            Self::Json(store) => store.commit_messages(user, chat_id, changes).await,
+            Self::Json(store) => {
+                let (store, user) = (store.clone(), user.clone());
+                detach(async move { store.commit_messages(&user, chat_id, changes).await }).await
+            }
         }
     }
 

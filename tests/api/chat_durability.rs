@@ -189,3 +189,55 @@ async fn compaction_keeps_every_live_message() {
         "the deleted last seq is not handed out again"
     );
 }
+
+#[tokio::test]
+async fn a_damaged_whole_line_is_reported_and_kept_and_orphan_logs_go() {
+    let mut app = spawn_app().await;
+    let chat = create_chat(&app, "damaged", json!([])).await;
+    let chat_id = chat["id"].as_str().unwrap().to_owned();
+    append(&app, &chat_id, "user", "kept").await;
+    let gone = create_chat(&app, "deleted while down", json!([])).await;
+    let gone_id = gone["id"].as_str().unwrap().to_owned();
+    append(&app, &gone_id, "user", "x").await;
+    app.stop().await;
+
+    let chats = app.data_dir.join("chats");
+    let log = chats.join(format!("{chat_id}.jsonl"));
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    writeln!(
+        file,
+        "{{\"op\":\"put\",\"message\":\"this line was damaged\",\"commit\":true}}"
+    )
+    .unwrap();
+    drop(file);
+    let damaged = std::fs::read(&log).unwrap();
+    // A crash between the two steps of a chat delete: the document is gone, its log is not.
+    std::fs::remove_file(chats.join(format!("{gone_id}.json"))).unwrap();
+
+    app.start().await;
+    let health = app.get("/api/health").await;
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let health = json_body(health).await;
+    assert_eq!(health["status"], "degraded");
+    assert!(
+        health["services"]["metadata"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&chat_id)
+    );
+    assert_eq!(
+        all_messages(&app, &chat_id).await.len(),
+        1,
+        "the readable messages are served"
+    );
+    app.stop().await;
+    assert_eq!(
+        std::fs::read(&log).unwrap(),
+        damaged,
+        "the damaged log is left as it was"
+    );
+    assert!(
+        !chats.join(format!("{gone_id}.jsonl")).exists(),
+        "the orphan log was removed"
+    );
+}

@@ -102,6 +102,25 @@ pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<
     result.with_context(|| format!("cannot write {}", dir.join(name).display()))
 }
 
+/// Writes `bytes` to a new fsynced temp file in `dir` and returns its path, for a caller that
+/// renames it into place itself.
+pub fn write_temp(dir: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let temp = dir.join(format!("{TEMP_PREFIX}{}", Uuid::new_v4().simple()));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    if let Err(error) = result {
+        let _ = fs::remove_file(&temp);
+        return Err(error).with_context(|| format!("cannot write {}", temp.display()));
+    }
+    Ok(temp)
+}
+
 /// Removes `dir/name` durably; a missing file is not an error.
 pub fn remove_durably(dir: &Path, name: &str) -> anyhow::Result<()> {
     match fs::remove_file(dir.join(name)) {

@@ -235,14 +235,19 @@ pub fn load(path: &Path) -> anyhow::Result<(LogState, Vec<String>)> {
                     committed_end = offset + length;
                 }
             }
-            _ if reader.fill_buf()?.is_empty() => break, // a torn last line
+            // A last line without its newline is a write a crash cut short: never acknowledged.
+            _ if !complete && reader.fill_buf()?.is_empty() => break,
             _ => {
+                // A whole line that cannot be read is damage, not a crash: report it and keep
+                // it. The unfinished batch before it (its commit line may be this one) is
+                // not applied.
                 problems.push(format!(
                     "{}: unreadable line at byte {offset}",
                     path.display()
                 ));
                 state.damaged = true;
-                state.garbage += length;
+                let dropped: u64 = pending.drain(..).map(|(_, _, size)| size).sum();
+                state.garbage += length + dropped;
                 committed_end = offset + length;
             }
         }
@@ -292,14 +297,18 @@ pub fn compact(log: &ChatLog) -> anyhow::Result<()> {
         bytes.extend_from_slice(&line);
     }
     let dir = log.path.parent().context("a log has a directory")?;
-    let name = log
-        .path
-        .file_name()
-        .and_then(|name| name.to_str())
-        .context("a log has a name")?;
-    disk::write_atomically(dir, name, &bytes)?;
-    let mut state = log.state();
+    let temp = disk::write_temp(dir, &bytes)?;
     fresh.file_len = bytes.len() as u64;
-    *state = fresh;
+    {
+        // Readers open the file and take offsets under this lock, so they see either the old
+        // file with the old index or the new file with the new index.
+        let mut state = log.state();
+        if let Err(error) = std::fs::rename(&temp, &log.path) {
+            let _ = std::fs::remove_file(&temp);
+            return Err(error).context("cannot replace a compacted log");
+        }
+        *state = fresh;
+    }
+    File::open(dir)?.sync_all()?;
     Ok(())
 }

@@ -42,6 +42,22 @@ pub fn load_logs(dir: &Path) -> anyhow::Result<LoadedLogs> {
     Ok(LoadedLogs { logs, problems })
 }
 
+/// Removes the logs of chats whose document file is gone (a crash between the two steps of a
+/// chat delete). A chat file that exists but cannot be read keeps its log.
+pub fn drop_orphan_logs(dir: &Path, mut loaded: LoadedLogs) -> anyhow::Result<LoadedLogs> {
+    let mut kept = Vec::new();
+    for (chat_id, log) in loaded.logs {
+        if dir.join(super::disk::document_file_name(chat_id)).exists() {
+            kept.push((chat_id, log));
+        } else {
+            tracing::warn!(%chat_id, "removing the message log of a deleted chat");
+            super::disk::remove_durably(dir, &format!("{chat_id}.jsonl"))?;
+        }
+    }
+    loaded.logs = kept;
+    Ok(loaded)
+}
+
 impl JsonStore {
     fn log_path(&self, chat_id: Uuid) -> std::path::PathBuf {
         self.inner
@@ -81,6 +97,19 @@ impl JsonStore {
         }
         let log = self.chat_log(chat_id);
         let _writer = log.writer.lock().await;
+        if self.current(Collection::Chats, user, chat_id).is_err() {
+            // The chat was deleted while this append waited.
+            let mut logs = self.logs_mut();
+            let unused = log.state().file_len == 0;
+            if unused
+                && logs
+                    .get(&chat_id)
+                    .is_some_and(|held| Arc::ptr_eq(held, &log))
+            {
+                logs.remove(&chat_id);
+            }
+            return Err(StoreError::NotFound);
+        }
         let (records, previous_len) = {
             let state = log.state();
             if state.deleted {

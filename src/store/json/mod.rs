@@ -73,6 +73,7 @@ impl JsonStore {
             }
         }
         let loaded = messages::load_logs(&root.join(Collection::Chats.name()))?;
+        let loaded = messages::drop_orphan_logs(&root.join(Collection::Chats.name()), loaded)?;
         problems.extend(loaded.problems);
         let logs: HashMap<_, _> = loaded
             .logs
@@ -263,16 +264,17 @@ impl JsonStore {
         if expected_version.is_some_and(|expected| expected != current.version) {
             return Err(StoreError::VersionMismatch);
         }
-        if collection == Collection::Chats {
-            // Messages first: a crash in between leaves an empty chat, never orphan messages.
-            self.delete_chat_log(id).await?;
-        }
         let dir = self.inner.root.join(collection.name());
         let name = disk::document_file_name(id);
         run_blocking(move || disk::remove_durably(&dir, &name)).await?;
         self.write()
             .user_mut(collection, user)
             .remove(collection, id);
+        if collection == Collection::Chats {
+            // The document goes first: an append that raced this delete then finds no chat.
+            // A crash in between leaves a log without a chat, removed at the next start.
+            self.delete_chat_log(id).await?;
+        }
         Ok(Document::clone(&current))
     }
 

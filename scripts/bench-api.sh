@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Benchmarks of the JSON API on the embedded json store, each against a baseline measured in
+# the same run: a trivial axum handler served and loaded the same way. Writes a section to
+# docs/benchmarks.md (or to $BENCH_OUT). Traffic stays on 127.0.0.1; every load is bounded.
+#   scripts/bench-api.sh            # full run (about 2 minutes)
+#   BENCH_SECONDS=3 scripts/bench-api.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/server.sh
+source scripts/lib/server.sh
+
+seconds=${BENCH_SECONDS:-10}
+concurrency=${BENCH_CONCURRENCY:-32}
+out=${BENCH_OUT:-docs/benchmarks-api.md}
+
+cargo build --release --locked --bin quillstore --example loadgen >&2
+binary=target/release/quillstore
+loadgen=target/release/examples/loadgen
+work=$(mktemp -d)
+trap 'stop_quillstore; rm -rf "$work"' EXIT
+
+results="$work/results.jsonl"
+record() { tee -a "$results" >&2; }
+
+echo "==> baseline: trivial axum handler" >&2
+"$loadgen" baseline --seconds "$seconds" --concurrency "$concurrency" | record
+
+start_quillstore "$binary" "$work/data" "$work/server.log"
+echo "==> POST /api/characters x10000 at $concurrency clients" >&2
+"$loadgen" run --label "POST /api/characters" --base "$QS_URL" --method POST --path /api/characters \
+  --body '{"name":"Character {n}","description":"A seeded character for the benchmark."}' \
+  --requests 10000 --concurrency "$concurrency" --save-ids "$work/ids" | record
+echo "==> GET /api/characters/{id} with 10000 stored" >&2
+"$loadgen" run --label "GET /api/characters/{id}" --base "$QS_URL" --method GET --path '/api/characters/{id}' \
+  --ids "$work/ids" --seconds "$seconds" --concurrency "$concurrency" | record
+
+echo "==> message appends at $concurrency clients" >&2
+chat=$(curl -fsS -X POST "$QS_URL/api/chats" -H 'content-type: application/json' -d '{"title":"bench"}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+"$loadgen" run --label "POST /api/chats/{id}/messages (one chat)" --base "$QS_URL" --method POST \
+  --path "/api/chats/$chat/messages" --body '{"role":"user","content":"message {n}"}' \
+  --seconds "$seconds" --concurrency "$concurrency" | record
+
+echo "==> message pages: 100-message chat against 100,000-message chat" >&2
+for count in 100 100000; do
+  python3 - "$count" >"$work/import-$count.jsonl" <<'PY'
+import json, sys
+count = int(sys.argv[1])
+print(json.dumps({"type": "quillstore-chat", "version": 1, "chat": {"title": f"{count} messages"}}))
+for seq in range(1, count + 1):
+    print(json.dumps({"seq": seq, "role": "user" if seq % 2 else "assistant", "content": f"message {seq} " + "x" * 100}))
+PY
+  id=$(curl -fsS -X POST "$QS_URL/api/chats/import" --data-binary "@$work/import-$count.jsonl" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  middle=$((count / 2))
+  "$loadgen" run --label "GET latest page, $count-message chat" --base "$QS_URL" --method GET \
+    --path "/api/chats/$id/messages?latest=true&limit=50" --seconds "$((seconds / 2 + 1))" --concurrency 1 | record
+  "$loadgen" run --label "GET middle page, $count-message chat" --base "$QS_URL" --method GET \
+    --path "/api/chats/$id/messages?after=$middle&limit=50" --seconds "$((seconds / 2 + 1))" --concurrency 1 | record
+done
+stop_quillstore
+
+echo "==> startup with 100,000 documents" >&2
+"$loadgen" seed-documents --dir "$work/big" --count 100000
+sync
+started=$(date +%s.%N)
+start_quillstore "$binary" "$work/big" "$work/big.log"
+ready=$(date +%s.%N)
+rss=$(peak_rss_kib "$QS_PID")
+stop_quillstore
+printf '{"label":"startup with 100,000 documents","seconds":%s,"peak_rss_mib":%s}\n' \
+  "$(echo "$ready - $started" | bc)" "$((rss / 1024))" | record
+
+python3 - "$results" "$out" "$concurrency" <<'PY'
+import json, sys, datetime
+rows = [json.loads(line) for line in open(sys.argv[1])]
+base = rows[0]
+lines = [
+    "## JSON API on the embedded json store",
+    "",
+    f"Measured {datetime.date.today()} by `scripts/bench-api.sh` on this machine (2 cores), "
+    f"{sys.argv[3]} concurrent clients unless noted, loopback only. Ratios compare with the "
+    f"baseline of the same run: a trivial axum JSON handler ({base['rps']:.0f} req/s, "
+    f"p99 {base['p99_ms']:.2f} ms).",
+    "",
+    "| what | requests | errors | req/s | p50 ms | p99 ms | req/s vs baseline |",
+    "|---|---|---|---|---|---|---|",
+]
+for row in rows:
+    if "rps" not in row:
+        continue
+    ratio = row["rps"] / base["rps"] if base["rps"] else 0
+    lines.append(f"| {row['label']} | {row['requests']} | {row['errors']} | {row['rps']:.0f} | "
+                 f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {ratio:.3f} |")
+pages = {row["label"]: row for row in rows if "page" in row.get("label", "")}
+for kind in ("latest", "middle"):
+    small = pages.get(f"GET {kind} page, 100-message chat")
+    large = pages.get(f"GET {kind} page, 100000-message chat")
+    if small and large:
+        lines.append("")
+        lines.append(f"Page latency ({kind} page), 100,000-message chat against 100-message chat: "
+                     f"p50 {large['p50_ms'] / small['p50_ms']:.2f}x, p99 {large['p99_ms'] / small['p99_ms']:.2f}x.")
+for row in rows:
+    if row.get("label", "").startswith("startup"):
+        lines.append("")
+        lines.append(f"Startup with 100,000 character documents: {row['seconds']:.2f} s to listening, "
+                     f"peak RSS {row['peak_rss_mib']} MiB.")
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
