@@ -15,8 +15,9 @@ use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
+use uuid::Uuid;
 
-use super::extract::{ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject};
+use super::extract::{ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject, Precondition};
 use super::list::{ListParams, ListSpec};
 use super::resource::{self, HttpResource};
 use crate::AppState;
@@ -24,7 +25,7 @@ use crate::error::{ApiError, Result};
 use crate::files::signing::{DEFAULT_LIFETIME_SECS, MAX_LIFETIME_SECS, unix_now};
 use crate::files::{records_with_hash, storage_key};
 use crate::model::file::File;
-use crate::model::{Collection, Timestamp};
+use crate::model::{Collection, Timestamp, UserId};
 
 impl HttpResource for File {
     const LIST: ListSpec = ListSpec {
@@ -101,16 +102,29 @@ async fn delete_file(
     DocumentId(id): DocumentId,
     IfMatch(precondition): IfMatch,
 ) -> Result<StatusCode> {
-    let current = state.store.get(Collection::Files, &user, id).await?;
+    // Runs to its end even if the client goes away, like every store write.
+    tokio::spawn(async move { remove_file(&state, &user, id, precondition).await })
+        .await
+        .map_err(|error| anyhow::anyhow!("a delete task failed: {error}"))??;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove_file(
+    state: &AppState,
+    user: &UserId,
+    id: Uuid,
+    precondition: Precondition,
+) -> Result<()> {
+    let current = state.store.get(Collection::Files, user, id).await?;
     let sha256 = current
         .body
         .get("sha256")
         .and_then(Value::as_str)
         .unwrap_or_default();
     let key = storage_key(&current).unwrap_or_default().to_owned();
-    let _shared = state.file_locks.lock(&user, sha256).await;
-    resource::delete::<File>(&state, &user, id, precondition).await?;
-    let still_used = records_with_hash(&state.store, &user, sha256)
+    let _shared = state.file_locks.lock(user, sha256).await;
+    resource::delete::<File>(state, user, id, precondition).await?;
+    let still_used = records_with_hash(&state.store, user, sha256)
         .await?
         .iter()
         .any(|record| storage_key(record) == Some(key.as_str()));
@@ -123,7 +137,7 @@ async fn delete_file(
             tracing::error!(%key, error = %error, "cannot delete the blob of a deleted file; `quillstore gc` will find it");
         }
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[derive(Deserialize)]

@@ -102,13 +102,35 @@ pub async fn register(
         check_references(state, user, file.references(), &HashSet::new()).await?;
         Ok::<_, ApiError>(file)
     };
-    let mut file = match checked.await {
+    let file = match checked.await {
         Ok(file) => file,
         Err(error) => {
             blob.cleanup.remove().await;
             return Err(error);
         }
     };
+    // From here on the upload runs to its end even if the client goes away: a record written
+    // by a dropped request must not lose its blob to the cleanup of that request.
+    let (state, user) = (state.clone(), user.clone());
+    let document = tokio::spawn(async move { commit(&state, &user, file_id, file, blob).await })
+        .await
+        .map_err(|error| anyhow::anyhow!("an upload task failed: {error}"))??;
+    Ok(document_response(
+        StatusCode::CREATED,
+        &document,
+        Some("/api/files"),
+    ))
+}
+
+/// Records the file, sharing an identical blob of the user when there is one; the new blob
+/// is removed unless the record points at it.
+async fn commit(
+    state: &AppState,
+    user: &UserId,
+    file_id: Uuid,
+    mut file: File,
+    blob: StoredBlob,
+) -> Result<Document> {
     let _shared = state.file_locks.lock(user, &file.sha256).await;
     let inserted = async {
         if let Some(existing) = shared_storage(state, user, &file.sha256).await? {
@@ -132,11 +154,7 @@ pub async fn register(
             } else {
                 blob.cleanup.remove().await;
             }
-            Ok(document_response(
-                StatusCode::CREATED,
-                &document,
-                Some("/api/files"),
-            ))
+            Ok(document)
         }
         Err(error) => {
             blob.cleanup.remove().await;
