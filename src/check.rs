@@ -22,6 +22,10 @@ pub async fn check_config(raw: RawConfig) -> anyhow::Result<()> {
     if let Some(mongo) = &config.mongodb {
         checks.push(("metadata (mongodb)", check_mongodb(mongo).await));
     }
+    checks.push((
+        "blobs (fs)",
+        check_data_dir(&config.data_dir.join(crate::BLOBS_DIR)),
+    ));
     let mut failed = 0;
     for (name, outcome) in checks {
         match outcome {

@@ -9,6 +9,10 @@ use std::time::Duration;
 
 use clap::Args;
 
+mod files;
+use self::files::parse_files;
+pub use self::files::{DEFAULT_ALLOWED_MIME_TYPES, FilesConfig};
+
 /// Settings as given, before validation. Every field is optional; defaults are applied by
 /// [`Config::from_raw`].
 #[derive(Args, Debug, Clone, Default)]
@@ -76,6 +80,18 @@ pub struct RawConfig {
     /// text or json.
     #[arg(long, env = "LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Largest file upload (bytes, or with KiB/MiB/GiB suffix); default 100MiB.
+    #[arg(long, env = "MAX_UPLOAD_SIZE")]
+    pub max_upload_size: Option<String>,
+    /// Comma-separated MIME types accepted for uploads (`image/*` allowed).
+    #[arg(long, env = "ALLOWED_MIME_TYPES")]
+    pub allowed_mime_types: Option<String>,
+    /// Key of the HMAC that signs file links; random per process when unset.
+    #[arg(long, env = "FILES_SIGNING_SECRET", hide_env_values = true)]
+    pub files_signing_secret: Option<String>,
+    /// Files larger than this are redirected to the object store (S3 only); default 5MiB.
+    #[arg(long, env = "FILES_REDIRECT_THRESHOLD")]
+    pub files_redirect_threshold: Option<String>,
 }
 
 /// A value that must never reach a log or an error message.
@@ -174,6 +190,7 @@ pub struct Config {
     pub request_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub log_format: LogFormat,
+    pub files: FilesConfig,
 }
 
 /// Every problem found in a configuration, each naming its variable.
@@ -241,6 +258,8 @@ impl Config {
             }
         };
 
+        let files = parse_files(&raw, &mut check);
+
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
         }
@@ -257,6 +276,7 @@ impl Config {
             request_timeout: Duration::from_secs(request_timeout),
             shutdown_timeout: Duration::from_secs(shutdown_timeout),
             log_format,
+            files,
         })
     }
 
@@ -335,6 +355,20 @@ impl Config {
             LogFormat::Json => "json",
         };
         lines.push(("LOG_FORMAT", format.to_owned()));
+        lines.push(("MAX_UPLOAD_SIZE", self.files.max_upload_size.to_string()));
+        lines.push((
+            "ALLOWED_MIME_TYPES",
+            self.files.allowed_mime_types.join(","),
+        ));
+        let signing = match &self.files.signing_secret {
+            Some(_) => "********",
+            None => "(unset: a random secret per process; signed links die on restart)",
+        };
+        lines.push(("FILES_SIGNING_SECRET", signing.to_owned()));
+        lines.push((
+            "FILES_REDIRECT_THRESHOLD",
+            self.files.redirect_threshold.to_string(),
+        ));
         lines
     }
 }
@@ -615,10 +649,23 @@ mod tests {
             auth_mode: Some("magic".into()),
             max_json_bytes: Some("lots".into()),
             log_format: Some("xml".into()),
+            max_upload_size: Some("huge".into()),
+            allowed_mime_types: Some("image".into()),
+            files_signing_secret: Some("short".into()),
+            files_redirect_threshold: Some("-1".into()),
             ..RawConfig::default()
         };
         let errors = Config::from_raw(raw).unwrap_err().to_string();
-        for name in ["PORT=", "AUTH_MODE=", "MAX_JSON_BYTES=", "LOG_FORMAT="] {
+        for name in [
+            "PORT=",
+            "AUTH_MODE=",
+            "MAX_JSON_BYTES=",
+            "LOG_FORMAT=",
+            "MAX_UPLOAD_SIZE=",
+            "ALLOWED_MIME_TYPES",
+            "FILES_SIGNING_SECRET",
+            "FILES_REDIRECT_THRESHOLD=",
+        ] {
             assert!(errors.contains(name), "{name} missing from {errors}");
         }
     }
@@ -648,11 +695,13 @@ mod tests {
         let raw = RawConfig {
             auth_mode: Some("jwt".into()),
             auth_jwt_secret: Some("hunter2-hunter2-hunter2".into()),
+            files_signing_secret: Some("swordfish-swordfish-swordfish-swordfish".into()),
             ..RawConfig::default()
         };
         let config = Config::from_raw(raw).unwrap();
         let printed = format!("{config:?} {:?}", config.describe());
         assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(!printed.contains("swordfish"), "{printed}");
     }
 
     #[test]

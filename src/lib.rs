@@ -4,9 +4,11 @@
 //! to open the stores, bind the listener and get a server that runs until shut down.
 
 pub mod auth;
+pub mod blob;
 pub mod check;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod model;
 pub mod store;
@@ -20,7 +22,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::Authenticator;
+use crate::blob::{BlobStore, FsBlobStore};
 use crate::config::Config;
+use crate::files::FileLocks;
+use crate::files::signing::UrlSigner;
 use crate::store::MetadataStore;
 
 /// What every handler gets: cheap handles, built once.
@@ -29,6 +34,20 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: MetadataStore,
     pub auth: Arc<Authenticator>,
+    pub blobs: BlobStore,
+    pub signer: Arc<UrlSigner>,
+    pub file_locks: Arc<FileLocks>,
+}
+
+/// Directory of the fs blob store under `DATA_DIR`.
+pub const BLOBS_DIR: &str = "blobs";
+
+/// Opens the metadata store (taking the `DATA_DIR` lock) and then the blob store, which
+/// removes the temp files of uploads a crash interrupted.
+pub async fn open_stores(config: &Config) -> anyhow::Result<(MetadataStore, BlobStore)> {
+    let store = store::open(config).await?;
+    let blobs = BlobStore::Fs(FsBlobStore::open(&config.data_dir.join(BLOBS_DIR)).await?);
+    Ok((store, blobs))
 }
 
 /// A bound, ready server.
@@ -53,7 +72,8 @@ impl Application {
     /// Opens the stores and binds the listener (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let auth = Authenticator::new(&config.auth).context("invalid auth configuration")?;
-        let store = store::open(&config).await?;
+        let signer = UrlSigner::new(config.files.signing_secret.as_ref())?;
+        let (store, blobs) = open_stores(&config).await?;
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -66,6 +86,9 @@ impl Application {
                 config: Arc::new(config),
                 store,
                 auth: Arc::new(auth),
+                blobs,
+                signer: Arc::new(signer),
+                file_locks: Arc::new(FileLocks::default()),
             },
             shutdown: ShutdownHandle(sender),
         })

@@ -23,6 +23,15 @@ enum Command {
     Serve(RawConfig),
     /// Print the effective configuration (secrets masked) and check the stores.
     CheckConfig(RawConfig),
+    /// Find blobs without file records (and records without blobs); dry run by default.
+    /// Run it while the service is stopped.
+    Gc {
+        /// Remove the orphan blobs instead of only listing them.
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        config: RawConfig,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(raw) => runtime.block_on(serve(raw)),
         Command::CheckConfig(raw) => runtime.block_on(quillstore::check::check_config(raw)),
+        Command::Gc { apply, config } => runtime.block_on(gc(config, apply)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,4 +66,12 @@ async fn serve(raw: RawConfig) -> anyhow::Result<()> {
     let application = Application::build(config).await?;
     println!("quillstore listening on http://{}", application.address());
     application.run_until_stopped().await
+}
+
+async fn gc(raw: RawConfig, apply: bool) -> anyhow::Result<()> {
+    let config = Config::from_raw(raw)?;
+    telemetry::init(config.log_format);
+    let report = quillstore::files::gc::run(&config, apply).await?;
+    print!("{report}");
+    Ok(())
 }

@@ -12,6 +12,7 @@ impl HttpResource for Character {
         text_fields: &["name", "title"],
         tag: true,
         favorite: true,
+        files: false,
         participants: false,
     };
 }

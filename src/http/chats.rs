@@ -27,6 +27,7 @@ impl HttpResource for Chat {
         tag: true,
         favorite: false,
         participants: true,
+        files: false,
     };
 }
 

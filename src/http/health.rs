@@ -28,14 +28,28 @@ fn service_json(health: &StoreHealth) -> serde_json::Value {
     })
 }
 
+/// The worse of two states.
+fn worst(left: HealthStatus, right: HealthStatus) -> HealthStatus {
+    let rank = |status| match status {
+        HealthStatus::Healthy => 0,
+        HealthStatus::Degraded => 1,
+        HealthStatus::Unhealthy => 2,
+    };
+    if rank(right) > rank(left) {
+        right
+    } else {
+        left
+    }
+}
+
 async fn get_health(State(state): State<AppState>) -> Response {
-    let metadata = state.store.health().await;
-    let status = metadata.status;
+    let (metadata, blobs) = tokio::join!(state.store.health(), state.blobs.health());
+    let status = worst(metadata.status, blobs.status);
     let body = json!({
         "status": status,
         "timestamp": Timestamp::now(),
         "version": env!("CARGO_PKG_VERSION"),
-        "services": {"metadata": service_json(&metadata)},
+        "services": {"metadata": service_json(&metadata), "blobs": service_json(&blobs)},
     });
     let code = if status == HealthStatus::Healthy {
         StatusCode::OK
@@ -50,10 +64,12 @@ async fn get_liveness() -> Response {
 }
 
 async fn get_readiness(State(state): State<AppState>) -> Response {
-    let metadata = state.store.health().await;
-    if metadata.status == HealthStatus::Unhealthy {
-        let body =
-            json!({"status": "not_ready", "services": {"metadata": service_json(&metadata)}});
+    let (metadata, blobs) = tokio::join!(state.store.health(), state.blobs.health());
+    if worst(metadata.status, blobs.status) == HealthStatus::Unhealthy {
+        let body = json!({"status": "not_ready", "services": {
+            "metadata": service_json(&metadata),
+            "blobs": service_json(&blobs),
+        }});
         (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
     } else {
         axum::Json(json!({"status": "ready"})).into_response()

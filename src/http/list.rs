@@ -23,6 +23,9 @@ pub struct ListParams {
     pub tag: Option<String>,
     pub favorite: Option<String>,
     pub include_total: Option<String>,
+    pub category: Option<String>,
+    pub linked_to: Option<String>,
+    pub mime_prefix: Option<String>,
     pub character_id: Option<String>,
     pub persona_id: Option<String>,
 }
@@ -33,6 +36,8 @@ pub struct ListSpec {
     pub text_fields: &'static [&'static str],
     pub tag: bool,
     pub favorite: bool,
+    /// `category`, `linkedTo` (`kind:id`) and `mimePrefix`: the file filters.
+    pub files: bool,
     /// `characterId` / `personaId` filter on chat participants.
     pub participants: bool,
 }
@@ -122,6 +127,14 @@ impl ListParams {
                 value: Value::Bool(parse_bool("favorite", favorite)?),
             });
         }
+        if spec.files {
+            filters.extend(self.file_filters()?);
+        } else if self.category.is_some() || self.linked_to.is_some() || self.mime_prefix.is_some()
+        {
+            return Err(ApiError::bad_request(
+                "category, linkedTo and mimePrefix are supported only for files",
+            ));
+        }
         for (name, value, key) in [
             ("characterId", &self.character_id, "characterId"),
             ("personaId", &self.persona_id, "personaId"),
@@ -153,6 +166,57 @@ impl ListParams {
             filters,
             include_total,
         })
+    }
+}
+
+const CATEGORIES: &[&str] = &[
+    "image",
+    "avatar",
+    "attachment",
+    "document",
+    "audio",
+    "export",
+];
+const LINK_KINDS: &[&str] = &["character", "persona", "chat", "message"];
+
+impl ListParams {
+    fn file_filters(&self) -> Result<Vec<Filter>> {
+        let mut filters = Vec::new();
+        if let Some(category) = &self.category {
+            if !CATEGORIES.contains(&category.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "category must be one of {}",
+                    CATEGORIES.join(", ")
+                )));
+            }
+            filters.push(Filter::Equals {
+                field: "category",
+                value: Value::String(category.clone()),
+            });
+        }
+        if let Some(link) = &self.linked_to {
+            let bad = || ApiError::bad_request("linkedTo must be kind:id, e.g. character:<id>");
+            let (kind, id) = link.split_once(':').ok_or_else(bad)?;
+            let id = Uuid::try_parse(id).map_err(|_| bad())?;
+            if !LINK_KINDS.contains(&kind) {
+                return Err(bad());
+            }
+            filters.push(Filter::ArrayContains {
+                field: "linkedTo",
+                value: serde_json::json!({"kind": kind, "id": id.to_string()}),
+            });
+        }
+        if let Some(prefix) = &self.mime_prefix {
+            let prefix = prefix.trim().to_ascii_lowercase();
+            if prefix.is_empty() {
+                return Err(ApiError::bad_request("mimePrefix must not be empty"));
+            }
+            filters.push(Filter::StartsWith {
+                field: "mimeType",
+                prefix,
+            });
+        }
+        Ok(filters)
     }
 }
 

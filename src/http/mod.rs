@@ -3,7 +3,9 @@
 mod characters;
 mod chats;
 pub mod extract;
+mod files;
 mod health;
+mod limits;
 pub mod list;
 mod messages;
 mod personas;

@@ -12,6 +12,7 @@ impl HttpResource for Persona {
         text_fields: &["name", "title"],
         tag: true,
         favorite: false,
+        files: false,
         participants: false,
     };
 }

@@ -14,7 +14,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use super::{characters, chats, health, messages, personas, tags};
+use super::{characters, chats, files, health, limits, messages, personas, tags};
 use crate::AppState;
 use crate::config::CorsOrigins;
 use crate::error::{ApiError, envelope};
@@ -32,9 +32,13 @@ pub fn build_router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_time));
 
+    // File routes stream bodies of any length: they bound JSON bodies and time themselves,
+    // route by route (see `files::router`).
     let routes = Router::new()
         .merge(health::router())
+        .merge(limits::router())
         .merge(documents)
+        .merge(files::router(&state))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     with_middleware(routes, &state).with_state(state)
@@ -111,7 +115,11 @@ fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
 }
 
 /// Bounds the time of a JSON request; past `REQUEST_TIMEOUT_SECS` it is answered with 503.
-async fn limit_time(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(super) async fn limit_time(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::unavailable("the request took too long").into_response(),

@@ -12,6 +12,7 @@ impl HttpResource for Tag {
         text_fields: &["name"],
         tag: false,
         favorite: false,
+        files: false,
         participants: false,
     };
 }

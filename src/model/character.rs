@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::common::{Checks, PhysicalDescription, tag_references};
+use super::file::{file_references, link_removal};
 use super::{Collection, Reference, Removal, Resource};
 use crate::error::FieldError;
 
@@ -114,17 +115,27 @@ impl Resource for Character {
                 collection: Collection::Personas,
                 id: link.persona_id,
             });
-        tag_references(&self.tags).chain(personas).collect()
+        let files = file_references(
+            self.default_image_id,
+            self.avatar_overrides.iter().map(|item| item.file_id),
+        );
+        tag_references(&self.tags)
+            .chain(personas)
+            .chain(files)
+            .collect()
     }
 
     fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
-        vec![(
-            Collection::Chats,
-            Removal::ArrayObject {
-                field: "participants",
-                key: "characterId",
-                id,
-            },
-        )]
+        vec![
+            (
+                Collection::Chats,
+                Removal::ArrayObject {
+                    field: "participants",
+                    key: "characterId",
+                    id,
+                },
+            ),
+            link_removal(id),
+        ]
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::common::{Checks, tag_references};
-use super::{Collection, Reference, Resource, Timestamp};
+use super::{Collection, Reference, Removal, Resource, Timestamp};
 use crate::error::FieldError;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,5 +131,9 @@ impl Resource for Chat {
                     })
                 });
         tag_references(&self.tags).chain(participants).collect()
+    }
+
+    fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
+        vec![super::file::link_removal(id)]
     }
 }

@@ -5,6 +5,7 @@
 pub mod character;
 pub mod chat;
 pub mod common;
+pub mod file;
 pub mod ids;
 pub mod message;
 pub mod persona;
@@ -46,12 +47,18 @@ pub enum Collection {
     Personas,
     Chats,
     Messages,
+    Files,
 }
 
 impl Collection {
     /// The collections of standalone documents (everything but messages).
-    pub const DOCUMENTS: [Collection; 4] =
-        [Self::Tags, Self::Characters, Self::Personas, Self::Chats];
+    pub const DOCUMENTS: [Collection; 5] = [
+        Self::Tags,
+        Self::Characters,
+        Self::Personas,
+        Self::Chats,
+        Self::Files,
+    ];
 
     /// The name used in routes, directories and database collections.
     pub fn name(self) -> &'static str {
@@ -61,6 +68,7 @@ impl Collection {
             Self::Personas => "personas",
             Self::Chats => "chats",
             Self::Messages => "messages",
+            Self::Files => "files",
         }
     }
 
@@ -68,6 +76,7 @@ impl Collection {
     pub fn name_field(self) -> &'static str {
         match self {
             Self::Chats => "title",
+            Self::Files => "originalFilename",
             _ => "name",
         }
     }

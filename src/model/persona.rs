@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::common::{Checks, PhysicalDescription, tag_references};
+use super::file::{file_references, link_removal};
 use super::{Collection, Reference, Removal, Resource};
 use crate::error::FieldError;
 
@@ -51,7 +52,8 @@ impl Resource for Persona {
     }
 
     fn references(&self) -> Vec<Reference> {
-        tag_references(&self.tags).collect()
+        let files = file_references(self.default_image_id, std::iter::empty());
+        tag_references(&self.tags).chain(files).collect()
     }
 
     fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
@@ -68,6 +70,7 @@ impl Resource for Persona {
         vec![
             (Collection::Characters, links),
             (Collection::Chats, participants),
+            link_removal(id),
         ]
     }
 }

@@ -45,6 +45,7 @@ impl Resource for Tag {
         [
             Collection::Characters,
             Collection::Personas,
+            Collection::Files,
             Collection::Chats,
         ]
         .into_iter()

@@ -251,6 +251,21 @@ impl MetadataStore {
         each!(self, store => store.scan_documents(collection, after, limit).await)
     }
 
+    /// Every document of a collection, of every user (for maintenance such as `gc`).
+    pub async fn all_documents(&self, collection: Collection) -> StoreResult<Vec<Document>> {
+        const BATCH: usize = 1000;
+        let mut all = Vec::new();
+        loop {
+            let after = all.last().map(|document: &Document| document.id);
+            let batch = self.scan_documents(collection, after, BATCH).await?;
+            let done = batch.len() < BATCH;
+            all.extend(batch);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
     pub async fn health(&self) -> StoreHealth {
         each!(self, store => store.health().await)
     }

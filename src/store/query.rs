@@ -18,6 +18,8 @@ pub enum Filter {
         fields: &'static [&'static str],
         needle: String,
     },
+    /// `field` is a string starting with `prefix`.
+    StartsWith { field: &'static str, prefix: String },
     /// Some object of the array `field` has `key` equal to `value`.
     ArrayObjectHas {
         field: &'static str,
@@ -40,6 +42,10 @@ impl Filter {
                     .and_then(Value::as_str)
                     .is_some_and(|text| text.to_lowercase().contains(needle.as_str()))
             }),
+            Self::StartsWith { field, prefix } => body
+                .get(*field)
+                .and_then(Value::as_str)
+                .is_some_and(|text| text.starts_with(prefix.as_str())),
             Self::ArrayObjectHas { field, key, value } => body
                 .get(*field)
                 .and_then(Value::as_array)

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::helpers::{assert_detail_field, assert_error, json_body, spawn_app, strings};
+use crate::helpers::{PNG_2X3, assert_detail_field, assert_error, json_body, spawn_app, strings};
 
 /// Asserts an RFC 3339 UTC timestamp with milliseconds, e.g. `2026-11-23T10:19:00.123Z`.
 fn assert_timestamp(value: &Value) {
@@ -26,6 +26,7 @@ fn assert_timestamp(value: &Value) {
 #[tokio::test]
 async fn character_crud_round_trip() {
     let app = spawn_app().await;
+    let avatar = app.upload(PNG_2X3, "ada.png", Some("image/png")).await;
     let body = json!({
         "name": "Ada Lovelace",
         "title": "Countess",
@@ -36,7 +37,7 @@ async fn character_crud_round_trip() {
         "exampleDialogues": "<START>",
         "systemPrompt": "Stay in character.",
         "isFavorite": true,
-        "avatarOverrides": [{"chatId": uuid::Uuid::now_v7(), "fileId": uuid::Uuid::now_v7()}],
+        "avatarOverrides": [{"chatId": uuid::Uuid::now_v7(), "fileId": avatar["id"]}],
     });
     let created = app.create("characters", body.clone()).await;
     for (field, value) in body.as_object().unwrap() {

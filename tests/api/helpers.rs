@@ -16,9 +16,11 @@ use tokio::task::JoinHandle;
 
 mod assertions;
 mod client;
+mod files;
 
 pub use assertions::{assert_detail_field, assert_error, header, item_ids, json_body, strings};
 pub use client::Api;
+pub use files::{PNG_2X3, blob_files, file_form, file_part, sha256_hex, temp_files, text_bytes};
 
 /// The HS256 secret every JWT-mode test app is configured with.
 pub const TEST_JWT_SECRET: &str = "quillstore-test-secret-at-least-32-bytes-long";

@@ -126,7 +126,7 @@ impl Indexes {
     }
 
     /// Every user's documents of one collection.
-    pub fn all(&self, collection: Collection) -> impl Iterator<Item = &UserDocuments> {
+    pub fn all_users(&self, collection: Collection) -> impl Iterator<Item = &UserDocuments> {
         self.collections
             .get(&collection)
             .into_iter()

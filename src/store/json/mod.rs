@@ -336,7 +336,7 @@ impl JsonStore {
     ) -> StoreResult<Vec<Document>> {
         let indexes = self.read();
         let mut found: Vec<&Arc<Document>> = indexes
-            .all(collection)
+            .all_users(collection)
             .flat_map(|documents| documents.by_id.values())
             .filter(|document| after.is_none_or(|after| document.id > after))
             .collect();

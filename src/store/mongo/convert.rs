@@ -144,6 +144,9 @@ pub fn filter_to_bson(filter: &Filter) -> anyhow::Result<bson::Document> {
                 .collect();
             doc! { "$or": alternatives }
         }
+        Filter::StartsWith { field, prefix } => {
+            doc! { *field: { "$regex": format!("^{}", regex_escape(prefix)) } }
+        }
         Filter::ArrayObjectHas { field, key, value } => {
             doc! { format!("{field}.{key}"): bson::to_bson(value)? }
         }

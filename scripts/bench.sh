@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# File throughput of quillstore against a baseline measured in the same run, plus the
+# server's peak memory during a 1 GiB upload. Writes docs/benchmarks.md.
+#
+# Baseline: examples/bench_baseline.rs, a minimal axum server that streams the same multipart
+# uploads to disk (no hashing, sniffing, fsync or metadata) and serves the files back.
+# Everything runs on 127.0.0.1; the run takes a minute or two after the release build.
+#
+# Usage: scripts/bench.sh            (environment: SMALL_RUNS, LARGE_RUNS, BENCH_OUT)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+small_runs=${SMALL_RUNS:-20}
+large_runs=${LARGE_RUNS:-5}
+out=${BENCH_OUT:-docs/benchmarks.md}
+target=${CARGO_TARGET_DIR:-target}
+
+for tool in cargo curl awk sort; do
+  command -v "$tool" >/dev/null || { echo "bench.sh needs $tool" >&2; exit 1; }
+done
+
+echo "==> building release binaries" >&2
+cargo build --release --locked --bin quillstore --example bench_baseline >&2
+quillstore="$target/release/quillstore"
+baseline="$target/release/examples/bench_baseline"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start NAME COMMAND...: runs a server in the background; once it listens, sets started_url
+# to its base URL and started_pid to its pid.
+started_url=""
+started_pid=""
+start() {
+  local name=$1 log="$work/$1.log" _
+  shift
+  "$@" >"$log" 2>"$work/$name.err" &
+  started_pid=$!
+  pids+=("$started_pid")
+  for _ in $(seq 1 100); do
+    started_url=$(sed -n 's/.*listening on \(http:\/\/127\.0\.0\.1:[0-9]*\).*/\1/p' "$log" | head -n 1)
+    if [ -n "$started_url" ]; then
+      return
+    fi
+    sleep 0.1
+  done
+  echo "$name did not start:" >&2
+  cat "$work/$name.err" >&2
+  exit 1
+}
+
+serve_quillstore() {
+  exec env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT=0 DATA_DIR="$work/$1" AUTH_MODE=none \
+    ALLOWED_MIME_TYPES=application/octet-stream MAX_UPLOAD_SIZE=2GiB RUST_LOG=warn \
+    FILES_SIGNING_SECRET=bench-secret-bench-secret-bench-secret \
+    "$quillstore" serve
+}
+
+serve_baseline() {
+  exec env -i PATH="$PATH" PORT=0 BASELINE_DIR="$work/baseline-files" "$baseline"
+}
+
+# make_files PREFIX SIZE_MIB COUNT: COUNT files of random bytes (distinct, so no dedup).
+make_files() {
+  local i
+  for i in $(seq 1 "$3"); do
+    head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$work/$1-$i.bin"
+  done
+}
+
+# median: the middle of the numbers on stdin.
+median() {
+  sort -g | awk '{ values[NR] = $1 } END { print values[int((NR + 1) / 2)] }'
+}
+
+# upload URL FILE: prints "seconds id".
+upload() {
+  curl -sS --fail -H 'Expect:' -o "$work/answer.json" -w '%{time_total}' \
+    -F "file=@$2;type=application/octet-stream" "$1"
+  printf ' %s\n' "$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$work/answer.json")"
+}
+
+# bench_pair PREFIX SIZE_MIB RUNS: upload and download medians (MiB/s) for both servers.
+bench_pair() {
+  local prefix=$1 size=$2 runs=$3 i line
+  make_files "$prefix" "$size" "$runs"
+  for server in quillstore baseline; do
+    local upload_url download_base times="" ids=()
+    if [ "$server" = quillstore ]; then
+      upload_url="$quillstore_url/api/files"
+      download_base="$quillstore_url/api/files"
+    else
+      upload_url="$baseline_url/upload"
+      download_base="$baseline_url/files"
+    fi
+    for i in $(seq 1 "$runs"); do
+      line=$(upload "$upload_url" "$work/$prefix-$i.bin")
+      times+="${line%% *}"$'\n'
+      ids+=("${line##* }")
+    done
+    local up
+    up=$(printf '%s' "$times" | median)
+    times=""
+    for i in "${ids[@]}"; do
+      times+=$(curl -sS --fail -o /dev/null -w '%{time_total}' "$download_base/$i")$'\n'
+    done
+    local down
+    down=$(printf '%s' "$times" | median)
+    awk -v s="$size" -v u="$up" -v d="$down" -v n="$server" -v p="$prefix" \
+      'BEGIN { printf "%s %s %.1f %.1f\n", p, n, s / u, s / d }'
+  done
+}
+
+echo "==> generating files and measuring throughput" >&2
+start quillstore serve_quillstore data
+quillstore_url=$started_url
+start baseline serve_baseline
+baseline_url=$started_url
+results="$work/results.txt"
+bench_pair 1MiB 1 "$small_runs" >"$results"
+bench_pair 64MiB 64 "$large_runs" >>"$results"
+
+echo "==> peak memory during a 1 GiB upload" >&2
+head -c $((1024 * 1024 * 1024)) /dev/urandom >"$work/1GiB.bin"
+start memory serve_quillstore memory-data
+memory_url=$started_url
+memory_pid=$started_pid
+curl -sS --fail -o /dev/null "$memory_url/api/limits"
+idle_kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$memory_pid/status")
+upload_seconds=$(upload "$memory_url/api/files" "$work/1GiB.bin" | cut -d' ' -f1)
+peak_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$memory_pid/status")
+after_kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$memory_pid/status")
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+{
+  echo "# Benchmarks"
+  echo
+  echo "Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) at commit \`$commit\`"
+  echo "($(nproc) cores, $(uname -sr); client: curl, server and client on 127.0.0.1)."
+  echo
+  echo "## File throughput"
+  echo
+  echo "Median MiB/s over $small_runs uploads (1 MiB) and $large_runs uploads (64 MiB) of distinct"
+  echo "random files, then one download of each. Baseline: \`examples/bench_baseline.rs\`, a"
+  echo "minimal axum handler that streams the same multipart upload to disk without hashing,"
+  echo "sniffing, fsync or metadata, and serves the file back; ratio = quillstore / baseline."
+  echo
+  echo "| size | direction | quillstore MiB/s | baseline MiB/s | ratio |"
+  echo "|---|---|---|---|---|"
+  for prefix in 1MiB 64MiB; do
+    awk -v p="$prefix" '
+      $1 == p && $2 == "quillstore" { qu = $3; qd = $4 }
+      $1 == p && $2 == "baseline" { bu = $3; bd = $4 }
+      END {
+        printf "| %s | upload | %.1f | %.1f | %.2f |\n", p, qu, bu, qu / bu
+        printf "| %s | download | %.1f | %.1f | %.2f |\n", p, qd, bd, qd / bd
+      }' "$results"
+  done
+  echo
+  echo "## Memory during a 1 GiB upload"
+  echo
+  echo "A fresh server receives one 1 GiB multipart upload (MAX_UPLOAD_SIZE=2GiB); RSS read from"
+  echo "\`/proc/<pid>/status\`. Target: peak less than 64 MiB above idle."
+  echo
+  awk -v i="$idle_kib" -v p="$peak_kib" -v a="$after_kib" -v t="$upload_seconds" 'BEGIN {
+    printf "| idle VmRSS | peak VmHWM | peak above idle | VmRSS after | upload time |\n"
+    printf "|---|---|---|---|---|\n"
+    printf "| %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f s |\n", i / 1024, p / 1024, (p - i) / 1024, a / 1024, t
+  }'
+} >"$out"
+cat "$out"

@@ -1,0 +1,288 @@
+//! The blob store: where the bytes of files live. Handlers see only this API (streams in and
+//! out, keys computed here, errors of our own), never a backend's types. Backends form a closed
+//! enum; `fs` (a directory under `DATA_DIR`) is the embedded default.
+//!
+//! Keys are `users/{userId}/{category}/{fileId}_{safeFilename}` for every backend; a key is
+//! never reused, so an upload can never overwrite another file's bytes.
+
+pub mod fs;
+
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::pin::Pin;
+
+use axum::body::Bytes;
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub use self::fs::FsBlobStore;
+use crate::model::UserId;
+use crate::model::file::FileCategory;
+use crate::store::StoreHealth;
+
+/// The longest file name kept inside a key.
+const MAX_KEY_FILENAME: usize = 80;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("no such blob")]
+    NotFound,
+    #[error("the upload is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The incoming stream failed (the client went away or sent a malformed body).
+    #[error("cannot read the upload: {0}")]
+    Body(String),
+    #[error("invalid blob key {0:?}")]
+    InvalidKey(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type BlobResult<T> = Result<T, BlobError>;
+
+/// A validated object key: `/`-separated segments of `A-Z a-z 0-9 . _ - @ | :`, none empty,
+/// none starting with `.`, so a key read back from a record can never leave the store.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobKey(String);
+
+impl BlobKey {
+    /// The key of a new file: the one place the layout is decided.
+    pub fn for_file(user: &UserId, category: FileCategory, file_id: Uuid, filename: &str) -> Self {
+        Self(format!(
+            "{}{}/{file_id}_{}",
+            Self::user_prefix(user),
+            category.as_str(),
+            key_filename(filename)
+        ))
+    }
+
+    /// The prefix under which all of a user's blobs live.
+    pub fn user_prefix(user: &UserId) -> String {
+        format!("users/{user}/")
+    }
+
+    /// The prefix under which every file blob lives (what `gc` walks).
+    pub const ALL_USERS: &'static str = "users/";
+
+    pub fn parse(text: &str) -> BlobResult<Self> {
+        let safe_segment = |segment: &str| {
+            !segment.is_empty()
+                && !segment.starts_with('.')
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-@|:".contains(c))
+        };
+        if text.len() <= 1024 && text.split('/').all(safe_segment) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(BlobError::InvalidKey(text.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/')
+    }
+}
+
+impl fmt::Display for BlobKey {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// A file name reduced to what is safe in any key and path: ASCII letters, digits, `.`, `-`
+/// and `_`, no leading dot, at most [`MAX_KEY_FILENAME`] bytes, never empty.
+fn key_filename(name: &str) -> String {
+    let mut safe = String::with_capacity(name.len().min(MAX_KEY_FILENAME));
+    for c in name.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+            c
+        } else {
+            '_'
+        };
+        if !(c == '_' && safe.ends_with('_')) {
+            safe.push(c);
+        }
+    }
+    let trimmed = safe.trim_start_matches(['.', '_']);
+    let mut safe: String = trimmed.chars().take(MAX_KEY_FILENAME).collect();
+    if safe.is_empty() {
+        safe.push_str("file");
+    }
+    safe
+}
+
+/// What a finished upload wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutOutcome {
+    pub size: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
+/// One stored blob, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobEntry {
+    pub key: BlobKey,
+    pub size: u64,
+}
+
+/// The bytes of a blob (or of a range of it) as a stream, with their exact length.
+pub struct BlobRead {
+    pub body: Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>,
+    pub length: u64,
+}
+
+/// Counts and hashes the bytes of an upload as they flow and stops it past the limit, so no
+/// backend holds more than the limit plus one chunk.
+pub struct Meter {
+    hasher: Sha256,
+    size: u64,
+    limit: u64,
+}
+
+impl Meter {
+    pub fn new(limit: u64) -> Self {
+        Self {
+            hasher: Sha256::new(),
+            size: 0,
+            limit,
+        }
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) -> BlobResult<()> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(BlobError::TooLarge { limit: self.limit });
+        }
+        self.hasher.update(chunk);
+        Ok(())
+    }
+
+    pub fn finish(self) -> PutOutcome {
+        PutOutcome {
+            size: self.size,
+            sha256: hex::encode(self.hasher.finalize()),
+        }
+    }
+}
+
+/// The blob backends. Cheap to clone: each variant is a handle.
+#[derive(Clone)]
+pub enum BlobStore {
+    Fs(FsBlobStore),
+}
+
+impl BlobStore {
+    /// The name recorded in `storage.backend` and shown by health.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Fs(_) => "fs",
+        }
+    }
+
+    /// Streams `body` into a new blob at `key`, counting and hashing it; more than `limit`
+    /// bytes fail with [`BlobError::TooLarge`]. On any failure (or if the future is dropped)
+    /// nothing is left behind.
+    pub async fn put<S, E>(&self, key: &BlobKey, body: S, limit: u64) -> BlobResult<PutOutcome>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: fmt::Display,
+    {
+        let body = body.map(|chunk| chunk.map_err(|error| BlobError::Body(error.to_string())));
+        match self {
+            Self::Fs(store) => store.put(key, body, Meter::new(limit)).await,
+        }
+    }
+
+    /// Streams a blob, or the inclusive byte `range` of it.
+    pub async fn get(
+        &self,
+        key: &BlobKey,
+        range: Option<RangeInclusive<u64>>,
+    ) -> BlobResult<BlobRead> {
+        match self {
+            Self::Fs(store) => store.get(key, range).await,
+        }
+    }
+
+    /// Deletes a blob; a missing one is not an error.
+    pub async fn delete(&self, key: &BlobKey) -> BlobResult<()> {
+        match self {
+            Self::Fs(store) => store.delete(key).await,
+        }
+    }
+
+    pub async fn exists(&self, key: &BlobKey) -> BlobResult<bool> {
+        match self {
+            Self::Fs(store) => store.exists(key).await,
+        }
+    }
+
+    /// Every blob whose key starts with `prefix` (a whole number of segments ending in `/`).
+    pub async fn list(&self, prefix: &str) -> BlobResult<Vec<BlobEntry>> {
+        match self {
+            Self::Fs(store) => store.list(prefix).await,
+        }
+    }
+
+    pub async fn health(&self) -> StoreHealth {
+        match self {
+            Self::Fs(store) => store.health().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_hold_only_safe_segments() {
+        let id = Uuid::nil();
+        let key = BlobKey::for_file(
+            &UserId::local(),
+            FileCategory::Image,
+            id,
+            "../../etc/pässwd\r\n\".png",
+        );
+        assert_eq!(
+            key.as_str(),
+            format!("users/local/image/{id}_etc_p_sswd_.png")
+        );
+        assert!(BlobKey::parse(key.as_str()).is_ok());
+        for bad in [
+            "",
+            "users/../x",
+            "users//x",
+            "/etc/passwd",
+            "users/.tmp/x",
+            "a\\b",
+        ] {
+            assert!(BlobKey::parse(bad).is_err(), "{bad:?}");
+        }
+        let empty = BlobKey::for_file(&UserId::local(), FileCategory::Avatar, id, "..");
+        assert!(empty.as_str().ends_with("_file"));
+    }
+
+    #[test]
+    fn the_meter_stops_past_the_limit() {
+        let mut meter = Meter::new(3);
+        assert!(meter.update(b"abc").is_ok());
+        assert!(matches!(
+            meter.update(b"d"),
+            Err(BlobError::TooLarge { limit: 3 })
+        ));
+        let outcome = Meter::new(10).finish();
+        assert_eq!(outcome.size, 0);
+        assert_eq!(
+            outcome.sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

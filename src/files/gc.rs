@@ -1,0 +1,143 @@
+//! `quillstore gc`: compares the blob store with the file records. Blobs no record points at
+//! (left by a crash between the blob and its record, or a failed delete) are listed and, with
+//! `--apply`, removed; records whose blob is missing are reported, never changed.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use anyhow::Context;
+use uuid::Uuid;
+
+use crate::blob::{BlobEntry, BlobKey, BlobStore};
+use crate::config::Config;
+use crate::files::storage_key;
+use crate::model::{Collection, UserId};
+use crate::store::MetadataStore;
+
+/// A file record whose blob is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingBlob {
+    pub user: UserId,
+    pub file_id: Uuid,
+    pub key: String,
+}
+
+/// What one run found and did.
+#[derive(Debug, Default)]
+pub struct GcReport {
+    pub records: usize,
+    pub blobs: usize,
+    pub orphans: Vec<BlobEntry>,
+    pub missing: Vec<MissingBlob>,
+    /// False for a dry run.
+    pub applied: bool,
+    pub removed: usize,
+}
+
+impl GcReport {
+    pub fn orphan_bytes(&self) -> u64 {
+        self.orphans.iter().map(|entry| entry.size).sum()
+    }
+}
+
+/// Opens the stores of `config` (which takes the `DATA_DIR` lock, so the service must be
+/// stopped) and runs [`collect`].
+pub async fn run(config: &Config, apply: bool) -> anyhow::Result<GcReport> {
+    let (store, blobs) = crate::open_stores(config).await?;
+    collect(&store, &blobs, apply).await
+}
+
+pub async fn collect(
+    store: &MetadataStore,
+    blobs: &BlobStore,
+    apply: bool,
+) -> anyhow::Result<GcReport> {
+    let records = store
+        .all_documents(Collection::Files)
+        .await
+        .context("cannot read the file records")?;
+    let entries = blobs
+        .list(BlobKey::ALL_USERS)
+        .await
+        .context("cannot list the blobs")?;
+    let referenced: HashSet<&str> = records.iter().filter_map(storage_key).collect();
+    let present: HashSet<&str> = entries.iter().map(|entry| entry.key.as_str()).collect();
+    let mut report = GcReport {
+        records: records.len(),
+        blobs: entries.len(),
+        applied: apply,
+        ..GcReport::default()
+    };
+    for record in &records {
+        let key = storage_key(record).unwrap_or_default();
+        if !present.contains(key) {
+            report.missing.push(MissingBlob {
+                user: record.user_id.clone(),
+                file_id: record.id,
+                key: key.to_owned(),
+            });
+        }
+    }
+    report.orphans = entries
+        .iter()
+        .filter(|entry| !referenced.contains(entry.key.as_str()))
+        .cloned()
+        .collect();
+    if apply {
+        for orphan in &report.orphans {
+            blobs
+                .delete(&orphan.key)
+                .await
+                .with_context(|| format!("cannot remove blob {}", orphan.key))?;
+            report.removed += 1;
+        }
+    }
+    Ok(report)
+}
+
+impl fmt::Display for GcReport {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            formatter,
+            "checked {} file record(s) and {} blob(s)",
+            self.records, self.blobs
+        )?;
+        let verb = if self.applied {
+            "removed"
+        } else {
+            "would remove"
+        };
+        for orphan in &self.orphans {
+            writeln!(
+                formatter,
+                "orphan blob: {} ({} bytes)",
+                orphan.key, orphan.size
+            )?;
+        }
+        for missing in &self.missing {
+            writeln!(
+                formatter,
+                "record without blob: file {} of user {} (key {})",
+                missing.file_id, missing.user, missing.key
+            )?;
+        }
+        writeln!(
+            formatter,
+            "{verb} {} orphan blob(s), {} bytes; {} record(s) without blob",
+            if self.applied {
+                self.removed
+            } else {
+                self.orphans.len()
+            },
+            self.orphan_bytes(),
+            self.missing.len()
+        )?;
+        if !self.applied && !self.orphans.is_empty() {
+            writeln!(
+                formatter,
+                "dry run: run `quillstore gc --apply` to remove them"
+            )?;
+        }
+        Ok(())
+    }
+}

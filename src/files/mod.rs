@@ -1,0 +1,80 @@
+//! Files beyond HTTP: content sniffing, names, signed links, garbage collection, and the
+//! bookkeeping that lets several records of one user share a blob (dedup by SHA-256, the blob
+//! deleted with its last record).
+
+pub mod content;
+pub mod gc;
+pub mod names;
+pub mod signing;
+
+use std::hash::{Hash, Hasher};
+
+use serde_json::Value;
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::model::{Collection, Document, UserId};
+use crate::store::{Filter, ListQuery, MetadataStore, SortField, StoreResult};
+
+const LOCK_STRIPES: usize = 64;
+/// Page size when collecting every record of one blob.
+const SCAN_PAGE: usize = 500;
+
+/// Serializes the steps that decide whether a blob is shared: "find a record with this
+/// SHA-256 and point a new record at its blob" against "delete a record and, if it was the
+/// last one, its blob". Striped by user and hash; within one process (the embedded stores
+/// are single-node by design).
+pub struct FileLocks {
+    stripes: Vec<Mutex<()>>,
+}
+
+impl Default for FileLocks {
+    fn default() -> Self {
+        Self {
+            stripes: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl FileLocks {
+    pub async fn lock(&self, user: &UserId, sha256: &str) -> MutexGuard<'_, ()> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (user, sha256).hash(&mut hasher);
+        let stripe = (hasher.finish() % LOCK_STRIPES as u64) as usize;
+        self.stripes[stripe].lock().await
+    }
+}
+
+/// Every file record of `user` with this SHA-256 (the records that may share its blob).
+pub async fn records_with_hash(
+    store: &MetadataStore,
+    user: &UserId,
+    sha256: &str,
+) -> StoreResult<Vec<Document>> {
+    let mut query = ListQuery {
+        collection: Collection::Files,
+        user: user.clone(),
+        filters: vec![Filter::Equals {
+            field: "sha256",
+            value: Value::String(sha256.to_owned()),
+        }],
+        sort: SortField::UpdatedAt,
+        descending: false,
+        after: None,
+        limit: SCAN_PAGE,
+        include_total: false,
+    };
+    let mut records = Vec::new();
+    loop {
+        let page = store.list(&query).await?;
+        records.extend(page.items);
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => return Ok(records),
+        }
+    }
+}
+
+/// The blob key a file record points at.
+pub fn storage_key(document: &Document) -> Option<&str> {
+    document.body.get("storage")?.get("key")?.as_str()
+}

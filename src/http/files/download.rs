@@ -1,0 +1,200 @@
+//! `GET`/`HEAD /api/files/{id}`: the bytes of a file, streamed with `Content-Length`, for the
+//! owner (auth header) or for anyone holding a signed link to that one file. `ETag` is the
+//! SHA-256 (`If-None-Match` → 304), a single `Range` gets a 206, an unsatisfiable one a 416.
+//! Passive types are shown inline; everything else is a sandboxed attachment.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_range_header::{EndPosition, RangeUnsatisfiableError, StartPosition};
+use serde_json::Value;
+
+use crate::AppState;
+use crate::blob::{BlobError, BlobKey};
+use crate::error::{ApiError, Result};
+use crate::files::content::serves_inline;
+use crate::files::names::content_disposition;
+use crate::files::signing::SignedQuery;
+use crate::http::extract::{ApiQuery, DocumentId};
+use crate::model::Collection;
+use crate::model::file::File;
+
+const CACHE_CONTROL: &str = "private, immutable";
+
+/// The part of the bytes a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    All,
+    Part { start: u64, end: u64 },
+}
+
+pub async fn get_file(
+    State(state): State<AppState>,
+    method: Method,
+    DocumentId(id): DocumentId,
+    ApiQuery(signed): ApiQuery<SignedQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let user = if signed.is_empty() {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        state.auth.authenticate(authorization)?
+    } else {
+        let now = crate::files::signing::unix_now();
+        state
+            .signer
+            .verify(id, &signed, now)
+            .map_err(|problem| ApiError::Unauthorized(problem.to_string()))?
+    };
+    let document = state.store.get(Collection::Files, &user, id).await?;
+    let file: File = serde_json::from_value(Value::Object(document.body))
+        .map_err(|error| anyhow::anyhow!("file record {id} does not parse: {error}"))?;
+    serve(&state, &method, &headers, &file).await
+}
+
+async fn serve(
+    state: &AppState,
+    method: &Method,
+    request: &HeaderMap,
+    file: &File,
+) -> Result<Response> {
+    let etag = format!("\"{}\"", file.sha256);
+    let mut headers = HeaderMap::new();
+    insert(&mut headers, header::ETAG, &etag);
+    insert(&mut headers, header::CACHE_CONTROL, CACHE_CONTROL);
+    if none_match(request, &file.sha256) {
+        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
+    let wanted = wanted_range(request, &etag, file.size)?;
+    let inline = serves_inline(&file.mime_type);
+    let content_type = if file.mime_type == "text/plain" {
+        "text/plain; charset=utf-8"
+    } else {
+        file.mime_type.as_str()
+    };
+    insert(&mut headers, header::CONTENT_TYPE, content_type);
+    insert(
+        &mut headers,
+        header::CONTENT_DISPOSITION,
+        &content_disposition(inline, &file.original_filename),
+    );
+    if !inline {
+        insert(&mut headers, header::CONTENT_SECURITY_POLICY, "sandbox");
+    }
+    insert(&mut headers, header::ACCEPT_RANGES, "bytes");
+    let (status, range, length) = match wanted {
+        Wanted::All => (StatusCode::OK, None, file.size),
+        Wanted::Part { start, end } => {
+            let content_range = format!("bytes {start}-{end}/{}", file.size);
+            insert(&mut headers, header::CONTENT_RANGE, &content_range);
+            (
+                StatusCode::PARTIAL_CONTENT,
+                Some(start..=end),
+                end - start + 1,
+            )
+        }
+    };
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if method == Method::HEAD {
+        return Ok((status, headers).into_response());
+    }
+    let key = BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?;
+    let read = match state.blobs.get(&key, range).await {
+        Ok(read) => read,
+        Err(BlobError::NotFound) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "the blob {key} of a file record is missing (see `quillstore gc`)"
+            )));
+        }
+        Err(error) => return Err(anyhow::Error::from(error).into()),
+    };
+    Ok((status, headers, Body::from_stream(read.body)).into_response())
+}
+
+fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+/// True when `If-None-Match` names this content (weak comparison, `*` included).
+fn none_match(request: &HeaderMap, sha256: &str) -> bool {
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|tag| {
+            let tag = tag.strip_prefix("W/").unwrap_or(tag);
+            tag == "*" || tag.trim_matches('"') == sha256
+        })
+}
+
+/// The range to serve. A missing, malformed or multi-range `Range`, or one whose `If-Range`
+/// names other content, gets everything; a single range outside the file gets a 416.
+fn wanted_range(request: &HeaderMap, etag: &str, size: u64) -> Result<Wanted> {
+    let Some(range) = request
+        .get(header::RANGE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return Ok(Wanted::All);
+    };
+    if let Some(if_range) = request.get(header::IF_RANGE)
+        && if_range.as_bytes() != etag.as_bytes()
+    {
+        return Ok(Wanted::All);
+    }
+    let unsatisfiable = ApiError::RangeNotSatisfiable { size };
+    let parsed = match http_range_header::parse_range_header(range) {
+        Ok(parsed) => parsed,
+        Err(RangeUnsatisfiableError::ZeroSuffix) => return Err(unsatisfiable),
+        Err(_) => return Ok(Wanted::All),
+    };
+    let [only] = parsed.ranges.as_slice() else {
+        return Ok(Wanted::All);
+    };
+    if size == 0 {
+        return Err(unsatisfiable);
+    }
+    let last = size - 1;
+    let (start, end) = match (only.start, only.end) {
+        (StartPosition::FromLast(count), _) => (size.saturating_sub(count), last),
+        (StartPosition::Index(start), EndPosition::LastByte) => (start, last),
+        (StartPosition::Index(start), EndPosition::Index(end)) => (start, end.min(last)),
+    };
+    if start > last || start > end {
+        return Err(unsatisfiable);
+    }
+    Ok(Wanted::Part { start, end })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(value: &str, size: u64) -> Result<Wanted> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RANGE, HeaderValue::from_str(value).unwrap());
+        wanted_range(&headers, "\"x\"", size)
+    }
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        let part = |start, end| Wanted::Part { start, end };
+        assert_eq!(range("bytes=0-0", 10).unwrap(), part(0, 0));
+        assert_eq!(range("bytes=-3", 10).unwrap(), part(7, 9));
+        assert_eq!(range("bytes=-30", 10).unwrap(), part(0, 9));
+        assert_eq!(range("bytes=4-", 10).unwrap(), part(4, 9));
+        assert_eq!(range("bytes=4-100", 10).unwrap(), part(4, 9));
+        assert!(range("bytes=10-", 10).is_err());
+        assert!(range("bytes=10-20", 10).is_err());
+        assert!(range("bytes=5-3", 10).is_err());
+        assert!(range("bytes=-0", 10).is_err());
+        assert!(range("bytes=0-0", 0).is_err());
+        assert_eq!(range("bytes=0-1,4-5", 10).unwrap(), Wanted::All);
+        assert_eq!(range("pages=1", 10).unwrap(), Wanted::All);
+    }
+}

@@ -1,0 +1,148 @@
+//! Failure safety of files: a `kill -9` in the middle of an upload leaves no record and its
+//! temp file is removed at the next start; `quillstore gc` finds blobs without records (and
+//! records without blobs), removing the former only with `--apply`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use futures::SinkExt;
+use futures::channel::mpsc;
+use reqwest::multipart::{Form, Part};
+
+use crate::binary::spawn_binary;
+use crate::helpers::{Api, blob_files, spawn_app, temp_files, text_bytes};
+
+/// How long the test waits for the server to reach a state before it gives up.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn a_killed_upload_leaves_no_record_and_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = spawn_binary(dir.path()).await;
+    let api = Api::at(server.address.clone());
+    let kept = api.upload(b"kept", "kept.txt", None).await;
+
+    let (mut sender, receiver) = mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let part = Part::stream(reqwest::Body::wrap_stream(receiver)).file_name("big.txt");
+    let upload_api = api.clone();
+    let upload = tokio::spawn(async move {
+        let request = upload_api
+            .request(reqwest::Method::POST, "/api/files")
+            .multipart(Form::new().part("file", part));
+        upload_api
+            .try_send(request)
+            .await
+            .map(|response| response.status())
+    });
+    for seed in 0..8 {
+        sender.send(Ok(text_bytes(256 * 1024, seed))).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while temp_files(dir.path()).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the upload never started writing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.child.kill().expect("kill -9 the server");
+    server.child.wait().unwrap();
+    drop(sender);
+    let outcome = upload.await.unwrap();
+    assert!(
+        outcome.is_err(),
+        "the upload cannot have succeeded: {outcome:?}"
+    );
+    assert_eq!(
+        temp_files(dir.path()).len(),
+        1,
+        "the kill left the temp file behind"
+    );
+
+    let server = spawn_binary(dir.path()).await;
+    assert!(temp_files(dir.path()).is_empty(), "removed at start");
+    let api = Api::at(server.address.clone());
+    let page = api.list("/api/files").await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "only the finished upload: {page}");
+    assert_eq!(items[0]["id"], kept["id"]);
+    assert_eq!(blob_files(dir.path()).len(), 1);
+}
+
+/// Runs `quillstore gc` (with `--apply` when asked) on `data_dir`.
+async fn gc(data_dir: &Path, apply: bool) -> Output {
+    let data_dir = data_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || run_gc(&data_dir, apply))
+        .await
+        .unwrap()
+}
+
+fn run_gc(data_dir: &Path, apply: bool) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quillstore"));
+    command
+        .arg("gc")
+        .env("DATA_DIR", data_dir)
+        .env("AUTH_MODE", "none")
+        .env("RUST_LOG", "warn")
+        .env_remove("HOST");
+    if apply {
+        command.arg("--apply");
+    }
+    command.output().expect("run quillstore gc")
+}
+
+#[tokio::test]
+async fn gc_finds_orphan_blobs_and_records_without_blobs() {
+    let mut app = spawn_app().await;
+    let kept = app.upload(b"kept", "kept.txt", None).await;
+    let lost = app.upload(b"lost", "lost.txt", None).await;
+    let busy = gc(&app.data_dir, false).await;
+    assert!(!busy.status.success(), "gc must not run beside the service");
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("in use"));
+    app.stop().await;
+
+    let users = app.data_dir.join("blobs").join("users");
+    let orphan_key = format!("users/local/image/{}_orphan.png", uuid::Uuid::now_v7());
+    let orphan = app.data_dir.join("blobs").join(&orphan_key);
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, b"nobody points here").unwrap();
+    let lost_key = lost["storage"]["key"].as_str().unwrap();
+    std::fs::remove_file(app.data_dir.join("blobs").join(lost_key)).unwrap();
+
+    let dry = gc(&app.data_dir, false).await;
+    let report = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(
+        dry.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(
+        report.contains(&format!("orphan blob: {orphan_key} (18 bytes)")),
+        "{report}"
+    );
+    let lost_id = lost["id"].as_str().unwrap();
+    assert!(
+        report.contains(&format!("record without blob: file {lost_id}")),
+        "{report}"
+    );
+    assert!(report.contains("would remove 1 orphan blob(s)"), "{report}");
+    assert!(orphan.exists(), "a dry run removes nothing");
+
+    let applied = gc(&app.data_dir, true).await;
+    let report = String::from_utf8_lossy(&applied.stdout).into_owned();
+    assert!(applied.status.success(), "{report}");
+    assert!(report.contains("removed 1 orphan blob(s)"), "{report}");
+    assert!(!orphan.exists());
+    let kept_key = kept["storage"]["key"].as_str().unwrap();
+    assert_eq!(
+        blob_files(&app.data_dir),
+        [users.parent().unwrap().join(kept_key)]
+    );
+
+    app.start().await;
+    assert_eq!(
+        app.download_bytes(kept["id"].as_str().unwrap()).await,
+        b"kept"
+    );
+}
