@@ -20,7 +20,7 @@ use super::extract::{
 use super::list::MAX_LIMIT;
 use super::resource::{check_fields, check_references, document_response, parse, to_body};
 use crate::AppState;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, FieldError, Result};
 use crate::model::message::{MESSAGE_SERVER_FIELDS, Message, Placement, Role};
 use crate::model::{Document, Resource, UserId, ids};
 use crate::store::{MessageChange, MessageQuery, StoreError};
@@ -463,6 +463,17 @@ async fn select_swipe(
     path: MessagePath,
     JsonObject(body): JsonObject,
 ) -> Result<Response> {
+    let unknown: Vec<FieldError> = body
+        .keys()
+        .filter(|key| key.as_str() != "swipeIndex")
+        .map(|key| FieldError::new(key, "is not a field of this request"))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::bad_fields(
+            "the body has fields this request does not take",
+            unknown,
+        ));
+    }
     let choice: SelectSwipe = serde_json::from_value(Value::Object(body))
         .map_err(|error| ApiError::validation("swipeIndex", error.to_string()))?;
     for _ in 0..ATTEMPTS {
