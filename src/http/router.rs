@@ -72,6 +72,7 @@ fn with_middleware(routes: Router<AppState>, state: &AppState) -> Router<AppStat
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(middleware::from_fn(measure))
             .layer(middleware::from_fn_with_state(state.clone(), throttle::limit_addresses))
+            .map_response(only_for_allowed_origins)
             .layer(cors_layer(&state.config.cors_allowed_origins))
             .layer(CatchPanicLayer::custom(panic_response)),
     )
@@ -112,6 +113,24 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
             REQUEST_ID,
         ])
         .max_age(Duration::from_secs(600))
+}
+
+/// `CorsLayer` puts the allowed methods and headers on every preflight and the exposed headers
+/// on every response; only `Access-Control-Allow-Origin` depends on the origin. An origin that
+/// is not allowed gets no CORS header at all.
+fn only_for_allowed_origins<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        let names: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in names {
+            headers.remove(name);
+        }
+    }
+    response
 }
 
 fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
