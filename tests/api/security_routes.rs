@@ -3,20 +3,19 @@
 //! token and with a forged one. Only the owner succeeds. The other user gets exactly the 404 an
 //! id nobody has gets (never a 403, never the owner's data); the others get 401 with the
 //! envelope and `WWW-Authenticate: Bearer`. Adding a route means adding a row here (or to
-//! [`PUBLIC`] when it needs no token).
+//! `security_public::PUBLIC` when it needs no token).
 
 use std::collections::HashMap;
+use std::path::Path;
 
-use jsonwebtoken::get_current_timestamp;
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    Api, TEST_JWT_SECRET, file_form, header, json_body, sign_hs256, spawn_app_with, spawn_jwt_app,
+use crate::helpers::{Api, file_form, spawn_jwt_app};
+use crate::security_support::{
+    assert_no_leak, assert_unauthorized, expired_token, fill, forged_token, owner_documents, parts,
+    snapshot,
 };
-
-/// Text in every document of the owner: no answer to anyone else may contain it.
-pub const SECRET: &str = "alice-secret-5d1c";
 
 /// What a route is sent.
 pub enum Body {
@@ -151,22 +150,6 @@ pub fn routes() -> Vec<Route> {
     rows
 }
 
-/// Routes that need no token: they answer anyone and hold nothing of a user. Signed links
-/// are public too (see `public_routes_need_no_token_and_reveal_nothing_of_a_user`).
-pub const PUBLIC: &[&str] = &[
-    "/api/health",
-    "/api/health/live",
-    "/api/health/ready",
-    "/api/limits",
-];
-
-/// The path of `route` with the placeholders replaced by `ids`.
-pub fn fill(path: &str, ids: &HashMap<&'static str, String>) -> String {
-    ids.iter().fold(path.to_owned(), |path, (name, id)| {
-        path.replace(&format!("{{{name}}}"), id)
-    })
-}
-
 pub fn request(api: &Api, route: &Route, path: &str) -> RequestBuilder {
     let builder = api.request(route.method.clone(), path);
     match &route.body {
@@ -182,107 +165,64 @@ pub fn request(api: &Api, route: &Route, path: &str) -> RequestBuilder {
     }
 }
 
-/// Alice's documents, each holding [`SECRET`]; the message is a swipe group of two.
-pub async fn owner_documents(alice: &Api) -> HashMap<&'static str, String> {
-    let id = |document: Value| document["id"].as_str().unwrap().to_owned();
-    let tag = id(alice.create("tags", json!({"name": SECRET})).await);
-    let described = |name: &str| json!({"name": name, "description": SECRET, "tags": [tag]});
-    let persona = id(alice.create("personas", described("persona")).await);
-    let mut character = described("character");
-    character["personaLinks"] = json!([{"personaId": persona, "isDefault": true}]);
-    let character = id(alice.create("characters", character).await);
-    let file = id(alice.upload(SECRET.as_bytes(), "portrait.txt", None).await);
-    let chat = json!({"title": SECRET, "tags": [tag], "contextSummary": SECRET,
-        "participants": [{"type": "character", "characterId": character}]});
-    let chat = id(alice.create("chats", chat).await);
-    let reply = json!({"role": "assistant", "content": SECRET, "attachments": [file]});
-    let response = alice
-        .post(&format!("/api/chats/{chat}/messages"), &reply)
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let message = id(json_body(response).await);
-    let swipes = format!("/api/chats/{chat}/messages/{message}/swipes");
-    let response = alice.post(&swipes, &json!({"content": SECRET})).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    HashMap::from([
-        ("tag", tag),
-        ("persona", persona),
-        ("character", character),
-        ("file", file),
-        ("chat", chat),
-        ("message", message),
-    ])
-}
-
-/// Everything of alice's that a request could change.
-async fn snapshot(alice: &Api, ids: &HashMap<&'static str, String>) -> Vec<Value> {
-    let mut seen = Vec::new();
-    for path in [
-        "/api/tags/{tag}",
-        "/api/personas/{persona}",
-        "/api/characters/{character}",
-        "/api/chats/{chat}",
-        "/api/chats/{chat}/messages?includeSwipes=true",
-        "/api/files/{file}/metadata",
-        "/api/tags?includeTotal=true",
-        "/api/personas?includeTotal=true",
-        "/api/characters?includeTotal=true",
-        "/api/chats?includeTotal=true",
-        "/api/files?includeTotal=true",
-    ] {
-        seen.push(alice.list(&fill(path, ids)).await);
+/// The route paths `src/http` declares, and how many collections use the shared routes.
+fn declared_routes() -> (Vec<String>, usize) {
+    fn walk(dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("read src/http") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                found.push(std::fs::read_to_string(&path).expect("read a source file"));
+            }
+        }
     }
-    let bytes = alice.download_bytes(&ids["file"]).await;
-    seen.push(Value::String(String::from_utf8(bytes).unwrap()));
-    seen
-}
-
-/// A token of `user` that expired an hour ago (well past the 30 s leeway).
-pub fn expired_token(user: &str) -> String {
-    let claims = json!({"sub": user, "exp": get_current_timestamp() - 3600});
-    sign_hs256(&claims, TEST_JWT_SECRET.as_bytes())
-}
-
-/// A well-formed token of `user` signed with a key the service does not know.
-pub fn forged_token(user: &str) -> String {
-    let claims = json!({"sub": user, "exp": get_current_timestamp() + 3600});
-    sign_hs256(&claims, b"not-the-service-secret-but-just-as-long!")
-}
-
-/// Status, headers and body text of a response.
-pub async fn parts(response: Response) -> (StatusCode, reqwest::header::HeaderMap, String) {
-    let (status, headers) = (response.status(), response.headers().clone());
-    (
-        status,
-        headers,
-        response.text().await.expect("read the body"),
-    )
-}
-
-/// Asserts that `text` holds nothing of alice: her secret, her name, her ids.
-pub fn assert_no_leak(text: &str, ids: &HashMap<&'static str, String>, context: &str) {
-    assert!(
-        !text.contains(SECRET),
-        "{context} leaks alice's data: {text}"
+    let mut sources = Vec::new();
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http"),
+        &mut sources,
     );
-    assert!(!text.contains("alice"), "{context} names alice: {text}");
-    for (name, id) in ids {
-        assert!(!text.contains(id), "{context} names alice's {name}: {text}");
+    let mut paths = Vec::new();
+    for source in &sources {
+        for after in source.split(".route(").skip(1) {
+            if let Some(literal) = after.trim_start().strip_prefix('"') {
+                paths.push(literal.split('"').next().unwrap().to_owned());
+            }
+        }
     }
+    let shared = sources
+        .iter()
+        .map(|source| source.matches("routes::<").count())
+        .sum();
+    (paths, shared)
 }
 
-/// 401, `WWW-Authenticate: Bearer` and (unless `HEAD`) the envelope.
-pub fn assert_unauthorized(
-    (status, headers, text): &(StatusCode, reqwest::header::HeaderMap, String),
-    method: &Method,
-    context: &str,
-) {
-    assert_eq!(*status, StatusCode::UNAUTHORIZED, "{context}: {text}");
-    assert_eq!(header(headers, "www-authenticate"), "Bearer", "{context}");
-    if method != Method::HEAD {
-        let body: Value = serde_json::from_str(text).expect("an envelope");
-        assert_eq!(body["error"]["code"], "unauthorized", "{context}: {body}");
+#[test]
+fn every_declared_route_has_a_row() {
+    let table: Vec<String> = routes()
+        .iter()
+        .map(|route| {
+            let path = route.path.replace("{message}", "{message_id}");
+            ["tag", "character", "persona", "chat", "file"]
+                .iter()
+                .fold(path, |path, name| {
+                    path.replace(&format!("{{{name}}}"), "{id}")
+                })
+        })
+        .collect();
+    let (declared, shared) = declared_routes();
+    assert!(declared.len() > 10, "found the routes: {declared:?}");
+    for path in declared {
+        let listed = table.contains(&path)
+            || crate::security_public::PUBLIC.contains(&path.as_str())
+            || path == "/metrics";
+        assert!(listed, "{path} has no row in the security table");
     }
+    // The four collections of the loop in `routes` are the only users of the shared routes.
+    assert_eq!(
+        shared, 4,
+        "a collection served by `routes::<R>()` has no rows here"
+    );
 }
 
 #[tokio::test]
@@ -334,56 +274,4 @@ async fn only_the_owner_reaches_a_document_on_any_route() {
         let context = format!("{} {} as the owner", route.method, route.path);
         assert_eq!(status.as_u16(), route.success, "{context}: {text}");
     }
-}
-
-#[tokio::test]
-async fn public_routes_need_no_token_and_reveal_nothing_of_a_user() {
-    let metrics_token = "metrics-token-for-the-security-suite";
-    let app = spawn_app_with(|raw| {
-        raw.auth_mode = Some("jwt".to_owned());
-        raw.auth_jwt_secret = Some(TEST_JWT_SECRET.to_owned());
-        raw.metrics_token = Some(metrics_token.to_owned());
-    })
-    .await;
-    let alice = app.as_user("alice");
-    let ids = owner_documents(&alice).await;
-    let link = alice
-        .post(&format!("/api/files/{}/url", ids["file"]), &json!({}))
-        .await;
-    let link = json_body(link).await["url"].as_str().unwrap().to_owned();
-    let callers = [
-        ("anonymous", app.api.clone()),
-        ("expired", app.with_token(&expired_token("alice"))),
-        ("garbled", app.with_token("not.a.token")),
-        ("another user", app.as_user("bob")),
-    ];
-    for (who, api) in &callers {
-        for path in PUBLIC {
-            let (status, headers, text) = parts(api.get(path).await).await;
-            assert_eq!(status, StatusCode::OK, "GET {path} as {who}: {text}");
-            assert_no_leak(&text, &ids, &format!("GET {path}"));
-            assert!(headers.get("www-authenticate").is_none());
-        }
-        // A signed link serves its file (the point of it) and nothing that names the user.
-        for method in [Method::GET, Method::HEAD] {
-            let (status, headers, text) = parts(api.send(api.request(method, &link)).await).await;
-            assert_eq!(status, StatusCode::OK, "signed link as {who}: {text}");
-            assert!(text.is_empty() || text == SECRET, "only the file's bytes");
-            for (name, value) in &headers {
-                let value = value.to_str().unwrap_or_default();
-                assert!(!value.contains("alice"), "{name}: {value} names the user");
-            }
-        }
-    }
-    // Metrics hide behind their own token and label routes by template, never by id or user.
-    let response = alice.get("/metrics").await;
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let metrics = app.with_token(metrics_token).get("/metrics").await;
-    assert_eq!(metrics.status(), StatusCode::OK);
-    let text = metrics.text().await.unwrap();
-    assert!(
-        text.contains("route=\"/api/files/{id}/url\""),
-        "labelled by template"
-    );
-    assert_no_leak(&text, &ids, "/metrics");
 }

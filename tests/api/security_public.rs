@@ -1,11 +1,76 @@
-//! Signed file links are capabilities for one file of one user: a link opens that file (GET
-//! and HEAD) and nothing else, and no recombination of two users' links, or a link with
-//! another user named in it, opens a file.
+//! Routes without a token: health, limits and signed file links answer anyone and reveal
+//! nothing of a user. A signed link is a capability for one file of one user: it opens that
+//! file (GET and HEAD) and nothing else, and no recombination of two users' links, or a link
+//! with another user named in it, opens a file.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Api, assert_error, json_body, spawn_jwt_app};
+use crate::helpers::{
+    Api, TEST_JWT_SECRET, assert_error, json_body, spawn_app_with, spawn_jwt_app,
+};
+use crate::security_support::{SECRET, assert_no_leak, expired_token, owner_documents, parts};
+
+/// Routes that need no token besides signed links (below): they answer anyone, whatever
+/// token comes along, and hold nothing of a user. Adding a public route means adding it here.
+pub const PUBLIC: &[&str] = &[
+    "/api/health",
+    "/api/health/live",
+    "/api/health/ready",
+    "/api/limits",
+];
+
+#[tokio::test]
+async fn public_routes_need_no_token_and_reveal_nothing_of_a_user() {
+    let metrics_token = "metrics-token-for-the-security-suite";
+    let app = spawn_app_with(|raw| {
+        raw.auth_mode = Some("jwt".to_owned());
+        raw.auth_jwt_secret = Some(TEST_JWT_SECRET.to_owned());
+        raw.metrics_token = Some(metrics_token.to_owned());
+    })
+    .await;
+    let alice = app.as_user("alice");
+    let ids = owner_documents(&alice).await;
+    let link = alice
+        .post(&format!("/api/files/{}/url", ids["file"]), &json!({}))
+        .await;
+    let link = json_body(link).await["url"].as_str().unwrap().to_owned();
+    let callers = [
+        ("anonymous", app.api.clone()),
+        ("expired", app.with_token(&expired_token("alice"))),
+        ("garbled", app.with_token("not.a.token")),
+        ("another user", app.as_user("bob")),
+    ];
+    for (who, api) in &callers {
+        for path in PUBLIC {
+            let (status, headers, text) = parts(api.get(path).await).await;
+            assert_eq!(status, StatusCode::OK, "GET {path} as {who}: {text}");
+            assert_no_leak(&text, &ids, &format!("GET {path}"));
+            assert!(headers.get("www-authenticate").is_none());
+        }
+        // A signed link serves its file (the point of it) and nothing that names the user.
+        for method in [Method::GET, Method::HEAD] {
+            let (status, headers, text) = parts(api.send(api.request(method, &link)).await).await;
+            assert_eq!(status, StatusCode::OK, "signed link as {who}: {text}");
+            assert!(text.is_empty() || text == SECRET, "only the file's bytes");
+            for (name, value) in &headers {
+                let value = value.to_str().unwrap_or_default();
+                assert!(!value.contains("alice"), "{name}: {value} names the user");
+            }
+        }
+    }
+    // Metrics hide behind their own token and label routes by template, never by id or user.
+    let response = alice.get("/metrics").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let metrics = app.with_token(metrics_token).get("/metrics").await;
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("route=\"/api/files/{id}/url\""),
+        "labelled by template"
+    );
+    assert_no_leak(&text, &ids, "/metrics");
+}
 
 /// A signed link to `id` made by `api`'s user.
 async fn link_to(api: &Api, id: &str) -> String {
