@@ -22,7 +22,7 @@ use super::resource::{check_fields, check_references, document_response, parse, 
 use crate::AppState;
 use crate::error::{ApiError, FieldError, Result};
 use crate::model::message::{MESSAGE_SERVER_FIELDS, Message, Placement, Role};
-use crate::model::{Document, Resource, UserId, ids};
+use crate::model::{Document, Resource, SERVER_OWNED_FIELDS, UserId, ids};
 use crate::store::{MessageChange, MessageQuery, StoreError};
 
 /// How often a write re-reads messages that concurrent writers changed.
@@ -463,15 +463,25 @@ async fn select_swipe(
     path: MessagePath,
     JsonObject(body): JsonObject,
 ) -> Result<Response> {
-    let unknown: Vec<FieldError> = body
+    // Like every body: a field the client may not set is a 400, not a validation problem.
+    let unexpected: Vec<FieldError> = body
         .keys()
-        .filter(|key| key.as_str() != "swipeIndex")
-        .map(|key| FieldError::new(key, "is not a field of this request"))
+        .filter(|key| *key != "swipeIndex")
+        .map(|key| {
+            let server = SERVER_OWNED_FIELDS.contains(&key.as_str())
+                || MESSAGE_SERVER_FIELDS.contains(&key.as_str());
+            let problem = if server {
+                "is set by the server"
+            } else {
+                "is not a field of this request (only swipeIndex)"
+            };
+            FieldError::new(key, problem)
+        })
         .collect();
-    if !unknown.is_empty() {
+    if !unexpected.is_empty() {
         return Err(ApiError::bad_fields(
-            "the body has fields this request does not take",
-            unknown,
+            "the body has fields a client may not set",
+            unexpected,
         ));
     }
     let choice: SelectSwipe = serde_json::from_value(Value::Object(body))

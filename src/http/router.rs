@@ -72,6 +72,7 @@ fn with_middleware(routes: Router<AppState>, state: &AppState) -> Router<AppStat
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(middleware::from_fn(measure))
             .layer(middleware::from_fn_with_state(state.clone(), throttle::limit_addresses))
+            .map_response(only_for_allowed_origins)
             .layer(cors_layer(&state.config.cors_allowed_origins))
             .layer(CatchPanicLayer::custom(panic_response)),
     )
@@ -114,6 +115,24 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// `CorsLayer` puts the allowed methods and headers on every preflight and the exposed headers
+/// on every response; only `Access-Control-Allow-Origin` depends on the origin. An origin that
+/// is not allowed gets no CORS header at all.
+fn only_for_allowed_origins<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        let names: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in names {
+            headers.remove(name);
+        }
+    }
+    response
+}
+
 fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     let body = envelope("internal", "internal server error", serde_json::Value::Null);
@@ -150,7 +169,20 @@ async fn measure(request: Request, next: Next) -> Response {
         response.status().as_u16(),
         started.elapsed(),
     );
-    response.map(|body| count_bytes(body, "out", route))
+    // A body of known length is counted from its size and left alone, so the response keeps
+    // its Content-Length; streamed bodies are counted as they go.
+    let known_length = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+        .or_else(|| axum::body::HttpBody::size_hint(response.body()).exact());
+    match known_length {
+        Some(length) => {
+            crate::metrics::record_bytes("out", &route, length);
+            response
+        }
+        None => response.map(|body| count_bytes(body, "out", route)),
+    }
 }
 
 fn count_bytes(body: axum::body::Body, direction: &'static str, route: String) -> axum::body::Body {
