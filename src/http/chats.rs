@@ -29,6 +29,8 @@ impl HttpResource for Chat {
         participants: true,
         files: false,
     };
+    const RELATED_OPERATIONS: &'static [&'static str] =
+        &["appendMessage", "listMessages", "exportChat"];
 }
 
 pub fn routes() -> Routes {
@@ -56,7 +58,7 @@ fn export_op() -> Op {
         .header(
             "Content-Disposition",
             utoipa::openapi::header::HeaderBuilder::new()
-                .schema(string())
+                .schema(Some(string()))
                 .description(Some("`attachment; filename=\"chat-<id>.jsonl\"`"))
                 .build(),
         );

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::{Content, ObjectBuilder};
 
-use super::openapi::{Access, Op, string};
+use super::openapi::{Access, Op, one_of, string};
 use super::routes::{Endpoint, Routes};
 use crate::error::{ApiError, Result};
 
@@ -65,7 +65,11 @@ pub fn routes() -> Routes {
     let page = op("getDocs", "Interactive documentation (Swagger UI)")
         .response(200, text("the page", &["text/html"]));
     let asset = op("getDocsAsset", "A file of the documentation page")
-        .path("name", string(), "the file's name, as the page names it")
+        .path(
+            "name",
+            one_of(&ASSETS.iter().map(|(name, ..)| *name).collect::<Vec<_>>()),
+            "the file's name, as the page names it",
+        )
         .response(200, text("the file", &["text/javascript", "text/css"]))
         .errors(&[404]);
     Routes::new()

@@ -24,6 +24,9 @@ use crate::store::{ListQuery, StoreError};
 pub trait HttpResource: Resource + utoipa::ToSchema {
     /// The filters its list accepts.
     const LIST: ListSpec;
+    /// Operations (by id) beyond the document routes that take a document's id as `id`:
+    /// the document links a created document to them.
+    const RELATED_OPERATIONS: &'static [&'static str] = &[];
 }
 
 /// The five document routes of one collection, with their operations and schemas.

@@ -32,7 +32,7 @@ pub struct Chat {
     pub message_count: u64,
     /// Maintained by the server: `createdAt` of the chat's last message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(read_only)]
+    #[schema(read_only, value_type = Option<String>, format = DateTime)]
     pub last_message_at: Option<Timestamp>,
 }
 

@@ -101,12 +101,24 @@ pub fn upload() -> Op {
         )
         .body(body)
         .document(201, "the file's metadata", "File")
+        .links(
+            201,
+            &[
+                "getFile",
+                "headFile",
+                "getFileMetadata",
+                "updateFileMetadata",
+                "createFileUrl",
+                "deleteFile",
+            ]
+            .map(|operation| (operation, &[("id", "$response.body#/id")][..])),
+        )
         .errors(&[400, 413, 415, 422])
 }
 
 fn text_header(description: &str) -> utoipa::openapi::header::Header {
     HeaderBuilder::new()
-        .schema(string())
+        .schema(Some(string()))
         .description(Some(description))
         .build()
 }
@@ -145,13 +157,16 @@ fn download(op: Op) -> Op {
         .query("signature", string(), "signed link: the signature")
         .header(
             "Range",
-            "one range, e.g. `bytes=0-99`, `bytes=500-`, `bytes=-500`",
+            Some("^bytes=([0-9]{1,12}-[0-9]{0,12}|-[0-9]{1,12})$"),
+            "one range, e.g. `bytes=0-99`, `bytes=500-`, `bytes=-500`; several ranges, or a \
+             malformed one, get the whole file",
         )
         .header(
             "If-Range",
+            None,
             "serve the range only while the ETag is this one",
         )
-        .header("If-None-Match", "304 when it names the ETag (or `*`)")
+        .header("If-None-Match", None, "304 when it names the ETag (or `*`)")
         .response(200, bytes_response("the whole file", false))
         .response(206, bytes_response("the requested range", true))
         .response(

@@ -10,7 +10,7 @@ use crate::model::message::Message;
 const TAG: &str = "messages";
 
 fn read_only(builder: ObjectBuilder) -> RefOr<Schema> {
-    builder.read_only(Some(true)).into()
+    builder.read_only(true).into()
 }
 
 /// The schemas the message operations refer to.
@@ -111,10 +111,24 @@ pub fn list() -> Op {
     )
 }
 
+/// Operations on one message: linked from each response that returns a new one.
+const ON_MESSAGE: &[(&str, &[(&str, &str)])] = &[
+    ("getMessage", NEW_MESSAGE),
+    ("updateMessage", NEW_MESSAGE),
+    ("deleteMessage", NEW_MESSAGE),
+    ("addSwipe", NEW_MESSAGE),
+    ("selectSwipe", NEW_MESSAGE),
+];
+const NEW_MESSAGE: &[(&str, &str)] = &[
+    ("id", "$request.path.id"),
+    ("message_id", "$response.body#/id"),
+];
+
 pub fn append() -> Op {
     chat(Op::new("appendMessage", TAG, "Append a message"))
         .json_body(reference("Message"), true)
         .document(201, "the message, with the next `seq`", "Message")
+        .links(201, ON_MESSAGE)
         .errors(&[409])
 }
 
@@ -150,6 +164,7 @@ pub fn add_swipe() -> Op {
     ))
     .json_body(reference("Swipe"), true)
     .document(201, "the new member, now the active one", "Message")
+    .links(201, ON_MESSAGE)
     .errors(&[409])
 }
 

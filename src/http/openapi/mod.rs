@@ -150,7 +150,7 @@ pub fn document(table: &RouteTable) -> OpenApi {
             response = response.header(
                 header,
                 HeaderBuilder::new()
-                    .schema(string())
+                    .schema(Some(string()))
                     .description(Some(meaning))
                     .build(),
             );

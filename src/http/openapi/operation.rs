@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -54,7 +55,7 @@ pub fn json_response(description: &str, schema: impl Into<RefOr<Schema>>) -> Res
 
 fn header(description: &str) -> utoipa::openapi::header::Header {
     HeaderBuilder::new()
-        .schema(string())
+        .schema(Some(string()))
         .description(Some(description))
         .build()
 }
@@ -119,15 +120,15 @@ impl Op {
         self.errors(&[400])
     }
 
-    /// An optional request header.
-    pub fn header(mut self, name: &str, description: &str) -> Self {
+    /// An optional request header whose values match `pattern`, when given.
+    pub fn header(mut self, name: &str, pattern: Option<&str>, description: &str) -> Self {
         self.builder = self.builder.parameter(
             ParameterBuilder::new()
                 .name(name)
                 .parameter_in(ParameterIn::Header)
                 .required(Required::False)
                 .description(Some(description))
-                .schema(Some(string())),
+                .schema(Some(string().pattern(pattern))),
         );
         self
     }
@@ -136,6 +137,7 @@ impl Op {
     pub fn if_match(self) -> Self {
         self.header(
             "If-Match",
+            Some(r#"^(\*|(W/)?"[0-9]{1,18}")$"#),
             "the version the write expects, as the ETag `\"<version>\"` (also `W/\"<version>\"` \
              or `*`); without it the write applies to the current version",
         )
@@ -193,6 +195,23 @@ impl Op {
             response = response.header("Location", header("the path of the new document"));
         }
         self.response(status, response)
+    }
+
+    /// Links from the `status` response to operations that can use what it returned:
+    /// `(operation id, [(parameter, runtime expression)])`, e.g. the new document's id.
+    pub fn links(mut self, status: u16, links: &[(&str, &[(&str, &str)])]) -> Self {
+        if let Some(RefOr::T(response)) = self.responses.get_mut(&status) {
+            for (operation, parameters) in links {
+                let link = parameters.iter().fold(
+                    LinkBuilder::new().operation_id(*operation),
+                    |link, (name, expression)| link.parameter(*name, *expression),
+                );
+                response
+                    .links
+                    .insert((*operation).to_owned(), link.build().into());
+            }
+        }
+        self
     }
 
     /// A response without a body.

@@ -30,6 +30,18 @@ pub fn document_ops<R: HttpResource>() -> DocumentOps {
     let (name, collection) = names::<R>();
     let lower = name.to_lowercase();
     let id = |what: &str| format!("the {lower}'s id{what}");
+    let new_id: &[(&str, &str)] = &[("id", "$response.body#/id")];
+    let own = [
+        format!("get{name}"),
+        format!("update{name}"),
+        format!("delete{name}"),
+    ];
+    let linked: Vec<(&str, &[(&str, &str)])> = own
+        .iter()
+        .map(String::as_str)
+        .chain(R::RELATED_OPERATIONS.iter().copied())
+        .map(|operation| (operation, new_id))
+        .collect();
     DocumentOps {
         list: list_params(
             Op::new(
@@ -47,6 +59,7 @@ pub fn document_ops<R: HttpResource>() -> DocumentOps {
         )
         .json_body(super::reference(&name), true)
         .document(201, "created", &name)
+        .links(201, &linked)
         .errors(&[409]),
         get: Op::new(format!("get{name}"), collection, format!("Read a {lower}"))
             .path_id("id", &id(""))

@@ -89,7 +89,7 @@ fn extend(object: Object, first: Vec<(&str, RefOr<Schema>)>, required: &[&str]) 
 }
 
 fn read_only(builder: ObjectBuilder) -> RefOr<Schema> {
-    builder.read_only(Some(true)).into()
+    builder.read_only(true).into()
 }
 
 /// `T`'s schema in place (not as a `$ref`, which could not say read-only), marked read-only.
