@@ -35,11 +35,11 @@ impl HttpResource for Chat {
 
 pub fn routes() -> Routes {
     document_routes::<Chat>()
-        .route(
+        .endpoint(
             "/api/chats/{id}/export",
             Endpoint::get(export_chat, export_op()),
         )
-        .route(
+        .endpoint(
             "/api/chats/import",
             Endpoint::post(import_chat, import_op()),
         )

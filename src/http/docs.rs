@@ -73,9 +73,9 @@ pub fn routes() -> Routes {
         .response(200, text("the file", &["text/javascript", "text/css"]))
         .errors(&[404]);
     Routes::new()
-        .route("/api/openapi.json", Endpoint::get(get_openapi, document))
-        .route("/api/docs", Endpoint::get(get_docs, page))
-        .route(
+        .endpoint("/api/openapi.json", Endpoint::get(get_openapi, document))
+        .endpoint("/api/docs", Endpoint::get(get_docs, page))
+        .endpoint(
             "/api/docs/assets/{name}",
             Endpoint::get(get_docs_asset, asset),
         )

@@ -33,9 +33,9 @@ pub fn routes() -> Routes {
     schemas.extend(with_dependencies::<Liveness>());
     schemas.extend(with_dependencies::<Readiness>());
     Routes::new()
-        .route("/api/health", Endpoint::get(get_health, health))
-        .route("/api/health/live", Endpoint::get(get_liveness, live))
-        .route("/api/health/ready", Endpoint::get(get_readiness, ready))
+        .endpoint("/api/health", Endpoint::get(get_health, health))
+        .endpoint("/api/health/live", Endpoint::get(get_liveness, live))
+        .endpoint("/api/health/ready", Endpoint::get(get_readiness, ready))
         .schemas(schemas)
 }
 

@@ -13,7 +13,7 @@ pub fn routes() -> Routes {
         .access(Access::Public)
         .json(200, "the limits", reference("Limits"));
     Routes::new()
-        .route("/api/limits", Endpoint::get(get_limits, op))
+        .endpoint("/api/limits", Endpoint::get(get_limits, op))
         .schemas(with_dependencies::<Limits>())
 }
 

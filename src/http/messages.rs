@@ -30,22 +30,22 @@ const ATTEMPTS: usize = 32;
 
 pub fn routes() -> Routes {
     Routes::new()
-        .route(
+        .endpoint(
             "/api/chats/{id}/messages",
             Endpoint::get(list_messages, docs::list())
                 .and(Endpoint::post(append_message, docs::append())),
         )
-        .route(
+        .endpoint(
             "/api/chats/{id}/messages/{message_id}",
             Endpoint::get(get_message, docs::get())
                 .and(Endpoint::patch(update_message, docs::update()))
                 .and(Endpoint::delete(delete_message, docs::delete())),
         )
-        .route(
+        .endpoint(
             "/api/chats/{id}/messages/{message_id}/swipes",
             Endpoint::post(add_swipe, docs::add_swipe()),
         )
-        .route(
+        .endpoint(
             "/api/chats/{id}/messages/{message_id}/swipes/active",
             Endpoint::put(select_swipe, docs::select_swipe()),
         )

@@ -23,7 +23,7 @@ pub fn routes() -> Routes {
         .describe("Only with `METRICS_TOKEN` as the bearer token; 404 when none is configured.")
         .access(Access::Metrics)
         .response(200, text);
-    Routes::new().route("/metrics", Endpoint::get(get_metrics, op))
+    Routes::new().endpoint("/metrics", Endpoint::get(get_metrics, op))
 }
 
 /// The router of the separate metrics address: a private listener, not part of the API

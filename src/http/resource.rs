@@ -34,12 +34,12 @@ pub fn document_routes<R: HttpResource>() -> Routes {
     let collection = format!("/api/{}", R::COLLECTION.name());
     let ops = document_ops::<R>();
     Routes::new()
-        .route(
+        .endpoint(
             &collection,
             Endpoint::get(list_documents::<R>, ops.list)
                 .and(Endpoint::post(create_document::<R>, ops.create)),
         )
-        .route(
+        .endpoint(
             &format!("{collection}/{{id}}"),
             Endpoint::get(get_document::<R>, ops.get)
                 .and(Endpoint::patch(update_document::<R>, ops.update))

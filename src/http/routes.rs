@@ -98,7 +98,7 @@ impl Routes {
 
     /// Registers the handlers of `path`. The one place routes reach axum.
     #[allow(clippy::disallowed_methods)]
-    pub fn route(mut self, path: &str, endpoint: Endpoint) -> Self {
+    pub fn endpoint(mut self, path: &str, endpoint: Endpoint) -> Self {
         self.router = self.router.route(path, endpoint.router);
         self.table
             .entries

@@ -49,7 +49,7 @@ pub fn routes(config: &Config) -> Routes {
             }))
     };
     Routes::new()
-        .route(
+        .endpoint(
             "/api/files",
             Endpoint::get(list_files, docs::list(&File::LIST))
                 .map(json)
@@ -58,19 +58,19 @@ pub fn routes(config: &Config) -> Routes {
                         .map(|route| route.layer(DefaultBodyLimit::disable())),
                 ),
         )
-        .route(
+        .endpoint(
             "/api/files/{id}",
             Endpoint::get(download::get_file, docs::get())
                 .with_head(docs::head())
                 .and(Endpoint::delete(delete_file, docs::delete()).map(json)),
         )
-        .route(
+        .endpoint(
             "/api/files/{id}/metadata",
             Endpoint::get(get_metadata, docs::get_metadata())
                 .and(Endpoint::patch(update_metadata, docs::update_metadata()))
                 .map(json),
         )
-        .route(
+        .endpoint(
             "/api/files/{id}/url",
             Endpoint::post(create_url, docs::create_url()).map(json),
         )
