@@ -1,8 +1,8 @@
-//! The route table: every route of the service is registered here together with its OpenAPI
-//! operation, so the router and `/api/openapi.json` are built from one list and cannot drift
-//! apart. `Router::route` and friends are banned elsewhere (`clippy.toml`), so a route that
-//! bypasses this table fails `cargo clippy`, and `tests/api/openapi.rs` checks that the router
-//! answers exactly the methods the table (and so the document) lists.
+//! The route table: every route of the service is registered here ([`Routes::endpoint`])
+//! together with its OpenAPI operation, so the router and `/api/openapi.json` are built from
+//! one list and cannot drift apart. `Router::route` and friends are banned elsewhere
+//! (`clippy.toml`), and `tests/api/openapi.rs` checks that no other file calls them, that the
+//! document lists exactly this table, and that the router answers exactly the methods it lists.
 
 use axum::Router;
 use axum::handler::Handler;
