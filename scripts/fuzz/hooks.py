@@ -2,6 +2,9 @@
 
 import schemathesis
 
+# Chat import and export bodies are JSON Lines: text, sent as it is.
+schemathesis.serializer.alias("application/x-ndjson", "text/plain")
+
 
 def _needs_credentials(case) -> bool:
     """True when every way the operation's `security` allows carries a credential."""

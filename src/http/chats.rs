@@ -67,14 +67,30 @@ fn export_op() -> Op {
         .response(200, lines)
 }
 
+/// A small export: the header line, then one message per line.
+const IMPORT_EXAMPLE: &str = concat!(
+    r#"{"type": "quillstore-chat", "version": 1, "chat": {"title": "First contact"}}"#,
+    "\n",
+    r#"{"seq": 1, "role": "user", "content": "Hello?"}"#,
+    "\n",
+    r#"{"seq": 2, "role": "assistant", "content": "Course plotted."}"#,
+    "\n",
+);
+
 fn import_op() -> Op {
+    let lines = || {
+        utoipa::openapi::ContentBuilder::new()
+            .schema(Some(string()))
+            .example(Some(IMPORT_EXAMPLE.into()))
+            .build()
+    };
     let body = utoipa::openapi::request_body::RequestBodyBuilder::new()
         .description(Some(
             "JSON Lines (any content type): a quillstore export, or a SillyTavern chat file",
         ))
         .required(Some(utoipa::openapi::Required::True))
-        .content(EXPORT_FORMAT, utoipa::openapi::Content::new(Some(string())))
-        .content("text/plain", utoipa::openapi::Content::new(Some(string())))
+        .content(EXPORT_FORMAT, lines())
+        .content("text/plain", lines())
         .build();
     Op::new("importChat", "chats", "Import a chat from JSON Lines")
         .describe(

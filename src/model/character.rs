@@ -12,6 +12,14 @@ use crate::error::FieldError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({
+    "name": "Aria",
+    "title": "Starship navigator",
+    "personality": "curious, dry humour",
+    "firstMessage": "Course plotted. Where to?",
+    "isFavorite": true,
+    "physicalDescriptions": [{"name": "uniform", "shortPrompt": "navy flight suit"}]
+})))]
 pub struct Character {
     #[serde(default)]
     #[schema(required = true, min_length = 1, max_length = 200, pattern = r"\S")]

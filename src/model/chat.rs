@@ -12,6 +12,7 @@ use crate::error::FieldError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"title": "First contact", "contextSummary": "The crew meets Aria."})))]
 pub struct Chat {
     #[serde(default)]
     #[schema(required = true, min_length = 1, max_length = 500, pattern = r"\S")]

@@ -34,6 +34,7 @@ pub enum Role {
 /// The client-owned fields of a message.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"role": "assistant", "content": "Course plotted.", "tokenCount": 4})))]
 pub struct Message {
     #[serde(default, rename = "type")]
     pub kind: MessageType,

@@ -12,6 +12,7 @@ use crate::error::FieldError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"name": "Captain", "description": "the ship's captain"})))]
 pub struct Persona {
     #[serde(default)]
     #[schema(required = true, min_length = 1, max_length = 200, pattern = r"\S")]

@@ -10,6 +10,7 @@ use crate::error::FieldError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"name": "fantasy", "color": "#7a3ff2"})))]
 pub struct Tag {
     #[serde(default)]
     #[schema(required = true, min_length = 1, max_length = 50, pattern = r"\S")]

@@ -66,26 +66,21 @@ fn object_of<T: ToSchema>() -> Object {
     }
 }
 
-/// A copy of `object` with the properties `first` in front; `required` lists those of `first`
-/// that are required.
-fn extend(object: Object, first: Vec<(&str, RefOr<Schema>)>, required: &[&str]) -> Object {
-    let mut builder = ObjectBuilder::new()
-        .description(object.description.clone())
-        .additional_properties(object.additional_properties.map(|inner| *inner));
+/// `object` with the properties `first` in front; `required` lists those of `first` that are
+/// required. Everything else (examples, `additionalProperties`, ...) stays as it was.
+fn extend(mut object: Object, first: Vec<(&str, RefOr<Schema>)>, required: &[&str]) -> Object {
+    let own = std::mem::take(&mut object.properties);
     for (name, schema) in first {
-        builder = builder.property(name, schema);
+        object.properties.insert(name.to_owned(), schema);
     }
-    for (name, schema) in object.properties {
-        builder = builder.property(name, schema);
-    }
-    for name in required
+    object.properties.extend(own);
+    let own_required = std::mem::take(&mut object.required);
+    object.required = required
         .iter()
         .map(|name| name.to_string())
-        .chain(object.required)
-    {
-        builder = builder.required(name);
-    }
-    builder.build()
+        .chain(own_required)
+        .collect();
+    object
 }
 
 fn read_only(builder: ObjectBuilder) -> RefOr<Schema> {
