@@ -11,7 +11,7 @@ mod limits;
 pub mod list;
 mod messages;
 mod metrics;
-pub mod openapi;
+mod openapi;
 mod personas;
 pub mod resource;
 mod router;

@@ -15,10 +15,10 @@ use utoipa::openapi::{
     ComponentsBuilder, InfoBuilder, LicenseBuilder, OpenApi, OpenApiBuilder, Paths,
 };
 
-pub use self::operation::{Access, Op, error_response, json_response};
+pub use self::operation::{Access, Op, json_response};
 pub use self::schemas::{
-    any, array, boolean, document_schema, inline_read_only, integer, one_of, page_schema,
-    patch_schema, reference, string, uuid, with_dependencies,
+    array, boolean, document_schema, inline_read_only, integer, one_of, page_schema, patch_schema,
+    reference, string, uuid, with_dependencies,
 };
 use super::routes::RouteTable;
 
