@@ -10,7 +10,7 @@
 # two minutes on two cores. Extra arguments go to both schemathesis runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=lib/server.sh
+# shellcheck source=scripts/lib/server.sh
 source scripts/lib/server.sh
 
 SCHEMATHESIS_VERSION=4.32.5
@@ -29,11 +29,7 @@ cargo build --locked --quiet --bin quillstore
 binary=$target/debug/quillstore
 
 work=$(mktemp -d)
-cleanup() {
-  stop_quillstore
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'stop_quillstore; rm -rf "$work"' EXIT
 
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export AUTH_MODE=jwt AUTH_JWT_SECRET=$secret METRICS_TOKEN=fuzz-metrics-token-$secret
