@@ -33,6 +33,13 @@ if [ -n "${MONGODB_TEST_URI:-}" ]; then
 else
   echo "==> SKIPPED: the API suite against MongoDB: MONGODB_TEST_URI is not set (no MongoDB server can be installed from this machine's package registries; set it to run the suite against a server)"
 fi
+echo "==> scripts/fuzz.sh: schemathesis against a running server (with and without a token)"
+set +e
+scripts/fuzz.sh 2>&1 | tee -a "$log"
+fuzz_status=${PIPESTATUS[0]}
+set -e
+[ "$fuzz_status" -eq 0 ] || status=$fuzz_status
+
 echo "==> deployment files and the all-in-one start script"
 set +e
 scripts/check-deploy.sh

@@ -5,11 +5,9 @@
 
 use std::collections::HashSet;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -18,7 +16,9 @@ use super::extract::{
     ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject, MessagePath, Precondition,
 };
 use super::list::MAX_LIMIT;
+use super::openapi::messages as docs;
 use super::resource::{check_fields, check_references, document_response, parse, to_body};
+use super::routes::{Endpoint, Routes};
 use crate::AppState;
 use crate::error::{ApiError, FieldError, Result};
 use crate::model::message::{MESSAGE_SERVER_FIELDS, Message, Placement, Role};
@@ -28,26 +28,30 @@ use crate::store::{MessageChange, MessageQuery, StoreError};
 /// How often a write re-reads messages that concurrent writers changed.
 const ATTEMPTS: usize = 32;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
+pub fn routes() -> Routes {
+    Routes::new()
+        .endpoint(
             "/api/chats/{id}/messages",
-            get(list_messages).post(append_message),
+            Endpoint::get(list_messages, docs::list())
+                .and(Endpoint::post(append_message, docs::append())),
         )
-        .route(
+        .endpoint(
             "/api/chats/{id}/messages/{message_id}",
-            get(get_message)
-                .patch(update_message)
-                .delete(delete_message),
+            Endpoint::get(get_message, docs::get())
+                .and(Endpoint::patch(update_message, docs::update()))
+                .and(Endpoint::delete(delete_message, docs::delete())),
         )
-        .route(
+        .endpoint(
             "/api/chats/{id}/messages/{message_id}/swipes",
-            post(add_swipe),
+            Endpoint::post(add_swipe, docs::add_swipe()),
         )
-        .route(
+        .endpoint(
             "/api/chats/{id}/messages/{message_id}/swipes/active",
-            put(select_swipe),
+            Endpoint::put(select_swipe, docs::select_swipe()),
         )
+        .schemas(docs::schemas(super::openapi::with_dependencies::<
+            SelectSwipe,
+        >()))
 }
 
 #[derive(Deserialize)]
@@ -450,7 +454,8 @@ async fn plan_swipe(
     Ok(changes)
 }
 
-#[derive(Deserialize)]
+/// The body of `PUT .../swipes/active`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SelectSwipe {
     swipe_index: u64,

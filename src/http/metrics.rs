@@ -8,16 +8,27 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use super::openapi::{Access, Op, string};
+use super::routes::{Endpoint, Routes};
 use crate::AppState;
 use crate::error::ApiError;
 
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(get_metrics))
+pub fn routes() -> Routes {
+    let text = utoipa::openapi::ResponseBuilder::new()
+        .description("the metrics in Prometheus text format")
+        .content("text/plain", utoipa::openapi::Content::new(Some(string())));
+    let op = Op::new("getMetrics", "service", "Prometheus metrics")
+        .describe("Only with `METRICS_TOKEN` as the bearer token; 404 when none is configured.")
+        .access(Access::Metrics)
+        .response(200, text);
+    Routes::new().endpoint("/metrics", Endpoint::get(get_metrics, op))
 }
 
-/// The router of the separate metrics address.
+/// The router of the separate metrics address: a private listener, not part of the API
+/// (and so not of its document).
+#[allow(clippy::disallowed_methods)]
 pub fn private_router() -> Router {
     Router::new().route("/metrics", get(|| async { render() }))
 }

@@ -1,10 +1,12 @@
 //! Assembles the routers and the middleware stack.
 
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,34 +16,59 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use super::docs::OpenApiJson;
+use super::routes::{RouteTable, Routes};
 use super::{
-    characters, chats, files, health, limits, messages, metrics, personas, tags, throttle,
+    characters, chats, docs, files, health, limits, messages, metrics, openapi, personas, tags,
+    throttle,
 };
 use crate::AppState;
-use crate::config::CorsOrigins;
+use crate::config::{Config, CorsOrigins};
 use crate::error::{ApiError, envelope};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn build_router(state: AppState) -> Router {
+/// Every route of the service with its operation: the one source of the router and of the
+/// OpenAPI document.
+pub fn routes(config: &Config) -> Routes {
     // JSON document routes: bounded bodies and a time limit.
-    let documents = Router::new()
-        .merge(tags::router())
-        .merge(characters::router())
-        .merge(personas::router())
-        .merge(chats::router())
-        .merge(messages::router())
-        .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
-        .route_layer(middleware::from_fn_with_state(state.clone(), limit_time));
+    let (max_json_bytes, timeout) = (config.max_json_bytes, config.request_timeout);
+    let documents = Routes::new()
+        .merge(tags::routes())
+        .merge(characters::routes())
+        .merge(personas::routes())
+        .merge(chats::routes())
+        .merge(messages::routes())
+        .map(|router| {
+            router
+                .layer(DefaultBodyLimit::max(max_json_bytes))
+                .route_layer(middleware::from_fn(move |request, next| {
+                    limit_time(timeout, request, next)
+                }))
+        });
 
     // File routes stream bodies of any length: they bound JSON bodies and time themselves,
-    // route by route (see `files::router`).
-    let routes = Router::new()
-        .merge(health::router())
-        .merge(limits::router())
+    // route by route (see `files::routes`).
+    Routes::new()
+        .merge(health::routes())
+        .merge(limits::routes())
         .merge(documents)
-        .merge(files::router(&state))
-        .merge(metrics::router())
+        .merge(files::routes(config))
+        .merge(metrics::routes())
+        .merge(docs::routes())
+}
+
+/// The table of every route (for the document and the tests that hold the router to it).
+pub fn route_table(config: &Config) -> RouteTable {
+    routes(config).into_parts().1
+}
+
+pub fn build_router(state: AppState) -> Router {
+    let (routes, table) = routes(&state.config).into_parts();
+    let document =
+        serde_json::to_vec(&openapi::document(&table)).expect("the OpenAPI document serializes");
+    let routes = routes
+        .layer(Extension(OpenApiJson(Arc::new(Bytes::from(document)))))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     with_middleware(routes, &state).with_state(state)
@@ -139,13 +166,10 @@ fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
 
-/// Bounds the time of a JSON request; past `REQUEST_TIMEOUT_SECS` it is answered with 503.
-pub(super) async fn limit_time(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+/// Bounds the time of a JSON request; past `REQUEST_TIMEOUT_SECS` (`timeout`) it is answered
+/// with 503.
+pub(super) async fn limit_time(timeout: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::unavailable("the request took too long").into_response(),
     }

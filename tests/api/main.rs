@@ -22,6 +22,7 @@ mod helpers;
 mod lists;
 mod logs;
 mod messages;
+mod openapi;
 mod personas;
 mod references;
 mod security_assignment;
