@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod migrate;
 pub mod model;
 pub mod store;
 pub mod telemetry;
