@@ -41,8 +41,21 @@ pub struct Endpoints {
     /// Blob destination, same forms as --from-blobs.
     #[arg(long, value_name = "SPEC", value_parser = BlobSpec::parse, requires = "from_blobs")]
     pub to_blobs: Option<BlobSpec>,
+}
+
+/// The settings the environment gives (`MONGODB_*` for the `mongodb` spec and the
+/// connection limits, `LOG_FORMAT`); copies take no other configuration.
+#[derive(clap::Parser)]
+struct Environment {
     #[command(flatten)]
-    pub config: RawConfig,
+    raw: RawConfig,
+}
+
+fn environment() -> RawConfig {
+    use clap::Parser;
+    Environment::try_parse_from(["quillstore"])
+        .map(|environment| environment.raw)
+        .unwrap_or_default()
 }
 
 #[derive(Args)]
@@ -74,7 +87,7 @@ fn init_logs(raw: &RawConfig) {
         Some("json") => LogFormat::Json,
         _ => LogFormat::Text,
     };
-    telemetry::init(format);
+    telemetry::init_with_default(format, "warn");
 }
 
 async fn apply_schema(raw: RawConfig) -> anyhow::Result<()> {
@@ -101,8 +114,10 @@ async fn apply_schema(raw: RawConfig) -> anyhow::Result<()> {
 }
 
 async fn copy(args: CopyArgs) -> anyhow::Result<()> {
-    init_logs(&args.endpoints.config);
-    let stores = open(&args.endpoints, !args.dry_run).await?;
+    let config = environment();
+    init_logs(&config);
+    let mode = if args.dry_run { Opening::DryRun } else { Opening::Copy };
+    let stores = open(&args.endpoints, &config, mode).await?;
     let options = CopyOptions {
         dry_run: args.dry_run,
         prune: args.prune,
@@ -132,8 +147,9 @@ async fn copy(args: CopyArgs) -> anyhow::Result<()> {
 }
 
 async fn verify(endpoints: Endpoints) -> anyhow::Result<()> {
-    init_logs(&endpoints.config);
-    let stores = open(&endpoints, false).await?;
+    let config = environment();
+    init_logs(&config);
+    let stores = open(&endpoints, &config, Opening::Verify).await?;
     let verified = super::verify(&stores).await?;
     conclude(&verified)
 }
@@ -149,9 +165,17 @@ fn conclude(verified: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens both ends. A destination is prepared (MongoDB migrations) only when `writing`.
-async fn open(endpoints: &Endpoints, writing: bool) -> anyhow::Result<Stores> {
-    let config = &endpoints.config;
+/// Why the stores are opened.
+#[derive(Clone, Copy)]
+enum Opening {
+    Copy,
+    DryRun,
+    Verify,
+}
+
+/// Opens both ends: a copy's destination is created and prepared (MongoDB migrations), a dry
+/// run's only created, a verified one must exist.
+async fn open(endpoints: &Endpoints, config: &RawConfig, mode: Opening) -> anyhow::Result<Stores> {
     let metadata = endpoints.from.as_ref().zip(endpoints.to.as_ref());
     let blobs = endpoints
         .from_blobs
@@ -161,10 +185,10 @@ async fn open(endpoints: &Endpoints, writing: bool) -> anyhow::Result<Stores> {
         bail!("name what to copy: --from and --to (metadata), --from-blobs and --to-blobs (blobs)");
     }
     spec::check_distinct(metadata, blobs, config)?;
-    let destination_role = if writing {
-        Role::Destination
-    } else {
-        Role::Source
+    let destination_role = match mode {
+        Opening::Copy => Role::Destination,
+        Opening::DryRun => Role::Preview,
+        Opening::Verify => Role::Source,
     };
     let metadata = match metadata {
         Some((from, to)) => {

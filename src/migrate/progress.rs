@@ -21,6 +21,7 @@ pub struct Progress {
 struct PlainState {
     done: u64,
     last_print: Instant,
+    printed: bool,
 }
 
 impl Progress {
@@ -54,6 +55,7 @@ impl Progress {
             Mutex::new(PlainState {
                 done: 0,
                 last_print: Instant::now(),
+                printed: false,
             })
         });
         if plain.is_none() && total.is_none() {
@@ -77,19 +79,22 @@ impl Progress {
             state.done += amount;
             if state.last_print.elapsed() >= PLAIN_EVERY {
                 state.last_print = Instant::now();
+                state.printed = true;
                 eprintln!("{}", self.line(state.done));
             }
         }
     }
 
-    /// Ends the phase (a plain run prints its final count).
+    /// Ends the phase (a plain line that was printed gets its final count).
     pub fn finish(self) {
         self.bar.finish_and_clear();
         if let Some(plain) = &self.plain {
             let state = plain
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            eprintln!("{}", self.line(state.done));
+            if state.printed {
+                eprintln!("{}", self.line(state.done));
+            }
         }
     }
 

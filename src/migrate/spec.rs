@@ -21,11 +21,15 @@ use crate::store::{JsonStore, MetadataStore, MongoStore, mongo::schema};
 /// The database a `mongodb:URI` spec without `#DATABASE` names.
 const DEFAULT_DATABASE: &str = "quillstore";
 
-/// Which end of a copy a store is: a source is never created or changed.
+/// Which end of a copy a store is: a source must exist and is never changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Source,
+    /// Created when missing; a MongoDB database gets its schema migrations.
     Destination,
+    /// A dry run's destination: an empty directory is created when missing (so that it can be
+    /// opened and locked), nothing else is written.
+    Preview,
 }
 
 /// A metadata store named on the command line.
@@ -92,10 +96,10 @@ impl MetadataSpec {
                 let settings = self.mongo_settings(config)?;
                 let store = MongoStore::connect(&settings).await?;
                 let applied = match role {
-                    Role::Source => Vec::new(),
                     Role::Destination => schema::apply(store.database())
                         .await
                         .with_context(|| format!("cannot prepare {self}"))?,
+                    Role::Source | Role::Preview => Vec::new(),
                 };
                 Ok((MetadataStore::Mongo(store), applied))
             }

@@ -20,6 +20,12 @@ const INTERNAL: &[&str] = &["_id", "sortName", "nameLower", "visible", "lastSeq"
 /// Chat fields maintained from messages, never written from a chat body.
 pub const CHAT_STATS: &[&str] = &["messageCount", "lastMessageAt"];
 
+/// Fields a write of a new body leaves alone: identity, the store's own fields and a chat's
+/// counters.
+pub fn is_kept(key: &str) -> bool {
+    ["id", "userId"].contains(&key) || INTERNAL.contains(&key) || CHAT_STATS.contains(&key)
+}
+
 pub fn millis(stamp: Timestamp) -> DateTime {
     DateTime::from_millis(stamp.millis())
 }
