@@ -116,7 +116,11 @@ async fn apply_schema(raw: RawConfig) -> anyhow::Result<()> {
 async fn copy(args: CopyArgs) -> anyhow::Result<()> {
     let config = environment();
     init_logs(&config);
-    let mode = if args.dry_run { Opening::DryRun } else { Opening::Copy };
+    let mode = if args.dry_run {
+        Opening::DryRun
+    } else {
+        Opening::Copy
+    };
     let stores = open(&args.endpoints, &config, mode).await?;
     let options = CopyOptions {
         dry_run: args.dry_run,

@@ -136,6 +136,9 @@ pub async fn messages(
             &mut changes,
         )
         .await?;
+        if source {
+            keep_last_seq(context, stores, &mut writer, &mut tally, &chat, destination).await?;
+        }
     }
     for problem in writer.finish().await? {
         tally.fault(problem);
@@ -197,6 +200,50 @@ fn compare(
             }
         }
     }
+}
+
+/// The highest `seq` ever assigned in a chat travels with it, so that the `seq` of a message
+/// deleted at the source is never handed out again at the destination.
+async fn keep_last_seq<'a>(
+    context: &Context<'_>,
+    stores: &'a Pair<MetadataStore>,
+    writer: &mut Writer<'a>,
+    tally: &mut Tally,
+    chat: &Document,
+    at_destination: bool,
+) -> anyhow::Result<()> {
+    let wanted = match stores.source.last_seq(&chat.user_id, chat.id).await {
+        Ok(last) => last,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(error) => anyhow::bail!("cannot read chat {}: {error}", chat.id),
+    };
+    let found = match at_destination {
+        true => match stores.destination.last_seq(&chat.user_id, chat.id).await {
+            Ok(last) => last,
+            Err(StoreError::NotFound) => 0,
+            Err(error) => anyhow::bail!("cannot read chat {} at the destination: {error}", chat.id),
+        },
+        false => 0,
+    };
+    if context.mode == Mode::Verify && found != wanted {
+        tally.fault(format!(
+            "chat {}: highest seq assigned is {found} at the destination, {wanted} at the source",
+            chat.id
+        ));
+    }
+    if found < wanted && context.writes() && context.budget.take() {
+        let (store, user, chat_id) = (&stores.destination, chat.user_id.clone(), chat.id);
+        writer
+            .push(async move {
+                store
+                    .raise_last_seq(&user, chat_id, wanted)
+                    .await
+                    .map(|()| None)
+                    .map_err(|error| anyhow::anyhow!("cannot write chat {chat_id}: {error}"))
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// Queues one atomic batch of a chat's changes (as many as the budget allows). A chat's
