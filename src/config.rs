@@ -404,7 +404,7 @@ impl MongoConfig {
         let mut problems = Vec::new();
         let settings = parse_mongo(raw, &mut |result: Result<(), String>| {
             if let Err(problem) = result {
-                problems.push(problem);
+                problems.push(problem.replace(" when DATA_BACKEND is mongodb or dual", ""));
             }
         });
         if problems.is_empty() {

@@ -15,7 +15,7 @@ pub enum MigrateCommand {
     /// Apply the pending MongoDB schema migrations (indexes, validators) to the database of
     /// MONGODB_URI / MONGODB_DATABASE and print what was applied. Running it again changes
     /// nothing.
-    Schema(RawConfig),
+    Schema(Box<RawConfig>),
     /// Copy metadata (--from/--to) and/or blobs (--from-blobs/--to-blobs) to another backend:
     /// what is identical at the destination is skipped, the rest written as it is (ids,
     /// versions, timestamps), then everything is verified. Stop the service first.
@@ -76,7 +76,7 @@ pub struct CopyArgs {
 
 pub async fn run(command: MigrateCommand) -> anyhow::Result<()> {
     match command {
-        MigrateCommand::Schema(raw) => apply_schema(raw).await,
+        MigrateCommand::Schema(raw) => apply_schema(*raw).await,
         MigrateCommand::Copy(args) => copy(args).await,
         MigrateCommand::Verify(endpoints) => verify(endpoints).await,
     }
