@@ -325,12 +325,9 @@ impl MongoStore {
             set.insert(key, value);
         }
         let stored = self.collection(collection).find_one(filter.clone()).await?;
-        let stale: bson::Document = stored
-            .iter()
-            .flat_map(bson::Document::keys)
-            .filter(|key| !set.contains_key(key.as_str()) && !convert::is_kept(key))
-            .map(|key| (key.clone(), Bson::String(String::new())))
-            .collect();
+        let stale = stored
+            .map(|stored| convert::stale_fields(&stored, &set))
+            .unwrap_or_default();
         let mut update = doc! { "$set": set };
         if !stale.is_empty() {
             update.insert("$unset", stale);
