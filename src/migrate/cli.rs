@@ -132,7 +132,7 @@ async fn copy(args: CopyArgs) -> anyhow::Result<()> {
     if copied.interrupted {
         bail!(
             "stopped after {} write(s) (--limit): run the same command again to continue",
-            copied.written()
+            args.limit.unwrap_or_default()
         );
     }
     if copied.faults() > 0 {
@@ -243,7 +243,7 @@ async fn report_health(
     match health.status {
         HealthStatus::Healthy => Ok(()),
         _ => bail!(
-            "the {side} {spec} is {:?}: {} (repair it first, see docs/operations.md)",
+            "the {side} {spec} is {:?}: {} (repair it first, see docs/storage-layout.md)",
             health.status,
             health.message.unwrap_or_default()
         ),

@@ -240,3 +240,20 @@ async fn walk(stores: &Stores, mode: Mode, limit: Option<u64>) -> anyhow::Result
         elapsed: started.elapsed(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Budget;
+
+    #[test]
+    fn a_budget_grants_exactly_its_limit() {
+        let budget = Budget::new(Some(2));
+        assert!(budget.take() && budget.take());
+        assert!(!budget.exhausted());
+        assert!(!budget.take());
+        assert!(budget.exhausted());
+        let unlimited = Budget::new(None);
+        assert!((0..10_000).all(|_| unlimited.take()));
+        assert!(!unlimited.exhausted());
+    }
+}

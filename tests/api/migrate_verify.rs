@@ -1,6 +1,6 @@
 //! `quillstore migrate verify` and the checks around a copy: planted corruption is found and
 //! named (and repaired by copying again), records only at the destination fail the check until
-//! `--prune`, and a store in use by a running server is refused.
+//! `--prune`, and stores in use, missing, identical or damaged are refused.
 
 use std::path::{Path, PathBuf};
 
@@ -163,6 +163,26 @@ async fn stores_in_use_missing_or_identical_are_refused() {
         same.stderr.contains("are the same store"),
         "{}",
         same.stderr
+    );
+
+    let damaged = std::fs::read_dir(source.join("tags"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "json")
+        })
+        .unwrap();
+    std::fs::write(&damaged, b"{ not json").unwrap();
+    let incomplete = quillstore(&as_strs(&dirs_args("copy", &source, &destination))).await;
+    assert!(
+        !incomplete.success,
+        "a source that cannot be read whole is not copied"
+    );
+    assert!(
+        incomplete.stderr.contains("could not be read"),
+        "{}",
+        incomplete.stderr
     );
 
     let nothing = quillstore(&["migrate", "copy"]).await;
