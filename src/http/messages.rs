@@ -20,9 +20,9 @@ use super::extract::{
 use super::list::MAX_LIMIT;
 use super::resource::{check_fields, check_references, document_response, parse, to_body};
 use crate::AppState;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, FieldError, Result};
 use crate::model::message::{MESSAGE_SERVER_FIELDS, Message, Placement, Role};
-use crate::model::{Document, Resource, UserId, ids};
+use crate::model::{Document, Resource, SERVER_OWNED_FIELDS, UserId, ids};
 use crate::store::{MessageChange, MessageQuery, StoreError};
 
 /// How often a write re-reads messages that concurrent writers changed.
@@ -463,6 +463,27 @@ async fn select_swipe(
     path: MessagePath,
     JsonObject(body): JsonObject,
 ) -> Result<Response> {
+    // Like every body: a field the client may not set is a 400, not a validation problem.
+    let unexpected: Vec<FieldError> = body
+        .keys()
+        .filter(|key| *key != "swipeIndex")
+        .map(|key| {
+            let server = SERVER_OWNED_FIELDS.contains(&key.as_str())
+                || MESSAGE_SERVER_FIELDS.contains(&key.as_str());
+            let problem = if server {
+                "is set by the server"
+            } else {
+                "is not a field of this request (only swipeIndex)"
+            };
+            FieldError::new(key, problem)
+        })
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(ApiError::bad_fields(
+            "the body has fields a client may not set",
+            unexpected,
+        ));
+    }
     let choice: SelectSwipe = serde_json::from_value(Value::Object(body))
         .map_err(|error| ApiError::validation("swipeIndex", error.to_string()))?;
     for _ in 0..ATTEMPTS {

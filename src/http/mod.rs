@@ -8,10 +8,13 @@ mod health;
 mod limits;
 pub mod list;
 mod messages;
+mod metrics;
 mod personas;
 pub mod resource;
 mod router;
 mod tags;
+pub mod throttle;
 mod transfer;
 
+pub use self::metrics::private_router as metrics_router;
 pub use self::router::build_router;

@@ -14,7 +14,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use super::{characters, chats, files, health, limits, messages, personas, tags};
+use super::{
+    characters, chats, files, health, limits, messages, metrics, personas, tags, throttle,
+};
 use crate::AppState;
 use crate::config::CorsOrigins;
 use crate::error::{ApiError, envelope};
@@ -39,6 +41,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(limits::router())
         .merge(documents)
         .merge(files::router(&state))
+        .merge(metrics::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     with_middleware(routes, &state).with_state(state)
@@ -62,10 +65,14 @@ fn with_middleware(routes: Router<AppState>, state: &AppState) -> Router<AppStat
                     .get(REQUEST_ID)
                     .and_then(|value| value.to_str().ok())
                     .unwrap_or_default();
-                tracing::info_span!("request", method = %request.method(), route, request_id)
+                let user_id = tracing::field::Empty;
+                tracing::info_span!("request", method = %request.method(), route, request_id, user_id)
             })
             .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(middleware::from_fn(measure))
+            .layer(middleware::from_fn_with_state(state.clone(), throttle::limit_addresses))
+            .map_response(only_for_allowed_origins)
             .layer(cors_layer(&state.config.cors_allowed_origins))
             .layer(CatchPanicLayer::custom(panic_response)),
     )
@@ -108,6 +115,24 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// `CorsLayer` puts the allowed methods and headers on every preflight and the exposed headers
+/// on every response; only `Access-Control-Allow-Origin` depends on the origin. An origin that
+/// is not allowed gets no CORS header at all.
+fn only_for_allowed_origins<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        let names: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in names {
+            headers.remove(name);
+        }
+    }
+    response
+}
+
 fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     let body = envelope("internal", "internal server error", serde_json::Value::Null);
@@ -123,5 +148,71 @@ pub(super) async fn limit_time(
     match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::unavailable("the request took too long").into_response(),
+    }
+}
+
+/// Records each request in the metrics: count and latency by route and status, and the body
+/// bytes in and out (counted as they stream, recorded when each body ends).
+async fn measure(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str)
+        .to_owned();
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let request = request.map(|body| count_bytes(body, "in", route.clone()));
+    let response = next.run(request).await;
+    crate::metrics::record_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    // A body of known length is counted from its size and left alone, so the response keeps
+    // its Content-Length; streamed bodies are counted as they go.
+    let known_length = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+        .or_else(|| axum::body::HttpBody::size_hint(response.body()).exact());
+    match known_length {
+        Some(length) => {
+            crate::metrics::record_bytes("out", &route, length);
+            response
+        }
+        None => response.map(|body| count_bytes(body, "out", route)),
+    }
+}
+
+fn count_bytes(body: axum::body::Body, direction: &'static str, route: String) -> axum::body::Body {
+    use http_body_util::BodyExt;
+    let mut tally = ByteTally {
+        direction,
+        route,
+        bytes: 0,
+    };
+    axum::body::Body::new(body.map_frame(move |frame| {
+        // Borrow the whole tally so the closure owns it (and its Drop) rather than one field.
+        let tally = &mut tally;
+        if let Some(data) = frame.data_ref() {
+            tally.bytes += data.len() as u64;
+        }
+        frame
+    }))
+}
+
+/// Bytes of one body, recorded when the body is dropped (finished or abandoned).
+struct ByteTally {
+    direction: &'static str,
+    route: String,
+    bytes: u64,
+}
+
+impl Drop for ByteTally {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            crate::metrics::record_bytes(self.direction, &self.route, self.bytes);
+        }
     }
 }

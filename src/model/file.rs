@@ -163,8 +163,6 @@ impl Resource for File {
     }
 
     /// Every place a file id can sit among the documents. Hook for the chats work: message
-    /// `attachments` belong here too (`(Collection::Messages, Removal::ArrayValue { field:
-    /// "attachments", id })`) once `remove_references` can rewrite messages in their logs.
     fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
         vec![
             (
@@ -186,6 +184,13 @@ impl Resource for File {
                 Removal::ArrayObject {
                     field: "avatarOverrides",
                     key: "fileId",
+                    id,
+                },
+            ),
+            (
+                Collection::Messages,
+                Removal::ArrayValue {
+                    field: "attachments",
                     id,
                 },
             ),

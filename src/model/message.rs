@@ -66,7 +66,15 @@ impl Resource for Message {
     }
 
     fn references(&self) -> Vec<Reference> {
-        Vec::new()
+        self.attachments
+            .iter()
+            .enumerate()
+            .map(|(index, id)| Reference {
+                field: format!("attachments[{index}]"),
+                collection: Collection::Files,
+                id: *id,
+            })
+            .collect()
     }
 }
 

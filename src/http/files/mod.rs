@@ -4,6 +4,7 @@
 
 mod download;
 mod form;
+mod linger;
 mod register;
 mod upload;
 
@@ -49,8 +50,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/api/files",
-            json(get(list_files))
-                .merge(post(upload::upload_file).layer(DefaultBodyLimit::disable())),
+            json(get(list_files)).merge(
+                post(upload::upload_file)
+                    .layer(DefaultBodyLimit::disable())
+                    .layer(middleware::from_fn(linger::linger_on_refusal)),
+            ),
         )
         .route(
             "/api/files/{id}",
