@@ -5,6 +5,7 @@
 use uuid::Uuid;
 
 use super::compare::{Merged, Paired, Scan, differing_fields};
+use super::counters::CHAT_COUNTERS;
 use super::progress::Progress;
 use super::{Context, Mode, Pair, Tally, Writer};
 use crate::model::{Collection, Document};
@@ -12,9 +13,6 @@ use crate::store::MetadataStore;
 
 /// Documents read per batch.
 const DOCUMENT_BATCH: usize = 500;
-/// Chat fields the store derives from the messages: compared when verifying (once the
-/// messages are copied they must agree), not when deciding what to copy.
-const CHAT_STATS: &[&str] = &["messageCount", "lastMessageAt"];
 
 /// One collection of one store, in id order.
 pub struct DocumentScan {
@@ -62,7 +60,9 @@ pub async fn documents(
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::new(collection.name());
     let ignored = match (context.mode, collection) {
-        (Mode::Copy { .. }, Collection::Chats) => CHAT_STATS,
+        // Derived from the messages: compared when verifying (once the messages are copied
+        // they must agree), not when deciding whether to copy the chat.
+        (Mode::Copy { .. }, Collection::Chats) => CHAT_COUNTERS,
         _ => &[],
     };
     let progress = Progress::items(collection.name(), None);

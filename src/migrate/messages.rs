@@ -6,6 +6,7 @@
 use uuid::Uuid;
 
 use super::compare::{Merged, Paired, Scan, differing_fields};
+use super::counters;
 use super::documents::DocumentScan;
 use super::progress::Progress;
 use super::{Context, Mode, Pair, Tally, Writer};
@@ -82,6 +83,8 @@ struct ChatChanges {
     remove: Vec<Uuid>,
     /// Batches of this chat already queued.
     queued: usize,
+    /// The last message found identical on both sides.
+    last_identical: Option<Document>,
 }
 
 /// Compares (and in a copy, writes) the messages of every chat; messages of chats that exist
@@ -100,10 +103,18 @@ pub async fn messages(
     while !context.budget.exhausted()
         && let Some(paired) = chats.next().await?
     {
-        let (chat, source, destination) = match paired {
-            Paired::Both { source: chat, .. } => (chat, true, true),
-            Paired::SourceOnly(chat) => (chat, true, false),
-            Paired::DestinationOnly(chat) => (chat, false, true),
+        let (chat, source, destination, stale_counters) = match paired {
+            Paired::Both {
+                source: chat,
+                destination: copy,
+            } => {
+                let stale = counters::CHAT_COUNTERS
+                    .iter()
+                    .any(|field| chat.body.get(*field) != copy.body.get(*field));
+                (chat, true, true, stale)
+            }
+            Paired::SourceOnly(chat) => (chat, true, false, false),
+            Paired::DestinationOnly(chat) => (chat, false, true, false),
         };
         let mut merged = Merged::new(
             MessageScan::new(&stores.source, source.then_some(&chat)),
@@ -136,8 +147,13 @@ pub async fn messages(
             &mut changes,
         )
         .await?;
+        if stale_counters && changes.queued == 0 {
+            let message = changes.last_identical.take();
+            counters::refresh(context, stores, &mut writer, chat.id, message).await?;
+        }
         if source {
-            keep_last_seq(context, stores, &mut writer, &mut tally, &chat, destination).await?;
+            counters::keep_last_seq(context, stores, &mut writer, &mut tally, &chat, destination)
+                .await?;
         }
     }
     for problem in writer.finish().await? {
@@ -165,6 +181,7 @@ fn compare(
             let fields = differing_fields(&source, &destination, &[]);
             if fields.is_empty() {
                 tally.identical += 1;
+                changes.last_identical = Some(source);
                 return;
             }
             tally.different += 1;
@@ -200,50 +217,6 @@ fn compare(
             }
         }
     }
-}
-
-/// The highest `seq` ever assigned in a chat travels with it, so that the `seq` of a message
-/// deleted at the source is never handed out again at the destination.
-async fn keep_last_seq<'a>(
-    context: &Context<'_>,
-    stores: &'a Pair<MetadataStore>,
-    writer: &mut Writer<'a>,
-    tally: &mut Tally,
-    chat: &Document,
-    at_destination: bool,
-) -> anyhow::Result<()> {
-    let wanted = match stores.source.last_seq(&chat.user_id, chat.id).await {
-        Ok(last) => last,
-        Err(StoreError::NotFound) => return Ok(()),
-        Err(error) => anyhow::bail!("cannot read chat {}: {error}", chat.id),
-    };
-    let found = match at_destination {
-        true => match stores.destination.last_seq(&chat.user_id, chat.id).await {
-            Ok(last) => last,
-            Err(StoreError::NotFound) => 0,
-            Err(error) => anyhow::bail!("cannot read chat {} at the destination: {error}", chat.id),
-        },
-        false => 0,
-    };
-    if context.mode == Mode::Verify && found != wanted {
-        tally.fault(format!(
-            "chat {}: highest seq assigned is {found} at the destination, {wanted} at the source",
-            chat.id
-        ));
-    }
-    if found < wanted && context.writes() && context.budget.take() {
-        let (store, user, chat_id) = (&stores.destination, chat.user_id.clone(), chat.id);
-        writer
-            .push(async move {
-                store
-                    .raise_last_seq(&user, chat_id, wanted)
-                    .await
-                    .map(|()| None)
-                    .map_err(|error| anyhow::anyhow!("cannot write chat {chat_id}: {error}"))
-            })
-            .await?;
-    }
-    Ok(())
 }
 
 /// Queues one atomic batch of a chat's changes (as many as the budget allows). A chat's

@@ -11,6 +11,7 @@
 mod blobs;
 pub mod cli;
 mod compare;
+mod counters;
 mod documents;
 mod messages;
 mod progress;
