@@ -42,10 +42,10 @@ impl Progress {
         };
         let template = match (total.is_some(), bytes) {
             (true, true) => {
-                "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})"
+                "{prefix:>12} [{bar:24}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})"
             }
-            (true, false) => "{prefix:>12} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})",
-            (false, _) => "{prefix:>12} {spinner} {pos} ({per_sec})",
+            (true, false) => "{prefix:>12} [{bar:24}] {human_pos}/{human_len} (eta {eta})",
+            (false, _) => "{prefix:>12} {spinner} {human_pos} ({elapsed})",
         };
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
