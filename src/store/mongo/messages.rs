@@ -243,6 +243,16 @@ impl MongoStore {
                 .delete_many(doc! { "chatId": chat_id.to_string(), "id": { "$in": ids } })
                 .await?;
         }
+        if user.is_none() && !deleted.is_empty() {
+            // Only removals: the chat names the user whose counters to recompute.
+            user = self
+                .collection(Collection::Chats)
+                .find_one(doc! { "id": chat_id.to_string() })
+                .projection(doc! { "userId": 1 })
+                .await?
+                .and_then(|chat| chat.get_str("userId").ok().map(str::to_owned))
+                .and_then(|user| UserId::parse(&user).ok());
+        }
         let Some(user) = user else { return Ok(()) };
         let mut visible = Self::message_filter(&user, chat_id);
         visible.insert("visible", true);
