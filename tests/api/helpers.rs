@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 mod assertions;
 mod client;
 mod files;
+pub mod migrate;
 
 pub use assertions::{assert_detail_field, assert_error, header, item_ids, json_body, strings};
 pub use client::Api;
