@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::Authenticator;
-use crate::blob::{BlobStore, FsBlobStore};
+use crate::blob::{BlobStore, FsBlobStore, S3BlobStore};
 use crate::config::Config;
 use crate::files::FileLocks;
 use crate::files::signing::UrlSigner;
@@ -42,11 +42,15 @@ pub struct AppState {
 /// Directory of the fs blob store under `DATA_DIR`.
 pub const BLOBS_DIR: &str = "blobs";
 
-/// Opens the metadata store (taking the `DATA_DIR` lock) and then the blob store, which
-/// removes the temp files of uploads a crash interrupted.
+/// Opens the metadata store (taking the `DATA_DIR` lock) and then the blob store: the fs
+/// store removes the temp files of uploads a crash interrupted, the S3 store checks (or
+/// creates) its bucket.
 pub async fn open_stores(config: &Config) -> anyhow::Result<(MetadataStore, BlobStore)> {
     let store = store::open(config).await?;
-    let blobs = BlobStore::Fs(FsBlobStore::open(&config.data_dir.join(BLOBS_DIR)).await?);
+    let blobs = match &config.s3 {
+        None => BlobStore::Fs(FsBlobStore::open(&config.data_dir.join(BLOBS_DIR)).await?),
+        Some(s3) => BlobStore::S3(S3BlobStore::open(s3).await?),
+    };
     Ok((store, blobs))
 }
 
