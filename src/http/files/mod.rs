@@ -1,7 +1,9 @@
-//! Routes for files: upload (`upload.rs`), download (`download.rs`), and the JSON routes for
+//! Routes for files: upload (`upload.rs`), download (`download.rs`), direct uploads
+//! (`direct.rs`), and the JSON routes for
 //! listing, metadata, deletion and signed links (here). Upload and download stream bodies of
 //! any length, so only the JSON routes get the JSON body limit and time limit.
 
+mod direct;
 mod download;
 mod form;
 mod register;
@@ -61,6 +63,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
             json(get(get_metadata).patch(update_metadata)),
         )
         .route("/api/files/{id}/url", json(post(create_url)))
+        .route("/api/files/uploads", json(post(direct::create_upload)))
+        .route(
+            "/api/files/uploads/{id}",
+            axum::routing::put(direct::put_upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/files/uploads/{id}/complete",
+            json(post(direct::complete_upload)),
+        )
         // Every answer of a file route, errors included, forbids type sniffing.
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
