@@ -6,8 +6,8 @@ use reqwest::multipart::Form;
 use serde_json::json;
 
 use crate::helpers::{
-    PNG_2X3, assert_detail_field, assert_error, blob_files, file_form, file_part, header, item_ids,
-    json_body, sha256_hex, spawn_app, spawn_app_with, text_bytes,
+    PNG_2X3, assert_detail_field, assert_error, file_form, file_part, header, item_ids, json_body,
+    sha256_hex, spawn_app, spawn_app_with, text_bytes,
 };
 
 #[tokio::test]
@@ -81,7 +81,7 @@ async fn an_upload_gets_server_owned_metadata() {
     assert_eq!(file["storage"]["backend"], "fs");
     let key = file["storage"]["key"].as_str().unwrap();
     assert_eq!(key, format!("users/local/avatar/{id}_ada.png"));
-    assert_eq!(blob_files(&app.data_dir).len(), 1);
+    assert_eq!(app.blob_keys().await, [key]);
 
     let metadata = json_body(app.get(&format!("/api/files/{id}/metadata")).await).await;
     assert_eq!(metadata, file);
@@ -276,11 +276,8 @@ async fn malformed_forms_are_refused_and_leave_no_blob() {
         .part("file", file_part(b"two".to_vec(), "2.txt", None));
     let response = app.upload_form(two_files).await;
     assert_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
-    assert!(
-        blob_files(&app.data_dir).is_empty(),
-        "{:?}",
-        blob_files(&app.data_dir)
-    );
+    let keys = app.blob_keys().await;
+    assert!(keys.is_empty(), "{keys:?}");
     assert!(
         app.list("/api/files").await["items"]
             .as_array()

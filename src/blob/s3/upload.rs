@@ -27,8 +27,33 @@ pub(super) async fn put(
     mut body: impl Stream<Item = BlobResult<Bytes>> + Unpin,
     mut meter: Meter,
 ) -> BlobResult<PutOutcome> {
-    let mut buffer = BytesMut::new();
     let mut multipart: Option<Multipart> = None;
+    match send(inner, &key, &mut body, &mut meter, &mut multipart).await {
+        Ok(()) => {
+            if let Some(upload) = multipart {
+                upload.complete().await?;
+            }
+            Ok(meter.finish())
+        }
+        Err(error) => {
+            if let Some(upload) = multipart.as_mut() {
+                upload.abort().await;
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Reads the body part by part: one PutObject when it all fits in one part, else every part
+/// of a multipart upload (left in `multipart` for the caller to complete or abort).
+async fn send(
+    inner: &std::sync::Arc<Inner>,
+    key: &str,
+    body: &mut (impl Stream<Item = BlobResult<Bytes>> + Unpin),
+    meter: &mut Meter,
+    multipart: &mut Option<Multipart>,
+) -> BlobResult<()> {
+    let mut buffer = BytesMut::new();
     let mut ended = false;
     while !ended {
         while buffer.len() < PART_SIZE {
@@ -45,25 +70,18 @@ pub(super) async fn put(
             }
         }
         if ended && multipart.is_none() {
-            put_object(inner, &key, buffer.split().freeze()).await?;
-            return Ok(meter.finish());
+            return put_object(inner, key, buffer.split().freeze()).await;
         }
-        let upload = match &mut multipart {
+        let upload = match multipart {
             Some(upload) => upload,
-            None => multipart.insert(Multipart::start(inner, &key).await?),
+            None => multipart.insert(Multipart::start(inner, key).await?),
         };
         while buffer.len() >= PART_SIZE || (ended && !buffer.is_empty()) {
             let length = buffer.len().min(PART_SIZE);
-            let part = buffer.split_to(length).freeze();
-            if let Err(error) = upload.send_part(part).await {
-                upload.abort().await;
-                return Err(error);
-            }
+            upload.send_part(buffer.split_to(length).freeze()).await?;
         }
     }
-    let upload = multipart.expect("a body longer than one part started a multipart upload");
-    upload.complete().await?;
-    Ok(meter.finish())
+    Ok(())
 }
 
 fn checksum(part: &[u8]) -> String {
