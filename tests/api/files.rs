@@ -6,8 +6,8 @@ use reqwest::multipart::Form;
 use serde_json::json;
 
 use crate::helpers::{
-    PNG_2X3, assert_detail_field, assert_error, file_form, file_part, header, item_ids, json_body,
-    sha256_hex, spawn_app, spawn_app_with, text_bytes,
+    BlobBackend, PNG_2X3, assert_detail_field, assert_error, file_form, file_part, header,
+    item_ids, json_body, sha256_hex, spawn_app, spawn_app_with, text_bytes,
 };
 
 #[tokio::test]
@@ -32,10 +32,13 @@ async fn files_of_every_size_come_back_byte_for_byte() {
             header(response.headers(), "content-length"),
             length.to_string()
         );
-        assert_eq!(
-            header(response.headers(), "etag"),
-            format!("\"{expected}\"")
-        );
+        // Past the redirect threshold on S3 the bytes come from the store, with its headers.
+        if response.url().as_str().starts_with(&app.address) {
+            assert_eq!(
+                header(response.headers(), "etag"),
+                format!("\"{expected}\"")
+            );
+        }
         let body = response.bytes().await.unwrap();
         assert_eq!(sha256_hex(&body), expected, "{length} bytes");
     }
@@ -78,7 +81,7 @@ async fn an_upload_gets_server_owned_metadata() {
         (file["width"].clone(), file["height"].clone()),
         (json!(2), json!(3))
     );
-    assert_eq!(file["storage"]["backend"], "fs");
+    assert_eq!(file["storage"]["backend"], BlobBackend::under_test().name());
     let key = file["storage"]["key"].as_str().unwrap();
     assert_eq!(key, format!("users/local/avatar/{id}_ada.png"));
     assert_eq!(app.blob_keys().await, [key]);
@@ -305,7 +308,7 @@ async fn limits_and_health_describe_the_file_store() {
     );
     let health = json_body(app.get("/api/health").await).await;
     let blobs = &health["services"]["blobs"];
-    assert_eq!(blobs["backend"], "fs");
+    assert_eq!(blobs["backend"], BlobBackend::under_test().name());
     assert_eq!(blobs["status"], "healthy");
     assert!(blobs["latencyMs"].is_number(), "{health}");
     assert_eq!(health["status"], "healthy");

@@ -26,6 +26,14 @@ impl BlobBackend {
             Ok(other) => panic!("QUILLSTORE_TEST_BLOBS={other}: expected fs or s3"),
         }
     }
+
+    /// The name in `storage.backend` and in `/api/health`.
+    pub fn name(self) -> &'static str {
+        match self {
+            BlobBackend::Fs => "fs",
+            BlobBackend::S3 => "s3",
+        }
+    }
 }
 
 /// True when blobs are on fs. Tests that inspect the fs store's files call this and, on S3,
