@@ -70,10 +70,17 @@ TOML
   done
 }
 
-# stop_garage: SIGTERM and wait.
+# stop_garage: SIGTERM, then SIGKILL if it is still there after 10 s (Garage waits for open
+# client connections), and wait.
 stop_garage() {
   if [[ -n ${GARAGE_PID:-} ]]; then
     kill -TERM "$GARAGE_PID" 2>/dev/null || true
+    local waited=0
+    while kill -0 "$GARAGE_PID" 2>/dev/null && ((waited < 100)); do
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+    kill -KILL "$GARAGE_PID" 2>/dev/null || true
     wait "$GARAGE_PID" 2>/dev/null || true
     GARAGE_PID=
   fi
