@@ -237,15 +237,20 @@ impl S3BlobStore {
                 limit.as_millis()
             ))),
         };
+        let bucket = &self.inner.config.bucket;
         let (status, message) = match outcome {
             Ok(_) => (HealthStatus::Healthy, None),
-            Err(error) => (
-                HealthStatus::Unhealthy,
-                Some(format!(
-                    "bucket {} does not answer: {error}",
-                    self.inner.config.bucket
-                )),
-            ),
+            Err(error) => {
+                tracing::warn!(error = %error, "the S3 health probe failed");
+                let message = match error {
+                    BlobError::NotFound => format!("bucket {bucket} does not exist"),
+                    BlobError::Unavailable(_) => {
+                        format!("bucket {bucket} is unreachable or does not answer in time")
+                    }
+                    _ => format!("bucket {bucket} refuses the probe (credentials, permissions?)"),
+                };
+                (HealthStatus::Unhealthy, Some(message))
+            }
         };
         StoreHealth {
             backend: "s3",

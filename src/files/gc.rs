@@ -171,7 +171,8 @@ impl fmt::Display for GcReport {
             self.abandoned_uploads.len(),
             self.missing.len()
         )?;
-        if !self.applied && !(self.orphans.is_empty() && self.abandoned_uploads.is_empty()) {
+        let anything_to_remove = !self.orphans.is_empty() || !self.abandoned_uploads.is_empty();
+        if !self.applied && anything_to_remove {
             writeln!(
                 formatter,
                 "dry run: run `quillstore gc --apply` to remove them"

@@ -8,7 +8,8 @@ use reqwest::{Method, StatusCode};
 use crate::files_recovery::gc;
 use crate::helpers::garage::Garage;
 use crate::helpers::{
-    Api, PNG_2X3, TestBlobs, header, json_body, s3_blobs_only, spawn_app_with, text_bytes,
+    Api, PNG_2X3, TestBlobs, base_config, build_app, header, json_body, s3_blobs_only, s3_client,
+    spawn_app_with, text_bytes,
 };
 
 /// A client that follows no redirect and sends no credentials.
@@ -234,4 +235,37 @@ async fn with_s3_down_file_routes_and_health_answer_503_then_recover() {
         b"survives"
     );
     app.upload(b"after", "c.txt", None).await;
+}
+
+#[tokio::test]
+async fn a_missing_bucket_stops_the_start_unless_it_may_be_created() {
+    if !s3_blobs_only("a_missing_bucket_stops_the_start_unless_it_may_be_created") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = format!("missing-{}", uuid::Uuid::new_v4().simple());
+    let mut raw = base_config(dir.path());
+    raw.s3_bucket = Some(bucket.clone());
+    let error = build_app(raw.clone())
+        .await
+        .err()
+        .expect("no bucket, no start");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains(&format!("S3_BUCKET={bucket} does not exist"))
+            && message.contains("S3_CREATE_BUCKET"),
+        "{message}"
+    );
+    raw.s3_create_bucket = Some("true".into());
+    let app = build_app(raw.clone()).await.expect("the bucket is created");
+    drop(app);
+    let TestBlobs::S3 { settings, .. } = TestBlobs::of(&raw) else {
+        unreachable!()
+    };
+    s3_client(&settings)
+        .delete_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the created bucket exists and is empty");
 }

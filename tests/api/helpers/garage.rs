@@ -158,6 +158,10 @@ pub fn shared() -> S3Settings {
     SHARED.get_or_init(start_shared).clone()
 }
 
+#[expect(
+    clippy::zombie_processes,
+    reason = "the watching shell outlives this process by design; init reaps it"
+)]
 fn start_shared() -> S3Settings {
     let dir = std::env::temp_dir().join(format!("quillstore-test-garage-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("meta")).unwrap();
