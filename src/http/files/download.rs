@@ -212,6 +212,14 @@ mod tests {
     }
 
     #[test]
+    fn redirects_follow_the_mode_and_threshold() {
+        assert!(!redirects(RedirectMode::Auto, 10, 10));
+        assert!(redirects(RedirectMode::Auto, 10, 11));
+        assert!(!redirects(RedirectMode::Never, 0, 1 << 40));
+        assert!(redirects(RedirectMode::Always, 10, 0));
+    }
+
+    #[test]
     fn ranges_follow_rfc_9110() {
         let part = |start, end| Wanted::Part { start, end };
         assert_eq!(range("bytes=0-0", 10).unwrap(), part(0, 0));
