@@ -37,6 +37,9 @@ pub struct AppState {
     pub blobs: BlobStore,
     pub signer: Arc<UrlSigner>,
     pub file_locks: Arc<FileLocks>,
+    /// Serializes completions of one direct upload (separate from `file_locks`, which a
+    /// completion takes in turn).
+    pub upload_locks: Arc<FileLocks>,
 }
 
 /// Directory of the fs blob store under `DATA_DIR`.
@@ -93,6 +96,7 @@ impl Application {
                 blobs,
                 signer: Arc::new(signer),
                 file_locks: Arc::new(FileLocks::default()),
+                upload_locks: Arc::new(FileLocks::default()),
             },
             shutdown: ShutdownHandle(sender),
         })

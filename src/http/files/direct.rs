@@ -151,6 +151,9 @@ pub async fn complete_upload(
     CurrentUser(user): CurrentUser,
     DocumentId(upload_id): DocumentId,
 ) -> Result<Response> {
+    // Two completions of one upload at once would both move and record it; one waits here
+    // and then finds the ticket gone (404). Within one process, like the other file locks.
+    let _completing = state.upload_locks.lock(&user, &upload_id.to_string()).await;
     let ticket = uploads::load_ticket(&state.blobs, &user, upload_id)
         .await?
         .ok_or(ApiError::NotFound)?;
