@@ -1,7 +1,7 @@
 //! Streaming writes: the body is cut into parts of [`PART_SIZE`]. A body that fits in one
 //! part is one PutObject; a longer one is a multipart upload whose next part is read while
-//! the previous one is sent, so at most two parts are held. Any failure, or the request being
-//! dropped, aborts the multipart upload.
+//! the previous one is sent, in two buffers reused from part to part. Any failure, or the
+//! request being dropped, aborts the multipart upload.
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
@@ -54,21 +54,10 @@ async fn send(
     multipart: &mut Option<Multipart>,
 ) -> BlobResult<()> {
     let mut buffer = BytesMut::new();
+    let mut leftover = None;
     let mut ended = false;
     while !ended {
-        while buffer.len() < PART_SIZE {
-            match body.next().await {
-                Some(chunk) => {
-                    let chunk = chunk?;
-                    meter.update(&chunk)?;
-                    buffer.extend_from_slice(&chunk);
-                }
-                None => {
-                    ended = true;
-                    break;
-                }
-            }
-        }
+        ended = fill(&mut buffer, &mut leftover, body, meter).await?;
         if ended && multipart.is_none() {
             return put_object(inner, key, buffer.split().freeze()).await;
         }
@@ -76,12 +65,51 @@ async fn send(
             Some(upload) => upload,
             None => multipart.insert(Multipart::start(inner, key).await?),
         };
-        while buffer.len() >= PART_SIZE || (ended && !buffer.is_empty()) {
-            let length = buffer.len().min(PART_SIZE);
-            upload.send_part(buffer.split_to(length).freeze()).await?;
+        if !buffer.is_empty() {
+            // The part in flight is done first, so its buffer can carry the next part: the
+            // whole upload holds two buffers.
+            upload.finish_in_flight().await?;
+            let part = std::mem::replace(&mut buffer, upload.spare_buffer());
+            upload.send_part(part.freeze());
         }
     }
     Ok(())
+}
+
+/// Fills `buffer` up to [`PART_SIZE`] from `leftover` and the body; returns true when the
+/// body has ended. Bytes past the part wait in `leftover`.
+async fn fill(
+    buffer: &mut BytesMut,
+    leftover: &mut Option<Bytes>,
+    body: &mut (impl Stream<Item = BlobResult<Bytes>> + Unpin),
+    meter: &mut Meter,
+) -> BlobResult<bool> {
+    loop {
+        let mut chunk = match leftover.take() {
+            Some(chunk) => chunk,
+            None => match body.next().await {
+                Some(chunk) => {
+                    let chunk = chunk?;
+                    meter.update(&chunk)?;
+                    chunk
+                }
+                None => return Ok(true),
+            },
+        };
+        let room = PART_SIZE - buffer.len();
+        if chunk.len() > room {
+            *leftover = Some(chunk.split_off(room));
+        }
+        // Small bodies grow their buffer as they come; a body past 1 MiB gets its whole part
+        // at once, so no part is ever copied into a doubled buffer.
+        if buffer.capacity() - buffer.len() < chunk.len() && buffer.len() + chunk.len() > 1 << 20 {
+            buffer.reserve(PART_SIZE - buffer.len());
+        }
+        buffer.extend_from_slice(&chunk);
+        if buffer.len() == PART_SIZE {
+            return Ok(false);
+        }
+    }
 }
 
 fn checksum(part: &[u8]) -> String {
@@ -122,7 +150,9 @@ struct Multipart {
     key: String,
     upload_id: String,
     parts: Vec<CompletedPart>,
-    in_flight: Option<AbortOnDropHandle<BlobResult<CompletedPart>>>,
+    in_flight: Option<AbortOnDropHandle<BlobResult<(CompletedPart, Bytes)>>>,
+    /// The buffer of the last part sent, back for the next one.
+    spare: Option<BytesMut>,
     done: bool,
 }
 
@@ -150,13 +180,21 @@ impl Multipart {
             upload_id,
             parts: Vec::new(),
             in_flight: None,
+            spare: None,
             done: false,
         })
     }
 
-    /// Waits for the part in flight, then sends this one in the background.
-    async fn send_part(&mut self, part: Bytes) -> BlobResult<()> {
-        self.finish_in_flight().await?;
+    /// An empty buffer for the next part: the last part's, once sent, else a new one.
+    fn spare_buffer(&mut self) -> BytesMut {
+        self.spare
+            .take()
+            .unwrap_or_else(|| BytesMut::with_capacity(PART_SIZE))
+    }
+
+    /// Sends a part in the background (after [`Multipart::finish_in_flight`]).
+    fn send_part(&mut self, part: Bytes) {
+        debug_assert!(self.in_flight.is_none());
         let number = i32::try_from(self.parts.len() + 1).unwrap_or(i32::MAX);
         let (inner, key, upload_id) =
             (self.inner.clone(), self.key.clone(), self.upload_id.clone());
@@ -175,7 +213,7 @@ impl Multipart {
                 request = request.checksum_sha256(sum);
             }
             let request = request
-                .body(ByteStream::from(part))
+                .body(ByteStream::from(part.clone()))
                 .customize()
                 .config_override(
                     aws_sdk_s3::config::Builder::default()
@@ -187,22 +225,27 @@ impl Multipart {
                 request
             };
             let output = request.send().await.map_err(classify("UploadPart"))?;
-            Ok(CompletedPart::builder()
+            let completed = CompletedPart::builder()
                 .part_number(number)
                 .set_e_tag(output.e_tag().map(str::to_owned))
                 .set_checksum_sha256(sum)
-                .build())
+                .build();
+            Ok((completed, part))
         });
         self.in_flight = Some(AbortOnDropHandle::new(task));
-        Ok(())
     }
 
     async fn finish_in_flight(&mut self) -> BlobResult<()> {
         if let Some(task) = self.in_flight.take() {
-            let part = task
+            let (part, bytes) = task
                 .await
                 .map_err(|error| anyhow::anyhow!("a part upload task failed: {error}"))??;
             self.parts.push(part);
+            // Unique again once the SDK dropped its request: reused for the next part.
+            if let Ok(mut buffer) = bytes.try_into_mut() {
+                buffer.clear();
+                self.spare = Some(buffer);
+            }
         }
         Ok(())
     }
