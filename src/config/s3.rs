@@ -43,7 +43,8 @@ pub struct S3Config {
     pub region: String,
     /// `None`: the default AWS credential chain (environment, profile, web identity, ECS,
     /// instance metadata), so IAM roles work.
-    pub access_key: Option<String>,
+    /// The key id is masked too: it names the account.
+    pub access_key: Option<Secret>,
     pub secret_key: Option<Secret>,
     pub bucket: String,
     /// Empty, or segments ending in `/`; prepended to every key.
@@ -118,7 +119,7 @@ pub(super) fn parse_s3(
             "S3_PUBLIC_URL={url}: expected a URL such as https://cdn.example.com/files"
         )));
     }
-    let access_key = non_empty(&raw.s3_access_key);
+    let access_key = non_empty(&raw.s3_access_key).map(Secret::new);
     let secret_key = non_empty(&raw.s3_secret_key).map(Secret::new);
     if access_key.is_some() != secret_key.is_some() {
         check(Err(
@@ -250,7 +251,7 @@ impl S3Config {
         lines.push(("S3_REGION", self.region.clone()));
         match &self.access_key {
             Some(key) => {
-                let shown: String = key.chars().take(4).collect();
+                let shown: String = key.expose().chars().take(4).collect();
                 lines.push(("S3_ACCESS_KEY", format!("{shown}********")));
                 lines.push(("S3_SECRET_KEY", "********".to_owned()));
             }

@@ -36,7 +36,7 @@ pub(super) async fn build(config: &S3Config) -> Client {
         .retry_config(RetryConfig::standard().with_max_attempts(3));
     if let (Some(access_key), Some(secret_key)) = (&config.access_key, &config.secret_key) {
         loader = loader.credentials_provider(Credentials::new(
-            access_key,
+            access_key.expose(),
             secret_key.expose(),
             None,
             None,
