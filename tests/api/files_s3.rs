@@ -134,6 +134,24 @@ async fn files_redirect_never_and_always_are_obeyed() {
         always.download_bytes(file["id"].as_str().unwrap()).await,
         PNG_2X3
     );
+
+    let public = spawn_app_with(|raw| {
+        raw.files_redirect = Some("always".into());
+        raw.s3_public_url = Some("https://cdn.example.com/files/".into());
+    })
+    .await;
+    let file = public.upload(PNG_2X3, "tiny.png", None).await;
+    let response = get_unfollowed(&public, file["id"].as_str().unwrap(), &[]).await;
+    let TestBlobs::S3 { prefix, .. } = public.blobs() else {
+        unreachable!()
+    };
+    assert_eq!(
+        header(response.headers(), "location"),
+        format!(
+            "https://cdn.example.com/files/{prefix}{}",
+            file["storage"]["key"].as_str().unwrap()
+        )
+    );
 }
 
 #[tokio::test]
