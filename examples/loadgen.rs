@@ -88,6 +88,8 @@ async fn main() {
             println!("{report}");
         }
         "baseline" => {
+            // A bare axum server to compare against, not a quillstore route.
+            #[allow(clippy::disallowed_methods)]
             let app = axum::Router::new().route(
                 "/hello",
                 axum::routing::get(|| async { axum::Json(json!({"hello": "world"})) }),

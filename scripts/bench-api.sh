@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks of the JSON API on the embedded json store, each against a baseline measured in
-# the same run: a trivial axum handler served and loaded the same way. Writes a section to
-# docs/benchmarks.md (or to $BENCH_OUT). Traffic stays on 127.0.0.1; every load is bounded.
+# the same run: a trivial axum handler served and loaded the same way. Writes
+# docs/benchmarks-api.md (or $BENCH_OUT); `scripts/bench.sh` covers files. Traffic stays on 127.0.0.1; every load is bounded.
 #   scripts/bench-api.sh            # full run (about 2 minutes)
 #   BENCH_SECONDS=3 scripts/bench-api.sh
 set -euo pipefail
@@ -69,7 +69,7 @@ ready=$(date +%s.%N)
 rss=$(peak_rss_kib "$QS_PID")
 stop_quillstore
 printf '{"label":"startup with 100,000 documents","seconds":%s,"peak_rss_mib":%s}\n' \
-  "$(echo "$ready - $started" | bc)" "$((rss / 1024))" | record
+  "$(awk -v a="$started" -v b="$ready" 'BEGIN { printf "%.3f", b - a }')" "$((rss / 1024))" | record
 
 python3 - "$results" "$out" "$concurrency" <<'PY'
 import json, sys, datetime

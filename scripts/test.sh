@@ -58,6 +58,13 @@ else
   stop_garage
 fi
 unset S3_ENDPOINT S3_REGION S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY
+echo "==> scripts/fuzz.sh: schemathesis against a running server (with and without a token)"
+set +e
+scripts/fuzz.sh 2>&1 | tee -a "$log"
+fuzz_status=${PIPESTATUS[0]}
+set -e
+[ "$fuzz_status" -eq 0 ] || status=$fuzz_status
+
 echo "==> deployment files and the all-in-one start script"
 set +e
 scripts/check-deploy.sh

@@ -10,9 +10,12 @@ use std::time::Duration;
 use clap::Args;
 
 mod files;
+mod guard;
 mod s3;
 use self::files::parse_files;
 pub use self::files::{DEFAULT_ALLOWED_MIME_TYPES, FilesConfig};
+pub use self::guard::GuardConfig;
+use self::guard::parse_guard;
 pub use self::s3::{ChecksumMode, RedirectMode, S3Config, S3Mode};
 
 /// Settings as given, before validation. Every field is optional; defaults are applied by
@@ -82,6 +85,21 @@ pub struct RawConfig {
     /// text or json.
     #[arg(long, env = "LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Requests per minute per user (0 turns the limit off).
+    #[arg(long, env = "RATE_LIMIT_USER_PER_MINUTE")]
+    pub rate_limit_user_per_minute: Option<String>,
+    /// Requests per minute per client address (0 turns the limit off).
+    #[arg(long, env = "RATE_LIMIT_IP_PER_MINUTE")]
+    pub rate_limit_ip_per_minute: Option<String>,
+    /// Uploads in flight at once.
+    #[arg(long, env = "MAX_CONCURRENT_UPLOADS")]
+    pub max_concurrent_uploads: Option<String>,
+    /// Bearer token that unlocks `/metrics` on the main port.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Separate address serving `/metrics` without a token (e.g. 127.0.0.1:9090).
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
     /// Largest file upload (bytes, or with KiB/MiB/GiB suffix); default 100MiB.
     #[arg(long, env = "MAX_UPLOAD_SIZE")]
     pub max_upload_size: Option<String>,
@@ -237,6 +255,7 @@ pub struct Config {
     pub files: FilesConfig,
     /// Set when `S3_MODE` is external or embedded; `None`: blobs under `DATA_DIR`.
     pub s3: Option<S3Config>,
+    pub guard: GuardConfig,
 }
 
 /// Every problem found in a configuration, each naming its variable.
@@ -306,6 +325,7 @@ impl Config {
 
         let files = parse_files(&raw, &mut check);
         let s3 = self::s3::parse_s3(&raw, &mut check);
+        let guard = parse_guard(&raw, &mut check);
 
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
@@ -325,6 +345,7 @@ impl Config {
             log_format,
             files,
             s3,
+            guard,
         })
     }
 
@@ -403,6 +424,36 @@ impl Config {
             LogFormat::Json => "json",
         };
         lines.push(("LOG_FORMAT", format.to_owned()));
+        let per_minute = |limit: u32| {
+            if limit == 0 {
+                "off".to_owned()
+            } else {
+                limit.to_string()
+            }
+        };
+        lines.push((
+            "RATE_LIMIT_USER_PER_MINUTE",
+            per_minute(self.guard.user_per_minute),
+        ));
+        lines.push((
+            "RATE_LIMIT_IP_PER_MINUTE",
+            per_minute(self.guard.ip_per_minute),
+        ));
+        lines.push((
+            "MAX_CONCURRENT_UPLOADS",
+            self.guard.max_concurrent_uploads.to_string(),
+        ));
+        let token = if self.guard.metrics_token.is_some() {
+            "********"
+        } else {
+            "(unset: /metrics not on the main port)"
+        };
+        lines.push(("METRICS_TOKEN", token.to_owned()));
+        let address = self
+            .guard
+            .metrics_addr
+            .map_or_else(|| "(unset)".to_owned(), |address| address.to_string());
+        lines.push(("METRICS_ADDR", address));
         lines.push(("MAX_UPLOAD_SIZE", self.files.max_upload_size.to_string()));
         lines.push((
             "ALLOWED_MIME_TYPES",

@@ -13,6 +13,23 @@ use crate::store::StoreError;
 /// `Result` with [`ApiError`] as the default error.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// Every `code` an error envelope can carry (see [`ApiError::code`]).
+pub const ERROR_CODES: &[&str] = &[
+    "bad_request",
+    "unauthorized",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "precondition_failed",
+    "payload_too_large",
+    "unsupported_media_type",
+    "range_not_satisfiable",
+    "validation_failed",
+    "rate_limited",
+    "unavailable",
+    "internal",
+];
+
 /// One problem with one field of a request, listed in `details` of a 400 or 422.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FieldError {
@@ -113,6 +130,7 @@ impl ApiError {
         }
     }
 
+    /// One of [`ERROR_CODES`].
     fn code(&self) -> &'static str {
         match self {
             Self::BadRequest { .. } => "bad_request",

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod store;
 pub mod telemetry;
@@ -40,6 +41,7 @@ pub struct AppState {
     /// Serializes completions of one direct upload (separate from `file_locks`, which a
     /// completion takes in turn).
     pub upload_locks: Arc<FileLocks>,
+    pub throttle: Arc<http::throttle::Throttle>,
 }
 
 /// Directory of the fs blob store under `DATA_DIR`.
@@ -60,6 +62,8 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<(MetadataStore, Blob
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
+    /// `METRICS_ADDR`, when set: `/metrics` without a token, off the public port.
+    metrics_listener: Option<TcpListener>,
     address: SocketAddr,
     state: AppState,
     shutdown: ShutdownHandle,
@@ -85,9 +89,20 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let address = listener.local_addr()?;
+        let metrics_listener = match config.guard.metrics_addr {
+            Some(metrics_address) => Some(
+                TcpListener::bind(metrics_address)
+                    .await
+                    .with_context(|| format!("cannot listen on METRICS_ADDR {metrics_address}"))?,
+            ),
+            None => None,
+        };
+        metrics::install();
+        let throttle = Arc::new(http::throttle::Throttle::new(&config.guard));
         let (sender, _) = watch::channel(false);
         Ok(Self {
             listener,
+            metrics_listener,
             address,
             state: AppState {
                 config: Arc::new(config),
@@ -97,6 +112,7 @@ impl Application {
                 signer: Arc::new(signer),
                 file_locks: Arc::new(FileLocks::default()),
                 upload_locks: Arc::new(FileLocks::default()),
+                throttle,
             },
             shutdown: ShutdownHandle(sender),
         })
@@ -119,16 +135,32 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let drain_deadline = self.state.config.shutdown_timeout;
         let router = http::build_router(self.state);
+        if let Some(listener) = self.metrics_listener {
+            let mut stop = self.shutdown.0.subscribe();
+            let metrics_server = axum::serve(listener, http::metrics_router())
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                });
+            tokio::spawn(async move {
+                if let Err(error) = metrics_server.await {
+                    tracing::error!(error = %error, "the metrics listener failed");
+                }
+            });
+        }
         let mut stop = self.shutdown.0.subscribe();
+        let shutdown = self.shutdown.clone();
         let stop_signal = async move {
             tokio::select! {
                 _ = stop.wait_for(|stopped| *stopped) => {}
                 _ = os_signal() => {}
             }
+            // Tell every listener (the metrics one too) that the process is stopping.
+            shutdown.shutdown();
             tracing::info!("shutting down");
         };
         let (stopping_sender, mut stopping) = watch::channel(false);
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             stop_signal.await;
             let _ = stopping_sender.send(true);
         });

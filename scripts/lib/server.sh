@@ -5,7 +5,9 @@
 # QS_URL once the server prints its listening line (fails after 60 s).
 start_quillstore() {
   local binary=$1 data_dir=$2 log=$3
+  # Benchmarks measure raw throughput: the rate limits (on by default) are turned off.
   HOST=127.0.0.1 PORT=0 DATA_DIR=$data_dir AUTH_MODE=none RUST_LOG=${RUST_LOG:-warn} \
+    RATE_LIMIT_USER_PER_MINUTE=0 RATE_LIMIT_IP_PER_MINUTE=0 \
     "$binary" serve >"$log" 2>"$log.err" &
   QS_PID=$!
   local waited=0

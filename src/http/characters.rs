@@ -1,10 +1,8 @@
 //! Routes for characters: the AI side of a chat.
 
-use axum::Router;
-
 use super::list::ListSpec;
-use super::resource::{HttpResource, routes};
-use crate::AppState;
+use super::resource::{HttpResource, document_routes};
+use super::routes::Routes;
 use crate::model::character::Character;
 
 impl HttpResource for Character {
@@ -17,6 +15,6 @@ impl HttpResource for Character {
     };
 }
 
-pub fn router() -> Router<AppState> {
-    routes::<Character>()
+pub fn routes() -> Routes {
+    document_routes::<Character>()
 }

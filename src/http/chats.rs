@@ -1,16 +1,16 @@
 //! Routes for chats: the shared document routes, plus export and import as JSON Lines.
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use futures_util::stream::{self, StreamExt};
 
 use super::extract::{CurrentUser, DocumentId};
 use super::list::ListSpec;
-use super::resource::{self, HttpResource, document_response, routes};
+use super::openapi::{Op, string};
+use super::resource::{self, HttpResource, document_response, document_routes};
+use super::routes::{Endpoint, Routes};
 use super::transfer::{self, EXPORT_FORMAT};
 use crate::AppState;
 use crate::error::{ApiError, Result};
@@ -29,12 +29,76 @@ impl HttpResource for Chat {
         participants: true,
         files: false,
     };
+    const RELATED_OPERATIONS: &'static [&'static str] =
+        &["appendMessage", "listMessages", "exportChat"];
 }
 
-pub fn router() -> Router<AppState> {
-    routes::<Chat>()
-        .route("/api/chats/{id}/export", get(export_chat))
-        .route("/api/chats/import", post(import_chat))
+pub fn routes() -> Routes {
+    document_routes::<Chat>()
+        .endpoint(
+            "/api/chats/{id}/export",
+            Endpoint::get(export_chat, export_op()),
+        )
+        .endpoint(
+            "/api/chats/import",
+            Endpoint::post(import_chat, import_op()),
+        )
+}
+
+fn export_op() -> Op {
+    let lines = utoipa::openapi::ResponseBuilder::new()
+        .description(
+            "JSON Lines, streamed: a header `{\"type\": \"quillstore-chat\", \"version\": 1, \
+             \"chat\": {...}}`, then every message (swipes included) in (`seq`, `swipeIndex`) order",
+        )
+        .content(
+            EXPORT_FORMAT,
+            utoipa::openapi::Content::new(Some(string())),
+        )
+        .header(
+            "Content-Disposition",
+            utoipa::openapi::header::HeaderBuilder::new()
+                .schema(Some(string()))
+                .description(Some("`attachment; filename=\"chat-<id>.jsonl\"`"))
+                .build(),
+        );
+    Op::new("exportChat", "chats", "Export a chat as JSON Lines")
+        .path_id("id", "the chat's id")
+        .response(200, lines)
+}
+
+/// A small export: the header line, then one message per line.
+const IMPORT_EXAMPLE: &str = concat!(
+    r#"{"type": "quillstore-chat", "version": 1, "chat": {"title": "First contact"}}"#,
+    "\n",
+    r#"{"seq": 1, "role": "user", "content": "Hello?"}"#,
+    "\n",
+    r#"{"seq": 2, "role": "assistant", "content": "Course plotted."}"#,
+    "\n",
+);
+
+fn import_op() -> Op {
+    let lines = || {
+        utoipa::openapi::ContentBuilder::new()
+            .schema(Some(string()))
+            .example(Some(IMPORT_EXAMPLE.into()))
+            .build()
+    };
+    let body = utoipa::openapi::request_body::RequestBodyBuilder::new()
+        .description(Some(
+            "JSON Lines (any content type): a quillstore export, or a SillyTavern chat file",
+        ))
+        .required(Some(utoipa::openapi::Required::True))
+        .content(EXPORT_FORMAT, lines())
+        .content("text/plain", lines())
+        .build();
+    Op::new("importChat", "chats", "Import a chat from JSON Lines")
+        .describe(
+            "All or nothing. A bad line is a 422 whose `details[].field` starts with `line N`.",
+        )
+        .body(body)
+        .document(201, "the new chat", "Chat")
+        .errors(&[400, 413, 422])
 }
 
 /// Streams the chat as JSON Lines: a header with the chat, then every message (swipes

@@ -26,7 +26,10 @@ impl FromRequestParts<AppState> for CurrentUser {
             .headers
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok());
-        state.auth.authenticate(header).map(Self)
+        let user = state.auth.authenticate(header)?;
+        state.throttle.check_user(&user)?;
+        tracing::Span::current().record("user_id", user.as_str());
+        Ok(Self(user))
     }
 }
 

@@ -1,31 +1,94 @@
 //! Health: `/api/health` (every store with status and latency), `/api/health/live` (the
 //! process serves requests) and `/api/health/ready` (every store answers).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::openapi::{Access, Op, json_response, reference, with_dependencies};
+use super::routes::{Endpoint, Routes};
 use crate::AppState;
 use crate::model::Timestamp;
 use crate::store::{HealthStatus, StoreHealth};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/health", get(get_health))
-        .route("/api/health/live", get(get_liveness))
-        .route("/api/health/ready", get(get_readiness))
+pub fn routes() -> Routes {
+    let op = |id: &str, summary: &str| Op::new(id, "service", summary).access(Access::Public);
+    let health = op("getHealth", "Every store with its status and latency")
+        .json(200, "healthy", reference("Health"))
+        .response(
+            503,
+            json_response("degraded or unhealthy", reference("Health")),
+        );
+    let live =
+        op("getLiveness", "The process serves requests").json(200, "alive", reference("Liveness"));
+    let ready = op("getReadiness", "Every store answers")
+        .json(200, "ready", reference("Readiness"))
+        .response(
+            503,
+            json_response("a store is unhealthy", reference("Readiness")),
+        );
+    let mut schemas = with_dependencies::<Health>();
+    schemas.extend(with_dependencies::<Liveness>());
+    schemas.extend(with_dependencies::<Readiness>());
+    Routes::new()
+        .endpoint("/api/health", Endpoint::get(get_health, health))
+        .endpoint("/api/health/live", Endpoint::get(get_liveness, live))
+        .endpoint("/api/health/ready", Endpoint::get(get_readiness, ready))
+        .schemas(schemas)
 }
 
-fn service_json(health: &StoreHealth) -> serde_json::Value {
-    json!({
-        "backend": health.backend,
-        "status": health.status,
-        "latencyMs": (health.latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
-        "message": health.message,
-    })
+/// The answer of `GET /api/health`: the worst service decides `status`.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    status: HealthStatus,
+    timestamp: Timestamp,
+    version: &'static str,
+    services: Services,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Services {
+    metadata: ServiceHealth,
+    blobs: ServiceHealth,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ServiceHealth {
+    backend: &'static str,
+    status: HealthStatus,
+    latency_ms: f64,
+    message: Option<String>,
+}
+
+/// The answer of `GET /api/health/live`.
+#[derive(Serialize, ToSchema)]
+struct Liveness {
+    /// Always `alive`.
+    #[schema(pattern = "^alive$")]
+    status: &'static str,
+}
+
+/// The answer of `GET /api/health/ready`: `ready`, or `not_ready` with the services.
+#[derive(Serialize, ToSchema)]
+struct Readiness {
+    #[schema(pattern = "^(ready|not_ready)$")]
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    services: Option<Services>,
+}
+
+impl From<&StoreHealth> for ServiceHealth {
+    fn from(health: &StoreHealth) -> Self {
+        Self {
+            backend: health.backend,
+            status: health.status,
+            latency_ms: (health.latency.as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+            message: health.message.clone(),
+        }
+    }
 }
 
 /// The worse of two states.
@@ -42,15 +105,24 @@ fn worst(left: HealthStatus, right: HealthStatus) -> HealthStatus {
     }
 }
 
-async fn get_health(State(state): State<AppState>) -> Response {
+async fn services(state: &AppState) -> (HealthStatus, Services) {
     let (metadata, blobs) = tokio::join!(state.store.health(), state.blobs.health());
     let status = worst(metadata.status, blobs.status);
-    let body = json!({
-        "status": status,
-        "timestamp": Timestamp::now(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "services": {"metadata": service_json(&metadata), "blobs": service_json(&blobs)},
-    });
+    let services = Services {
+        metadata: ServiceHealth::from(&metadata),
+        blobs: ServiceHealth::from(&blobs),
+    };
+    (status, services)
+}
+
+async fn get_health(State(state): State<AppState>) -> Response {
+    let (status, services) = services(&state).await;
+    let body = Health {
+        status,
+        timestamp: Timestamp::now(),
+        version: env!("CARGO_PKG_VERSION"),
+        services,
+    };
     let code = if status == HealthStatus::Healthy {
         StatusCode::OK
     } else {
@@ -60,18 +132,22 @@ async fn get_health(State(state): State<AppState>) -> Response {
 }
 
 async fn get_liveness() -> Response {
-    axum::Json(json!({"status": "alive"})).into_response()
+    axum::Json(Liveness { status: "alive" }).into_response()
 }
 
 async fn get_readiness(State(state): State<AppState>) -> Response {
-    let (metadata, blobs) = tokio::join!(state.store.health(), state.blobs.health());
-    if worst(metadata.status, blobs.status) == HealthStatus::Unhealthy {
-        let body = json!({"status": "not_ready", "services": {
-            "metadata": service_json(&metadata),
-            "blobs": service_json(&blobs),
-        }});
+    let (status, services) = services(&state).await;
+    if status == HealthStatus::Unhealthy {
+        let body = Readiness {
+            status: "not_ready",
+            services: Some(services),
+        };
         (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
     } else {
-        axum::Json(json!({"status": "ready"})).into_response()
+        axum::Json(Readiness {
+            status: "ready",
+            services: None,
+        })
+        .into_response()
     }
 }

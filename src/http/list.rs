@@ -169,7 +169,7 @@ impl ListParams {
     }
 }
 
-const CATEGORIES: &[&str] = &[
+pub const CATEGORIES: &[&str] = &[
     "image",
     "avatar",
     "attachment",
@@ -177,7 +177,7 @@ const CATEGORIES: &[&str] = &[
     "audio",
     "export",
 ];
-const LINK_KINDS: &[&str] = &["character", "persona", "chat", "message"];
+pub const LINK_KINDS: &[&str] = &["character", "persona", "chat", "message"];
 
 impl ListParams {
     fn file_filters(&self) -> Result<Vec<Filter>> {

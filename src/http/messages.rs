@@ -5,11 +5,9 @@
 
 use std::collections::HashSet;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -18,36 +16,42 @@ use super::extract::{
     ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject, MessagePath, Precondition,
 };
 use super::list::MAX_LIMIT;
+use super::openapi::messages as docs;
 use super::resource::{check_fields, check_references, document_response, parse, to_body};
+use super::routes::{Endpoint, Routes};
 use crate::AppState;
-use crate::error::{ApiError, Result};
+use crate::error::{ApiError, FieldError, Result};
 use crate::model::message::{MESSAGE_SERVER_FIELDS, Message, Placement, Role};
-use crate::model::{Document, Resource, UserId, ids};
+use crate::model::{Document, Resource, SERVER_OWNED_FIELDS, UserId, ids};
 use crate::store::{MessageChange, MessageQuery, StoreError};
 
 /// How often a write re-reads messages that concurrent writers changed.
 const ATTEMPTS: usize = 32;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
+pub fn routes() -> Routes {
+    Routes::new()
+        .endpoint(
             "/api/chats/{id}/messages",
-            get(list_messages).post(append_message),
+            Endpoint::get(list_messages, docs::list())
+                .and(Endpoint::post(append_message, docs::append())),
         )
-        .route(
+        .endpoint(
             "/api/chats/{id}/messages/{message_id}",
-            get(get_message)
-                .patch(update_message)
-                .delete(delete_message),
+            Endpoint::get(get_message, docs::get())
+                .and(Endpoint::patch(update_message, docs::update()))
+                .and(Endpoint::delete(delete_message, docs::delete())),
         )
-        .route(
+        .endpoint(
             "/api/chats/{id}/messages/{message_id}/swipes",
-            post(add_swipe),
+            Endpoint::post(add_swipe, docs::add_swipe()),
         )
-        .route(
+        .endpoint(
             "/api/chats/{id}/messages/{message_id}/swipes/active",
-            put(select_swipe),
+            Endpoint::put(select_swipe, docs::select_swipe()),
         )
+        .schemas(docs::schemas(super::openapi::with_dependencies::<
+            SelectSwipe,
+        >()))
 }
 
 #[derive(Deserialize)]
@@ -450,7 +454,8 @@ async fn plan_swipe(
     Ok(changes)
 }
 
-#[derive(Deserialize)]
+/// The body of `PUT .../swipes/active`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SelectSwipe {
     swipe_index: u64,
@@ -463,6 +468,27 @@ async fn select_swipe(
     path: MessagePath,
     JsonObject(body): JsonObject,
 ) -> Result<Response> {
+    // Like every body: a field the client may not set is a 400, not a validation problem.
+    let unexpected: Vec<FieldError> = body
+        .keys()
+        .filter(|key| *key != "swipeIndex")
+        .map(|key| {
+            let server = SERVER_OWNED_FIELDS.contains(&key.as_str())
+                || MESSAGE_SERVER_FIELDS.contains(&key.as_str());
+            let problem = if server {
+                "is set by the server"
+            } else {
+                "is not a field of this request (only swipeIndex)"
+            };
+            FieldError::new(key, problem)
+        })
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(ApiError::bad_fields(
+            "the body has fields a client may not set",
+            unexpected,
+        ));
+    }
     let choice: SelectSwipe = serde_json::from_value(Value::Object(body))
         .map_err(|error| ApiError::validation("swipeIndex", error.to_string()))?;
     for _ in 0..ATTEMPTS {

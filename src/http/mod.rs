@@ -1,17 +1,24 @@
-//! The HTTP layer: one router per resource, merged with the middleware stack in `router.rs`.
+//! The HTTP layer: one route table per resource (`routes.rs`: handlers with their OpenAPI
+//! operations), merged with the middleware stack in `router.rs`.
 
 mod characters;
 mod chats;
+mod docs;
 pub mod extract;
 mod files;
 mod health;
 mod limits;
 pub mod list;
 mod messages;
+mod metrics;
+mod openapi;
 mod personas;
 pub mod resource;
 mod router;
+pub mod routes;
 mod tags;
+pub mod throttle;
 mod transfer;
 
-pub use self::router::build_router;
+pub use self::metrics::private_router as metrics_router;
+pub use self::router::{build_router, route_table};

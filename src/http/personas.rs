@@ -1,10 +1,8 @@
 //! Routes for personas: the user's roles in a chat.
 
-use axum::Router;
-
 use super::list::ListSpec;
-use super::resource::{HttpResource, routes};
-use crate::AppState;
+use super::resource::{HttpResource, document_routes};
+use super::routes::Routes;
 use crate::model::persona::Persona;
 
 impl HttpResource for Persona {
@@ -17,6 +15,6 @@ impl HttpResource for Persona {
     };
 }
 
-pub fn router() -> Router<AppState> {
-    routes::<Persona>()
+pub fn routes() -> Routes {
+    document_routes::<Persona>()
 }

@@ -4,41 +4,48 @@
 
 use std::collections::HashSet;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::extract::{ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject, Precondition};
 use super::list::{ListParams, ListSpec};
+use super::openapi::resource::{document_ops, document_schemas};
+use super::routes::{Endpoint, Routes};
 use crate::AppState;
 use crate::error::{ApiError, FieldError, Result};
 use crate::model::{Document, Reference, Resource, SERVER_OWNED_FIELDS, Timestamp, UserId, ids};
 use crate::store::{ListQuery, StoreError};
 
-/// A resource served over HTTP: its routes live under `/api/{collection}`.
-pub trait HttpResource: Resource {
+/// A resource served over HTTP: its routes live under `/api/{collection}`, and its schema
+/// (`ToSchema`) describes them in the OpenAPI document.
+pub trait HttpResource: Resource + utoipa::ToSchema {
     /// The filters its list accepts.
     const LIST: ListSpec;
+    /// Operations (by id) beyond the document routes that take a document's id as `id`:
+    /// the document links a created document to them.
+    const RELATED_OPERATIONS: &'static [&'static str] = &[];
 }
 
-/// The five document routes of one collection.
-pub fn routes<R: HttpResource>() -> Router<AppState> {
+/// The five document routes of one collection, with their operations and schemas.
+pub fn document_routes<R: HttpResource>() -> Routes {
     let collection = format!("/api/{}", R::COLLECTION.name());
-    Router::new()
-        .route(
+    let ops = document_ops::<R>();
+    Routes::new()
+        .endpoint(
             &collection,
-            get(list_documents::<R>).post(create_document::<R>),
+            Endpoint::get(list_documents::<R>, ops.list)
+                .and(Endpoint::post(create_document::<R>, ops.create)),
         )
-        .route(
+        .endpoint(
             &format!("{collection}/{{id}}"),
-            get(get_document::<R>)
-                .patch(update_document::<R>)
-                .delete(delete_document::<R>),
+            Endpoint::get(get_document::<R>, ops.get)
+                .and(Endpoint::patch(update_document::<R>, ops.update))
+                .and(Endpoint::delete(delete_document::<R>, ops.delete)),
         )
+        .schemas(document_schemas::<R>())
 }
 
 async fn list_documents<R: HttpResource>(

@@ -1,10 +1,12 @@
 //! Assembles the routers and the middleware stack.
 
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,31 +16,59 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use super::{characters, chats, files, health, limits, messages, personas, tags};
+use super::docs::OpenApiJson;
+use super::routes::{RouteTable, Routes};
+use super::{
+    characters, chats, docs, files, health, limits, messages, metrics, openapi, personas, tags,
+    throttle,
+};
 use crate::AppState;
-use crate::config::CorsOrigins;
+use crate::config::{Config, CorsOrigins};
 use crate::error::{ApiError, envelope};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn build_router(state: AppState) -> Router {
+/// Every route of the service with its operation: the one source of the router and of the
+/// OpenAPI document.
+pub fn routes(config: &Config) -> Routes {
     // JSON document routes: bounded bodies and a time limit.
-    let documents = Router::new()
-        .merge(tags::router())
-        .merge(characters::router())
-        .merge(personas::router())
-        .merge(chats::router())
-        .merge(messages::router())
-        .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
-        .route_layer(middleware::from_fn_with_state(state.clone(), limit_time));
+    let (max_json_bytes, timeout) = (config.max_json_bytes, config.request_timeout);
+    let documents = Routes::new()
+        .merge(tags::routes())
+        .merge(characters::routes())
+        .merge(personas::routes())
+        .merge(chats::routes())
+        .merge(messages::routes())
+        .map(|router| {
+            router
+                .layer(DefaultBodyLimit::max(max_json_bytes))
+                .route_layer(middleware::from_fn(move |request, next| {
+                    limit_time(timeout, request, next)
+                }))
+        });
 
     // File routes stream bodies of any length: they bound JSON bodies and time themselves,
-    // route by route (see `files::router`).
-    let routes = Router::new()
-        .merge(health::router())
-        .merge(limits::router())
+    // route by route (see `files::routes`).
+    Routes::new()
+        .merge(health::routes())
+        .merge(limits::routes())
         .merge(documents)
-        .merge(files::router(&state))
+        .merge(files::routes(config))
+        .merge(metrics::routes())
+        .merge(docs::routes())
+}
+
+/// The table of every route (for the document and the tests that hold the router to it).
+pub fn route_table(config: &Config) -> RouteTable {
+    routes(config).into_parts().1
+}
+
+pub fn build_router(state: AppState) -> Router {
+    let (routes, table) = routes(&state.config).into_parts();
+    let document =
+        serde_json::to_vec(&openapi::document(&table)).expect("the OpenAPI document serializes");
+    let routes = routes
+        .layer(Extension(OpenApiJson(Arc::new(Bytes::from(document)))))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     with_middleware(routes, &state).with_state(state)
@@ -62,10 +92,14 @@ fn with_middleware(routes: Router<AppState>, state: &AppState) -> Router<AppStat
                     .get(REQUEST_ID)
                     .and_then(|value| value.to_str().ok())
                     .unwrap_or_default();
-                tracing::info_span!("request", method = %request.method(), route, request_id)
+                let user_id = tracing::field::Empty;
+                tracing::info_span!("request", method = %request.method(), route, request_id, user_id)
             })
             .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(middleware::from_fn(measure))
+            .layer(middleware::from_fn_with_state(state.clone(), throttle::limit_addresses))
+            .map_response(only_for_allowed_origins)
             .layer(cors_layer(&state.config.cors_allowed_origins))
             .layer(CatchPanicLayer::custom(panic_response)),
     )
@@ -108,20 +142,101 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// `CorsLayer` puts the allowed methods and headers on every preflight and the exposed headers
+/// on every response; only `Access-Control-Allow-Origin` depends on the origin. An origin that
+/// is not allowed gets no CORS header at all.
+fn only_for_allowed_origins<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        let names: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in names {
+            headers.remove(name);
+        }
+    }
+    response
+}
+
 fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     let body = envelope("internal", "internal server error", serde_json::Value::Null);
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
 
-/// Bounds the time of a JSON request; past `REQUEST_TIMEOUT_SECS` it is answered with 503.
-pub(super) async fn limit_time(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+/// Bounds the time of a JSON request; past `REQUEST_TIMEOUT_SECS` (`timeout`) it is answered
+/// with 503.
+pub(super) async fn limit_time(timeout: Duration, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::unavailable("the request took too long").into_response(),
+    }
+}
+
+/// Records each request in the metrics: count and latency by route and status, and the body
+/// bytes in and out (counted as they stream, recorded when each body ends).
+async fn measure(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str)
+        .to_owned();
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let request = request.map(|body| count_bytes(body, "in", route.clone()));
+    let response = next.run(request).await;
+    crate::metrics::record_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    // A body of known length is counted from its size and left alone, so the response keeps
+    // its Content-Length; streamed bodies are counted as they go.
+    let known_length = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+        .or_else(|| axum::body::HttpBody::size_hint(response.body()).exact());
+    match known_length {
+        Some(length) => {
+            crate::metrics::record_bytes("out", &route, length);
+            response
+        }
+        None => response.map(|body| count_bytes(body, "out", route)),
+    }
+}
+
+fn count_bytes(body: axum::body::Body, direction: &'static str, route: String) -> axum::body::Body {
+    use http_body_util::BodyExt;
+    let mut tally = ByteTally {
+        direction,
+        route,
+        bytes: 0,
+    };
+    axum::body::Body::new(body.map_frame(move |frame| {
+        // Borrow the whole tally so the closure owns it (and its Drop) rather than one field.
+        let tally = &mut tally;
+        if let Some(data) = frame.data_ref() {
+            tally.bytes += data.len() as u64;
+        }
+        frame
+    }))
+}
+
+/// Bytes of one body, recorded when the body is dropped (finished or abandoned).
+struct ByteTally {
+    direction: &'static str,
+    route: String,
+    bytes: u64,
+}
+
+impl Drop for ByteTally {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            crate::metrics::record_bytes(self.direction, &self.route, self.bytes);
+        }
     }
 }

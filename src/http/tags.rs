@@ -1,10 +1,8 @@
 //! Routes for tags: labels for characters and personas; names unique per user ignoring case.
 
-use axum::Router;
-
 use super::list::ListSpec;
-use super::resource::{HttpResource, routes};
-use crate::AppState;
+use super::resource::{HttpResource, document_routes};
+use super::routes::Routes;
 use crate::model::tag::Tag;
 
 impl HttpResource for Tag {
@@ -17,6 +15,6 @@ impl HttpResource for Tag {
     };
 }
 
-pub fn router() -> Router<AppState> {
-    routes::<Tag>()
+pub fn routes() -> Routes {
+    document_routes::<Tag>()
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::common::{Checks, PhysicalDescription, tag_references};
@@ -9,10 +10,19 @@ use super::file::{file_references, link_removal};
 use super::{Collection, Reference, Removal, Resource};
 use crate::error::FieldError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({
+    "name": "Aria",
+    "title": "Starship navigator",
+    "personality": "curious, dry humour",
+    "firstMessage": "Course plotted. Where to?",
+    "isFavorite": true,
+    "physicalDescriptions": [{"name": "uniform", "shortPrompt": "navy flight suit"}]
+})))]
 pub struct Character {
     #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
@@ -40,11 +50,13 @@ pub struct Character {
     pub avatar_overrides: Vec<AvatarOverride>,
     #[serde(default)]
     pub physical_descriptions: Vec<PhysicalDescription>,
+    /// Opaque, kept verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub silly_tavern_data: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PersonaLink {
     pub persona_id: Uuid,
@@ -52,7 +64,7 @@ pub struct PersonaLink {
     pub is_default: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AvatarOverride {
     pub chat_id: Uuid,

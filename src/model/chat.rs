@@ -3,16 +3,19 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::common::{Checks, tag_references};
 use super::{Collection, Reference, Removal, Resource, Timestamp};
 use crate::error::FieldError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"title": "First contact", "contextSummary": "The crew meets Aria."})))]
 pub struct Chat {
     #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 500, pattern = r"\S")]
     pub title: String,
     #[serde(default)]
     pub participants: Vec<Participant>,
@@ -20,24 +23,28 @@ pub struct Chat {
     pub tags: Vec<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_summary: Option<String>,
+    /// Opaque, kept verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub silly_tavern_metadata: Option<Map<String, Value>>,
     /// Maintained by the server from the chat's messages.
     #[serde(default)]
+    #[schema(read_only, required = true)]
     pub message_count: u64,
     /// Maintained by the server: `createdAt` of the chat's last message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only, value_type = Option<String>, format = DateTime)]
     pub last_message_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ParticipantType {
     Character,
     Persona,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Participant {
     #[serde(default, skip_serializing_if = "Option::is_none")]

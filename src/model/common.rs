@@ -1,6 +1,7 @@
 //! Field types and rules shared by several resources.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Collection, Reference};
@@ -49,7 +50,7 @@ impl Checks {
 }
 
 /// One described look of a character or persona, with prompts of several lengths.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PhysicalDescription {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,36 +2,49 @@
 //! `storage.key`; several records of one user may share a blob (dedup by SHA-256).
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::common::{Checks, tag_references};
 use super::{Collection, Reference, Removal, Resource};
 use crate::error::FieldError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct File {
     pub category: FileCategory,
+    /// Set at upload, fixed afterwards.
     #[serde(default)]
+    #[schema(read_only)]
     pub source: FileSource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Vec<Uuid>,
     #[serde(default)]
     pub linked_to: Vec<FileLink>,
+    /// The client's file name, sanitized.
+    #[schema(read_only)]
     pub original_filename: String,
+    /// Sniffed from the content.
+    #[schema(read_only)]
     pub mime_type: String,
+    #[schema(read_only)]
     pub size: u64,
+    #[schema(read_only, pattern = "^[0-9a-f]{64}$")]
     pub sha256: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
     pub height: Option<u32>,
+    #[schema(read_only)]
     pub storage: StorageRef,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FileCategory {
     Image,
@@ -66,7 +79,7 @@ impl FileCategory {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FileSource {
     #[default]
@@ -77,14 +90,14 @@ pub enum FileSource {
 }
 
 /// A typed link from a file to the document it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileLink {
     pub kind: LinkKind,
     pub id: Uuid,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LinkKind {
     Character,
@@ -94,7 +107,7 @@ pub enum LinkKind {
 }
 
 /// Where the bytes are: the blob backend and the key inside it. Never set by a client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StorageRef {
     pub backend: String,
@@ -163,8 +176,6 @@ impl Resource for File {
     }
 
     /// Every place a file id can sit among the documents. Hook for the chats work: message
-    /// `attachments` belong here too (`(Collection::Messages, Removal::ArrayValue { field:
-    /// "attachments", id })`) once `remove_references` can rewrite messages in their logs.
     fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
         vec![
             (
@@ -186,6 +197,13 @@ impl Resource for File {
                 Removal::ArrayObject {
                     field: "avatarOverrides",
                     key: "fileId",
+                    id,
+                },
+            ),
+            (
+                Collection::Messages,
+                Removal::ArrayValue {
+                    field: "attachments",
                     id,
                 },
             ),

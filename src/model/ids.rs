@@ -54,6 +54,20 @@ impl fmt::Display for UserId {
     }
 }
 
+impl utoipa::PartialSchema for UserId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(Self::MAX_LEN))
+            .pattern(Some("^[A-Za-z0-9_@|:-][A-Za-z0-9._@|:-]*$"))
+            .description(Some("the user the document belongs to (the token's `sub`)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for UserId {}
+
 impl<'de> Deserialize<'de> for UserId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Collection, Reference, Resource};
@@ -13,7 +14,7 @@ use crate::error::FieldError;
 pub const MESSAGE_SERVER_FIELDS: &[&str] =
     &["chatId", "seq", "swipeGroupId", "swipeIndex", "swipeActive"];
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum MessageType {
     #[default]
@@ -21,7 +22,7 @@ pub enum MessageType {
     ContextSummary,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     System,
@@ -31,8 +32,9 @@ pub enum Role {
 }
 
 /// The client-owned fields of a message.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"role": "assistant", "content": "Course plotted.", "tokenCount": 4})))]
 pub struct Message {
     #[serde(default, rename = "type")]
     pub kind: MessageType,
@@ -43,6 +45,7 @@ pub struct Message {
     pub attachments: Vec<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_count: Option<u64>,
+    /// Opaque, kept verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_response: Option<Value>,
 }
@@ -66,7 +69,15 @@ impl Resource for Message {
     }
 
     fn references(&self) -> Vec<Reference> {
-        Vec::new()
+        self.attachments
+            .iter()
+            .enumerate()
+            .map(|(index, id)| Reference {
+                field: format!("attachments[{index}]"),
+                collection: Collection::Files,
+                id: *id,
+            })
+            .collect()
     }
 }
 

@@ -1,18 +1,22 @@
 //! Tags: named, optionally coloured labels other documents hold by id in `tags`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::common::Checks;
 use super::{Collection, Removal, Resource};
 use crate::error::FieldError;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(examples(json!({"name": "fantasy", "color": "#7a3ff2"})))]
 pub struct Tag {
     #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 50, pattern = r"\S")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
     pub color: Option<String>,
     #[serde(default)]
     pub quick_hide: bool,

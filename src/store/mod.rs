@@ -48,7 +48,7 @@ pub struct StoreHealth {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
     Healthy,
@@ -115,7 +115,11 @@ impl MetadataStore {
         document: Document,
     ) -> StoreResult<Document> {
         let this = self.clone();
-        detach(async move { each!(&this, store => store.insert(collection, document).await) }).await
+        self.observed(
+            "insert",
+            detach(async move { each!(&this, store => store.insert(collection, document).await) }),
+        )
+        .await
     }
 
     pub async fn get(
@@ -124,7 +128,10 @@ impl MetadataStore {
         user: &UserId,
         id: Uuid,
     ) -> StoreResult<Document> {
-        each!(self, store => store.get(collection, user, id).await)
+        self.observed("get", async {
+            each!(self, store => store.get(collection, user, id).await)
+        })
+        .await
     }
 
     /// Replaces the body of a document if its version is still `expected_version`; the new
@@ -138,10 +145,10 @@ impl MetadataStore {
         body: Map<String, Value>,
     ) -> StoreResult<Document> {
         let (this, user) = (self.clone(), user.clone());
-        detach(async move {
+        self.observed("replace", detach(async move {
             each!(&this, store => store.replace(collection, &user, id, expected_version, body).await)
         })
-        .await
+        ).await
     }
 
     /// Deletes a document (a chat with its messages); with `expected_version`, only if it is
@@ -154,14 +161,20 @@ impl MetadataStore {
         expected_version: Option<u64>,
     ) -> StoreResult<Document> {
         let (this, user) = (self.clone(), user.clone());
-        detach(async move {
-            each!(&this, store => store.delete(collection, &user, id, expected_version).await)
-        })
+        self.observed(
+            "delete",
+            detach(async move {
+                each!(&this, store => store.delete(collection, &user, id, expected_version).await)
+            }),
+        )
         .await
     }
 
     pub async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
-        each!(self, store => store.list(query).await)
+        self.observed("list", async {
+            each!(self, store => store.list(query).await)
+        })
+        .await
     }
 
     /// Which of `ids` name documents of `user` in `collection`.
@@ -171,7 +184,10 @@ impl MetadataStore {
         user: &UserId,
         ids: &[Uuid],
     ) -> StoreResult<HashSet<Uuid>> {
-        each!(self, store => store.existing_ids(collection, user, ids).await)
+        self.observed("existing_ids", async {
+            each!(self, store => store.existing_ids(collection, user, ids).await)
+        })
+        .await
     }
 
     /// Removes a deleted document's id from every document of `user` in `collection`;
@@ -183,9 +199,12 @@ impl MetadataStore {
         removal: &Removal,
     ) -> StoreResult<u64> {
         let (this, user, removal) = (self.clone(), user.clone(), removal.clone());
-        detach(async move {
-            each!(&this, store => store.remove_references(collection, &user, &removal).await)
-        })
+        self.observed(
+            "remove_references",
+            detach(async move {
+                each!(&this, store => store.remove_references(collection, &user, &removal).await)
+            }),
+        )
         .await
     }
 
@@ -197,14 +216,20 @@ impl MetadataStore {
         changes: Vec<MessageChange>,
     ) -> StoreResult<Vec<Document>> {
         let (this, user) = (self.clone(), user.clone());
-        detach(async move {
-            each!(&this, store => store.commit_messages(&user, chat_id, changes).await)
-        })
+        self.observed(
+            "commit_messages",
+            detach(async move {
+                each!(&this, store => store.commit_messages(&user, chat_id, changes).await)
+            }),
+        )
         .await
     }
 
     pub async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
-        each!(self, store => store.page_messages(query).await)
+        self.observed("page_messages", async {
+            each!(self, store => store.page_messages(query).await)
+        })
+        .await
     }
 
     pub async fn get_message(
@@ -213,7 +238,10 @@ impl MetadataStore {
         chat_id: Uuid,
         id: Uuid,
     ) -> StoreResult<Document> {
-        each!(self, store => store.get_message(user, chat_id, id).await)
+        self.observed("get_message", async {
+            each!(self, store => store.get_message(user, chat_id, id).await)
+        })
+        .await
     }
 
     /// Writes a document as given, whatever is stored (copies and the dual store's mirror).
@@ -223,8 +251,8 @@ impl MetadataStore {
         document: Document,
     ) -> StoreResult<()> {
         let this = self.clone();
-        detach(async move { each!(&this, store => store.put_document(collection, document).await) })
-            .await
+        self.observed("put_document", detach(async move { each!(&this, store => store.put_document(collection, document).await) })
+            ).await
     }
 
     /// Writes messages as given and removes `deleted`, whatever is stored (copies, mirrors).
@@ -235,9 +263,12 @@ impl MetadataStore {
         deleted: Vec<Uuid>,
     ) -> StoreResult<()> {
         let this = self.clone();
-        detach(async move {
-            each!(&this, store => store.put_messages(chat_id, messages, deleted).await)
-        })
+        self.observed(
+            "put_messages",
+            detach(async move {
+                each!(&this, store => store.put_messages(chat_id, messages, deleted).await)
+            }),
+        )
         .await
     }
 
@@ -248,7 +279,10 @@ impl MetadataStore {
         after: Option<Uuid>,
         limit: usize,
     ) -> StoreResult<Vec<Document>> {
-        each!(self, store => store.scan_documents(collection, after, limit).await)
+        self.observed("scan_documents", async {
+            each!(self, store => store.scan_documents(collection, after, limit).await)
+        })
+        .await
     }
 
     /// Every document of a collection, of every user (for maintenance such as `gc`).
@@ -264,6 +298,32 @@ impl MetadataStore {
                 return Ok(all);
             }
         }
+    }
+
+    /// The backend's name in metrics.
+    fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Json(_) => "json",
+            Self::Mongo(_) => "mongodb",
+            Self::Dual(_) => "dual",
+        }
+    }
+
+    /// Runs one store operation, recording its latency and its failure kind.
+    async fn observed<T>(
+        &self,
+        operation: &'static str,
+        work: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let started = std::time::Instant::now();
+        let result = work.await;
+        let failure = match &result {
+            Err(StoreError::Unavailable(_)) => Some("unavailable"),
+            Err(StoreError::Internal(_)) => Some("internal"),
+            _ => None,
+        };
+        crate::metrics::record_store(self.backend_name(), operation, started.elapsed(), failure);
+        result
     }
 
     pub async fn health(&self) -> StoreHealth {

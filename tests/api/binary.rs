@@ -16,6 +16,8 @@ pub struct RunningBinary {
     pub child: Child,
     /// `http://127.0.0.1:PORT`, from the line the binary prints once it listens.
     pub address: String,
+    /// Everything the child wrote to stderr so far (its logs).
+    pub stderr: Arc<Mutex<String>>,
 }
 
 impl Drop for RunningBinary {
@@ -38,6 +40,8 @@ pub fn serve_command(data_dir: &Path) -> Command {
         .env_remove("AUTH_JWT_PUBLIC_KEY")
         .env_remove("CORS_ALLOWED_ORIGINS")
         .env("RUST_LOG", "warn")
+        .env("RATE_LIMIT_USER_PER_MINUTE", "0")
+        .env("RATE_LIMIT_IP_PER_MINUTE", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -47,9 +51,17 @@ pub fn serve_command(data_dir: &Path) -> Command {
 
 /// Starts the binary and waits for its `quillstore listening on http://...` line.
 pub async fn spawn_binary(data_dir: &Path) -> RunningBinary {
-    let mut child = serve_command(data_dir)
-        .spawn()
-        .expect("start the quillstore binary");
+    spawn_binary_with(data_dir, |_| {}).await
+}
+
+/// Like [`spawn_binary`], after letting `configure` adjust the command (e.g. its env).
+pub async fn spawn_binary_with(
+    data_dir: &Path,
+    configure: impl FnOnce(&mut Command),
+) -> RunningBinary {
+    let mut command = serve_command(data_dir);
+    configure(&mut command);
+    let mut child = command.spawn().expect("start the quillstore binary");
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
     let stderr_text = drain_in_background(stderr);
@@ -74,7 +86,11 @@ pub async fn spawn_binary(data_dir: &Path) -> RunningBinary {
                 !address.ends_with(":0"),
                 "the line must show the real port: {address}"
             );
-            RunningBinary { child, address }
+            RunningBinary {
+                child,
+                address,
+                stderr: stderr_text,
+            }
         }
         _ => {
             let _ = child.kill();

@@ -149,3 +149,13 @@ async fn cors_allows_only_the_configured_origins() {
         response.headers()
     );
 }
+
+#[tokio::test]
+async fn json_responses_keep_their_content_length() {
+    let app = crate::helpers::spawn_app().await;
+    let response = app.get("/api/health/live").await;
+    let length: usize = crate::helpers::header(response.headers(), "content-length")
+        .parse()
+        .expect("a Content-Length header");
+    assert_eq!(response.bytes().await.unwrap().len(), length);
+}

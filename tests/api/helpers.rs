@@ -108,6 +108,9 @@ pub fn base_config(data_dir: &Path) -> RawConfig {
         port: Some("0".into()),
         data_dir: Some(data_dir.to_path_buf()),
         auth_mode: Some("none".to_owned()),
+        // Load from the tests themselves would trip the limits; `throttle.rs` tests them.
+        rate_limit_user_per_minute: Some("0".to_owned()),
+        rate_limit_ip_per_minute: Some("0".to_owned()),
         ..RawConfig::default()
     };
     Backend::under_test().configure(&mut raw);

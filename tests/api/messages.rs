@@ -258,3 +258,50 @@ async fn pages_of_a_100000_message_chat_are_right_at_both_ends() {
     let path = format!("{base}/{}", message["id"].as_str().unwrap());
     assert_eq!(app.get(&path).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn attachments_name_the_users_files_and_leave_with_them() {
+    let mut app = spawn_app().await;
+    let chat = create_chat(&app, "files", json!([])).await;
+    let chat_id = chat["id"].as_str().unwrap();
+    let file = app
+        .upload(b"hello attachment", "note.txt", Some("text/plain"))
+        .await;
+    let file_id = file["id"].as_str().unwrap();
+    let base = format!("/api/chats/{chat_id}/messages");
+
+    let unknown = json!({"role": "user", "content": "x", "attachments": ["01a20800-0000-7000-8000-0000000000aa"]});
+    let response = app.post(&base, &unknown).await;
+    let body = assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_detail_field(&body, "attachments");
+
+    let with_file = app
+        .post(
+            &base,
+            &json!({"role": "user", "content": "see", "attachments": [file_id]}),
+        )
+        .await;
+    assert_eq!(with_file.status(), StatusCode::CREATED);
+    let message = json_body(with_file).await;
+    let path = format!("{base}/{}", message["id"].as_str().unwrap());
+    let deleted = app.delete(&format!("/api/files/{file_id}")).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    let after = json_body(app.get(&path).await).await;
+    assert_eq!(
+        after["attachments"],
+        json!([]),
+        "the deleted file left the message"
+    );
+    assert_eq!(after["version"], 2);
+    app.restart().await;
+    assert_eq!(
+        json_body(app.get(&path).await).await["attachments"],
+        json!([])
+    );
+}

@@ -6,7 +6,7 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -115,20 +115,26 @@ pub async fn create_upload(
 }
 
 /// `PUT /api/files/uploads/{uploadId}?user=..&expires=..&signature=..`: the bytes of a direct
-/// upload on the fs store, streamed to disk (at most the announced size).
+/// upload, streamed into the blob store (at most the announced size). The `url` of uploads on
+/// the fs store; it works on S3 too, and with the user's bearer token instead of a signature.
 pub async fn put_upload(
     State(state): State<AppState>,
     DocumentId(upload_id): DocumentId,
     ApiQuery(signed): ApiQuery<SignedQuery>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode> {
-    if state.blobs.s3().is_some() {
-        return Err(ApiError::NotFound);
-    }
-    let user = state
-        .signer
-        .verify_upload(upload_id, &signed, unix_now())
-        .map_err(|problem| ApiError::Unauthorized(problem.to_string()))?;
+    let user = if signed.is_empty() {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        state.auth.authenticate(authorization)?
+    } else {
+        state
+            .signer
+            .verify_upload(upload_id, &signed, unix_now())
+            .map_err(|problem| ApiError::Unauthorized(problem.to_string()))?
+    };
     let ticket = uploads::load_ticket(&state.blobs, &user, upload_id)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -5,11 +5,15 @@
 //! files (`FILES_REDIRECT`, `FILES_REDIRECT_THRESHOLD`) get a 302 to a presigned GET whose
 //! response headers follow the same rules, or to `S3_PUBLIC_URL`.
 
+use std::collections::HashMap;
+
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_range_header::{EndPosition, RangeUnsatisfiableError, StartPosition};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::AppState;
@@ -18,10 +22,9 @@ use crate::config::RedirectMode;
 use crate::error::{ApiError, Result};
 use crate::files::content::serves_inline;
 use crate::files::names::content_disposition;
-use crate::files::signing::SignedQuery;
-use crate::http::extract::{ApiQuery, DocumentId};
-use crate::model::Collection;
+use crate::files::signing::{LinkError, SignedQuery};
 use crate::model::file::File;
+use crate::model::{Collection, ids};
 
 const CACHE_CONTROL: &str = "private, immutable";
 
@@ -32,25 +35,68 @@ enum Wanted {
     Part { start: u64, end: u64 },
 }
 
+/// The query of a download: a signed link's parameters, and anything else (refused, but only
+/// once the caller is known).
+#[derive(Default, Deserialize)]
+pub struct DownloadQuery {
+    user: Option<String>,
+    expires: Option<String>,
+    signature: Option<String>,
+    #[serde(flatten)]
+    other: HashMap<String, String>,
+}
+
 pub async fn get_file(
     State(state): State<AppState>,
     method: Method,
-    DocumentId(id): DocumentId,
-    ApiQuery(signed): ApiQuery<SignedQuery>,
+    path: std::result::Result<Path<String>, PathRejection>,
+    query: std::result::Result<Query<DownloadQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let user = if signed.is_empty() {
-        let authorization = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok());
-        state.auth.authenticate(authorization)?
-    } else {
-        let now = crate::files::signing::unix_now();
-        state
-            .signer
-            .verify(id, &signed, now)
-            .map_err(|problem| ApiError::Unauthorized(problem.to_string()))?
+    // Credentials first: a caller without them learns nothing but 401 about this route.
+    let query = query.map(|Query(query)| query);
+    let id = path.ok().and_then(|Path(text)| ids::parse_id(&text));
+    let signed = query.as_ref().ok().map(|query| SignedQuery {
+        user: query.user.clone(),
+        expires: query.expires.clone(),
+        signature: query.signature.clone(),
+    });
+    let user = match (&signed, id) {
+        (Some(signed), Some(id)) if !signed.is_empty() => {
+            let now = crate::files::signing::unix_now();
+            state
+                .signer
+                .verify(id, signed, now)
+                .map_err(|problem| ApiError::Unauthorized(problem.to_string()))?
+        }
+        (Some(signed), None) if !signed.is_empty() => {
+            return Err(ApiError::Unauthorized(LinkError::BadSignature.to_string()));
+        }
+        _ => {
+            let authorization = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok());
+            state.auth.authenticate(authorization)?
+        }
     };
+    let id = id.ok_or_else(|| ApiError::bad_request("the path does not name a valid file id"))?;
+    match query {
+        Err(rejection) => {
+            return Err(ApiError::bad_request(format!(
+                "bad query: {}",
+                rejection.body_text()
+            )));
+        }
+        Ok(query) if !query.other.is_empty() => {
+            let mut names: Vec<&String> = query.other.keys().collect();
+            names.sort();
+            return Err(ApiError::bad_request(format!(
+                "unknown query parameters: {names:?} (a download takes only user, expires and \
+                 signature)"
+            )));
+        }
+        Ok(_) => {}
+    }
     let document = state.store.get(Collection::Files, &user, id).await?;
     let file: File = serde_json::from_value(Value::Object(document.body))
         .map_err(|error| anyhow::anyhow!("file record {id} does not parse: {error}"))?;

@@ -6,14 +6,14 @@
 mod direct;
 mod download;
 mod form;
+mod linger;
 mod register;
 mod upload;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::MethodRouter;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -21,8 +21,11 @@ use uuid::Uuid;
 
 use super::extract::{ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject, Precondition};
 use super::list::{ListParams, ListSpec};
+use super::openapi::files as docs;
 use super::resource::{self, HttpResource};
+use super::routes::{Endpoint, Routes};
 use crate::AppState;
+use crate::config::Config;
 use crate::error::{ApiError, Result};
 use crate::files::signing::{DEFAULT_LIFETIME_SECS, MAX_LIFETIME_SECS, unix_now};
 use crate::files::{records_with_hash, storage_key};
@@ -39,44 +42,67 @@ impl HttpResource for File {
     };
 }
 
-pub fn router(state: &AppState) -> Router<AppState> {
-    let json = |route: MethodRouter<AppState>| {
+pub fn routes(config: &Config) -> Routes {
+    let (max_json_bytes, timeout) = (config.max_json_bytes, config.request_timeout);
+    let json = move |route: MethodRouter<AppState>| {
         route
-            .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                super::router::limit_time,
-            ))
+            .layer(DefaultBodyLimit::max(max_json_bytes))
+            .layer(middleware::from_fn(move |request, next| {
+                super::router::limit_time(timeout, request, next)
+            }))
     };
-    Router::new()
-        .route(
+    Routes::new()
+        .endpoint(
             "/api/files",
-            json(get(list_files))
-                .merge(post(upload::upload_file).layer(DefaultBodyLimit::disable())),
+            Endpoint::get(list_files, docs::list(&File::LIST))
+                .map(json)
+                .and(
+                    Endpoint::post(upload::upload_file, docs::upload()).map(|route| {
+                        route
+                            .layer(DefaultBodyLimit::disable())
+                            .layer(middleware::from_fn(linger::linger_on_refusal))
+                    }),
+                ),
         )
-        .route(
+        .endpoint(
             "/api/files/{id}",
-            get(download::get_file).merge(json(axum::routing::delete(delete_file))),
+            Endpoint::get(download::get_file, docs::get())
+                .with_head(docs::head())
+                .and(Endpoint::delete(delete_file, docs::delete()).map(json)),
         )
-        .route(
+        .endpoint(
             "/api/files/{id}/metadata",
-            json(get(get_metadata).patch(update_metadata)),
+            Endpoint::get(get_metadata, docs::get_metadata())
+                .and(Endpoint::patch(update_metadata, docs::update_metadata()))
+                .map(json),
         )
-        .route("/api/files/{id}/url", json(post(create_url)))
-        .route("/api/files/uploads", json(post(direct::create_upload)))
-        .route(
+        .endpoint(
+            "/api/files/{id}/url",
+            Endpoint::post(create_url, docs::create_url()).map(json),
+        )
+        .endpoint(
+            "/api/files/uploads",
+            Endpoint::post(direct::create_upload, docs::create_upload()).map(json),
+        )
+        .endpoint(
             "/api/files/uploads/{id}",
-            axum::routing::put(direct::put_upload).layer(DefaultBodyLimit::disable()),
+            Endpoint::put(direct::put_upload, docs::put_upload())
+                .map(|route| route.layer(DefaultBodyLimit::disable())),
         )
-        .route(
+        .endpoint(
             "/api/files/uploads/{id}/complete",
-            json(post(direct::complete_upload)),
+            Endpoint::post(direct::complete_upload, docs::complete_upload()).map(json),
         )
-        // Every answer of a file route, errors included, forbids type sniffing.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
+        .schemas(docs::schemas(
+            super::openapi::with_dependencies::<UrlRequest>(),
         ))
+        // Every answer of a file route, errors included, forbids type sniffing.
+        .map(|router| {
+            router.layer(SetResponseHeaderLayer::overriding(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+        })
 }
 
 async fn list_files(
@@ -151,9 +177,12 @@ async fn remove_file(
     Ok(())
 }
 
-#[derive(Deserialize)]
+/// The optional body of `POST /api/files/{id}/url`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct UrlRequest {
+    /// Seconds the link lives, default 900.
+    #[schema(minimum = 1, maximum = 3600)]
     expires_in: Option<u64>,
 }
 

@@ -30,6 +30,7 @@ pub async fn upload_file(
     CurrentUser(user): CurrentUser,
     request: Request,
 ) -> Result<Response> {
+    let _slot = state.throttle.upload_slot()?;
     let limit = state.config.files.max_upload_size;
     let declared_length = request
         .headers()

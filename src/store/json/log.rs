@@ -91,6 +91,9 @@ pub struct LogState {
     pub damaged: bool,
     /// The chat was deleted; the log accepts nothing more.
     pub deleted: bool,
+    /// The file ids in `attachments`, for each message that has any (to find the messages a
+    /// deleted file must leave).
+    pub attachments: HashMap<Uuid, Vec<Uuid>>,
 }
 
 impl LogState {
@@ -105,6 +108,22 @@ impl LogState {
                     self.remove(displaced);
                 }
                 self.last_seq = self.last_seq.max(placement.seq);
+                let attached: Vec<Uuid> = message
+                    .body
+                    .get("attachments")
+                    .and_then(serde_json::Value::as_array)
+                    .map(|items| {
+                        items
+                            .iter()
+                            .filter_map(|item| {
+                                item.as_str().and_then(|text| Uuid::try_parse(text).ok())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !attached.is_empty() {
+                    self.attachments.insert(message.id, attached);
+                }
                 self.visible += u64::from(placement.visible);
                 self.by_id.insert(message.id, key);
                 let entry = Entry {
@@ -126,6 +145,7 @@ impl LogState {
     }
 
     fn remove(&mut self, id: Uuid) {
+        self.attachments.remove(&id);
         if let Some(key) = self.by_id.remove(&id)
             && let Some(entry) = self.entries.remove(&key)
         {

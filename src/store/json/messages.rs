@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::JsonStore;
 use super::log::{self, ChatLog, Entry, LogState, Record};
 use crate::model::message::Placement;
-use crate::model::{Collection, Document, Timestamp, UserId, ids};
+use crate::model::{Collection, Document, Removal, Timestamp, UserId, ids};
 use crate::store::messages::{ChatStats, MessageChange, MessagePage, MessageQuery};
 use crate::store::{StoreError, StoreResult};
 
@@ -258,6 +258,58 @@ impl JsonStore {
             }
         }
         Ok(written)
+    }
+
+    /// Removes a deleted file's id from the attachments of every message of `user` that holds
+    /// it, each a version-checked edit. Returns how many messages changed.
+    pub(super) async fn remove_message_references(
+        &self,
+        user: &UserId,
+        removal: &Removal,
+    ) -> StoreResult<u64> {
+        let chats: Vec<Uuid> = self
+            .read()
+            .user(Collection::Chats, user)
+            .map(|documents| documents.by_id.keys().copied().collect())
+            .unwrap_or_default();
+        let mut changed = 0;
+        for chat_id in chats {
+            let Some(log) = self.logs().get(&chat_id).cloned() else {
+                continue;
+            };
+            let holders: Vec<Uuid> = log
+                .state()
+                .attachments
+                .iter()
+                .filter(|(_, files)| files.contains(&removal.id()))
+                .map(|(message, _)| *message)
+                .collect();
+            for message_id in holders {
+                for _ in 0..super::REMOVAL_ATTEMPTS {
+                    let Ok(current) = self.get_message(user, chat_id, message_id).await else {
+                        break;
+                    };
+                    let mut body = current.body.clone();
+                    if !removal.apply(&mut body) {
+                        break;
+                    }
+                    let change = MessageChange::Replace {
+                        id: message_id,
+                        expected_version: current.version,
+                        body,
+                    };
+                    match self.commit_messages(user, chat_id, vec![change]).await {
+                        Ok(_) => {
+                            changed += 1;
+                            break;
+                        }
+                        Err(StoreError::VersionMismatch | StoreError::NotFound) => continue,
+                        Err(error) => return Err(error),
+                    }
+                }
+            }
+        }
+        Ok(changed)
     }
 
     /// Writes messages as given and removes `deleted` (a copy or a mirror): one atomic batch.

@@ -354,6 +354,9 @@ impl JsonStore {
         user: &UserId,
         removal: &Removal,
     ) -> StoreResult<u64> {
+        if collection == Collection::Messages {
+            return self.remove_message_references(user, removal).await;
+        }
         let candidates: Vec<Uuid> = {
             let indexes = self.read();
             indexes

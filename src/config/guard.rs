@@ -1,0 +1,88 @@
+//! Protective settings: rate limits per user and per client address, bounded concurrent
+//! uploads, and who may read `/metrics`.
+
+use std::net::SocketAddr;
+
+use super::{RawConfig, Secret};
+
+#[derive(Debug, Clone)]
+pub struct GuardConfig {
+    /// Requests per minute one user may make (0: no limit).
+    pub user_per_minute: u32,
+    /// Requests per minute one client address may make (0: no limit).
+    pub ip_per_minute: u32,
+    /// Uploads in flight at once; more get 429 with Retry-After.
+    pub max_concurrent_uploads: usize,
+    /// `/metrics` on the main port answers only with `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
+    /// `/metrics` also (or only) on this separate address, without a token.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+pub(super) fn parse_guard(
+    raw: &RawConfig,
+    check: &mut impl FnMut(Result<(), String>),
+) -> GuardConfig {
+    let mut number = |value: &Option<String>, name: &str, default: u64| match value {
+        None => default,
+        Some(text) => text.trim().parse::<u64>().unwrap_or_else(|_| {
+            check(Err(format!(
+                "{name}={text}: expected a whole number (0 turns the limit off)"
+            )));
+            default
+        }),
+    };
+    let user_per_minute = number(
+        &raw.rate_limit_user_per_minute,
+        "RATE_LIMIT_USER_PER_MINUTE",
+        1200,
+    );
+    let ip_per_minute = number(
+        &raw.rate_limit_ip_per_minute,
+        "RATE_LIMIT_IP_PER_MINUTE",
+        3000,
+    );
+    let max_concurrent_uploads = number(&raw.max_concurrent_uploads, "MAX_CONCURRENT_UPLOADS", 16);
+    if max_concurrent_uploads == 0 {
+        check(Err("MAX_CONCURRENT_UPLOADS must be at least 1".to_owned()));
+    }
+    let metrics_token = raw
+        .metrics_token
+        .as_ref()
+        .filter(|token| !token.trim().is_empty())
+        .map(Secret::new);
+    if metrics_token
+        .as_ref()
+        .is_some_and(|token| token.expose().len() < 16)
+    {
+        check(Err(
+            "METRICS_TOKEN must be at least 16 characters".to_owned()
+        ));
+    }
+    let metrics_addr = raw
+        .metrics_addr
+        .as_ref()
+        .filter(|text| !text.trim().is_empty())
+        .and_then(|text| {
+            text.trim().parse::<SocketAddr>().map_or_else(
+                |_| {
+                    check(Err(format!(
+                        "METRICS_ADDR={text}: expected an address such as 127.0.0.1:9090"
+                    )));
+                    None
+                },
+                Some,
+            )
+        });
+    GuardConfig {
+        user_per_minute: clamp(user_per_minute),
+        ip_per_minute: clamp(ip_per_minute),
+        max_concurrent_uploads: max_concurrent_uploads.max(1) as usize,
+        metrics_token,
+        metrics_addr,
+    }
+}
+
+fn clamp(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
