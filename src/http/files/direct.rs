@@ -5,7 +5,8 @@
 //! records the file like a form upload (same record, same dedup).
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -19,9 +20,9 @@ use crate::blob::{BlobError, BlobKey, PutOutcome};
 use crate::error::{ApiError, Result};
 use crate::files::content::{image_dimensions, is_allowed, resolve_type};
 use crate::files::names::sanitize_filename;
-use crate::files::signing::{SignedQuery, unix_now};
+use crate::files::signing::{LinkError, SignedQuery, unix_now};
 use crate::files::uploads::{self, Ticket, URL_LIFETIME};
-use crate::http::extract::{ApiQuery, CurrentUser, DocumentId, JsonObject};
+use crate::http::extract::{CurrentUser, DocumentId, JsonObject};
 use crate::model::file::FileCategory;
 use crate::model::{Timestamp, UserId, ids};
 
@@ -119,22 +120,40 @@ pub async fn create_upload(
 /// the fs store; it works on S3 too, and with the user's bearer token instead of a signature.
 pub async fn put_upload(
     State(state): State<AppState>,
-    DocumentId(upload_id): DocumentId,
-    ApiQuery(signed): ApiQuery<SignedQuery>,
+    path: std::result::Result<Path<String>, PathRejection>,
+    query: std::result::Result<Query<SignedQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode> {
-    let user = if signed.is_empty() {
-        let authorization = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok());
-        state.auth.authenticate(authorization)?
-    } else {
-        state
+    // Credentials first: a caller without them learns nothing but 401 about this route.
+    let id = path.ok().and_then(|Path(text)| ids::parse_id(&text));
+    let signed = query
+        .as_ref()
+        .map(|Query(signed)| signed.clone())
+        .unwrap_or_default();
+    let user = match id {
+        Some(id) if !signed.is_empty() => state
             .signer
-            .verify_upload(upload_id, &signed, unix_now())
-            .map_err(|problem| ApiError::Unauthorized(problem.to_string()))?
+            .verify_upload(id, &signed, unix_now())
+            .map_err(|problem| ApiError::Unauthorized(problem.to_string()))?,
+        None if !signed.is_empty() => {
+            return Err(ApiError::Unauthorized(LinkError::BadSignature.to_string()));
+        }
+        _ => {
+            let authorization = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok());
+            state.auth.authenticate(authorization)?
+        }
     };
+    let upload_id =
+        id.ok_or_else(|| ApiError::bad_request("the path does not name a valid upload id"))?;
+    if let Err(rejection) = query {
+        return Err(ApiError::bad_request(format!(
+            "bad query: {}",
+            rejection.body_text()
+        )));
+    }
     let ticket = uploads::load_ticket(&state.blobs, &user, upload_id)
         .await?
         .ok_or(ApiError::NotFound)?;
