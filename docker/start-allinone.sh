@@ -220,7 +220,7 @@ TOML
   S3_CREATE_BUCKET=false
   # Garage listens on the loopback inside the container, which a browser cannot reach: serve
   # every file through quillstore unless the operator says otherwise.
-  FILES_REDIRECT=${FILES_REDIRECT:-false}
+  FILES_REDIRECT=${FILES_REDIRECT:-never}
   export S3_REGION S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY S3_ENDPOINT S3_FORCE_PATH_STYLE \
     S3_CREATE_BUCKET FILES_REDIRECT
   log "Garage S3 API on $S3_ENDPOINT, bucket $S3_BUCKET"

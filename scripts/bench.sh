@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# File throughput of quillstore against a baseline measured in the same run, plus the
-# server's peak memory during a 1 GiB upload. Writes docs/benchmarks.md.
+# File throughput of quillstore against baselines measured in the same run, plus the server's
+# peak memory during a 1 GiB upload. Writes docs/benchmarks.md.
 #
-# Baseline: examples/bench_baseline.rs, a minimal axum server that streams the same multipart
+# fs: examples/bench_baseline.rs, a minimal axum server that streams the same multipart
 # uploads to disk (no hashing, sniffing, fsync or metadata) and serves the files back.
-# Everything runs on 127.0.0.1; the run takes a minute or two after the release build.
+# S3: quillstore with S3_MODE=external on a local Garage (started here, installed from
+# crates.io when missing) against the same transfers done directly with Garage through
+# presigned URLs. Everything runs on 127.0.0.1; the run takes a few minutes after the build.
 #
 # Usage: scripts/bench.sh            (environment: SMALL_RUNS, LARGE_RUNS, BENCH_OUT)
 set -euo pipefail
@@ -24,6 +26,13 @@ cargo build --release --locked --bin quillstore --example bench_baseline >&2
 quillstore="$target/release/quillstore"
 baseline="$target/release/examples/bench_baseline"
 
+# shellcheck source=scripts/lib/garage.sh
+. scripts/lib/garage.sh
+find_garage || {
+  echo "bench.sh needs garage (cargo install garage --locked --version $garage_version)" >&2
+  exit 1
+}
+
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -31,6 +40,7 @@ cleanup() {
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  stop_garage
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,7 +70,18 @@ start() {
 serve_quillstore() {
   exec env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT=0 DATA_DIR="$work/$1" AUTH_MODE=none \
     ALLOWED_MIME_TYPES=application/octet-stream MAX_UPLOAD_SIZE=2GiB RUST_LOG=warn \
+    RATE_LIMIT_USER_PER_MINUTE=0 RATE_LIMIT_IP_PER_MINUTE=0 \
     FILES_SIGNING_SECRET=bench-secret-bench-secret-bench-secret \
+    "$quillstore" serve
+}
+
+serve_quillstore_s3() {
+  exec env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT=0 DATA_DIR="$work/$1" AUTH_MODE=none \
+    ALLOWED_MIME_TYPES=application/octet-stream MAX_UPLOAD_SIZE=2GiB RUST_LOG=warn \
+    RATE_LIMIT_USER_PER_MINUTE=0 RATE_LIMIT_IP_PER_MINUTE=0 \
+    FILES_SIGNING_SECRET=bench-secret-bench-secret-bench-secret FILES_REDIRECT=never \
+    S3_MODE=external S3_ENDPOINT="$S3_ENDPOINT" S3_REGION="$S3_REGION" S3_BUCKET="$S3_BUCKET" \
+    S3_ACCESS_KEY="$S3_ACCESS_KEY" S3_SECRET_KEY="$S3_SECRET_KEY" S3_PATH_PREFIX="$1" \
     "$quillstore" serve
 }
 
@@ -128,6 +149,50 @@ results="$work/results.txt"
 bench_pair 1MiB 1 "$small_runs" >"$results"
 bench_pair 64MiB 64 "$large_runs" >>"$results"
 
+# bench_s3 PREFIX SIZE_MIB RUNS: upload and download medians (MiB/s) through quillstore on S3
+# and directly with Garage (presigned PUT and GET of the same files).
+bench_s3() {
+  local prefix=$1 size=$2 runs=$3 i line times="" ids=() up down
+  for i in $(seq 1 "$runs"); do
+    line=$(upload "$s3_url/api/files" "$work/$prefix-$i.bin")
+    times+="${line%% *}"$'\n'
+    ids+=("${line##* }")
+  done
+  up=$(printf '%s' "$times" | median)
+  times=""
+  for i in "${ids[@]}"; do
+    times+=$(curl -sS --fail -o /dev/null -w '%{time_total}' "$s3_url/api/files/$i")$'\n'
+  done
+  down=$(printf '%s' "$times" | median)
+  awk -v s="$size" -v u="$up" -v d="$down" -v p="$prefix" \
+    'BEGIN { printf "%s quillstore %.1f %.1f\n", p, s / u, s / d }'
+  times=""
+  for i in $(seq 1 "$runs"); do
+    times+=$(curl -sS --fail -H 'Expect:' -o /dev/null -w '%{time_total}' \
+      -T "$work/$prefix-$i.bin" "$(python3 scripts/lib/presign.py PUT "direct/$prefix-$i.bin")")$'\n'
+  done
+  up=$(printf '%s' "$times" | median)
+  times=""
+  for i in $(seq 1 "$runs"); do
+    times+=$(curl -sS --fail -o /dev/null -w '%{time_total}' \
+      "$(python3 scripts/lib/presign.py GET "direct/$prefix-$i.bin")")$'\n'
+  done
+  down=$(printf '%s' "$times" | median)
+  awk -v s="$size" -v u="$up" -v d="$down" -v p="$prefix" \
+    'BEGIN { printf "%s garage %.1f %.1f\n", p, s / u, s / d }'
+}
+
+echo "==> S3: quillstore on Garage against presigned transfers with Garage" >&2
+start_garage "$work/garage" || {
+  cat "$work/garage/garage.log" >&2
+  exit 1
+}
+start quillstore-s3 serve_quillstore_s3 s3-data
+s3_url=$started_url
+s3_results="$work/s3-results.txt"
+bench_s3 1MiB 1 "$small_runs" >"$s3_results"
+bench_s3 64MiB 64 "$large_runs" >>"$s3_results"
+
 echo "==> peak memory during a 1 GiB upload" >&2
 head -c $((1024 * 1024 * 1024)) /dev/urandom >"$work/1GiB.bin"
 start memory serve_quillstore memory-data
@@ -138,6 +203,16 @@ idle_kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$memory_pid/status")
 upload_seconds=$(upload "$memory_url/api/files" "$work/1GiB.bin" | cut -d' ' -f1)
 peak_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$memory_pid/status")
 after_kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$memory_pid/status")
+
+echo "==> peak memory during a 1 GiB upload to S3" >&2
+start memory-s3 serve_quillstore_s3 memory-s3-data
+memory_s3_url=$started_url
+memory_s3_pid=$started_pid
+curl -sS --fail -o /dev/null "$memory_s3_url/api/limits"
+idle_s3_kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$memory_s3_pid/status")
+upload_s3_seconds=$(upload "$memory_s3_url/api/files" "$work/1GiB.bin" | cut -d' ' -f1)
+peak_s3_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$memory_s3_pid/status")
+after_s3_kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$memory_s3_pid/status")
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
@@ -165,15 +240,35 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
       }' "$results"
   done
   echo
+  echo "## File throughput on S3 (Garage)"
+  echo
+  echo "The same files through quillstore with \`S3_MODE=external\` on a local single-node Garage"
+  echo "(\`FILES_REDIRECT=never\`, so downloads stream through quillstore; multipart uploads in"
+  echo "8 MiB parts with SHA-256 checksums) against the same transfers done directly with Garage"
+  echo "through presigned PUT and GET URLs (curl); ratio = quillstore / direct."
+  echo
+  echo "| size | direction | quillstore MiB/s | direct Garage MiB/s | ratio |"
+  echo "|---|---|---|---|---|"
+  for prefix in 1MiB 64MiB; do
+    awk -v p="$prefix" '
+      $1 == p && $2 == "quillstore" { qu = $3; qd = $4 }
+      $1 == p && $2 == "garage" { bu = $3; bd = $4 }
+      END {
+        printf "| %s | upload | %.1f | %.1f | %.2f |\n", p, qu, bu, qu / bu
+        printf "| %s | download | %.1f | %.1f | %.2f |\n", p, qd, bd, qd / bd
+      }' "$s3_results"
+  done
+  echo
   echo "## Memory during a 1 GiB upload"
   echo
   echo "A fresh server receives one 1 GiB multipart upload (MAX_UPLOAD_SIZE=2GiB); RSS read from"
   echo "\`/proc/<pid>/status\`. Target: peak less than 64 MiB above idle."
   echo
-  awk -v i="$idle_kib" -v p="$peak_kib" -v a="$after_kib" -v t="$upload_seconds" 'BEGIN {
-    printf "| idle VmRSS | peak VmHWM | peak above idle | VmRSS after | upload time |\n"
-    printf "|---|---|---|---|---|\n"
-    printf "| %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f s |\n", i / 1024, p / 1024, (p - i) / 1024, a / 1024, t
-  }'
+  echo "| blob store | idle VmRSS | peak VmHWM | peak above idle | VmRSS after | upload time |"
+  echo "|---|---|---|---|---|---|"
+  row='{ printf "| %s | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f s |\n", n, i / 1024, p / 1024, (p - i) / 1024, a / 1024, t }'
+  awk -v n=fs -v i="$idle_kib" -v p="$peak_kib" -v a="$after_kib" -v t="$upload_seconds" "BEGIN $row"
+  awk -v n="s3 (Garage)" -v i="$idle_s3_kib" -v p="$peak_s3_kib" -v a="$after_s3_kib" \
+    -v t="$upload_s3_seconds" "BEGIN $row"
 } >"$out"
 cat "$out"

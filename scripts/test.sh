@@ -34,6 +34,31 @@ else
   echo "==> SKIPPED: the API suite against MongoDB: MONGODB_TEST_URI is not set (no MongoDB server can be installed from this machine's package registries; set it to run the suite against a server)"
   echo "==> SKIPPED: migrate schema and the json <-> mongodb copies (tests/api/migrate_mongodb.rs) for the same reason"
 fi
+# The API suite a second time with the blobs on S3: a real Garage (installed from crates.io
+# when missing) on free loopback ports, each test under its own S3_PATH_PREFIX.
+# shellcheck source=scripts/lib/garage.sh
+. scripts/lib/garage.sh
+garage_dir=$(mktemp -d)
+trap 'stop_garage; rm -rf "$log" "$garage_dir"' EXIT
+if ! find_garage; then
+  echo "==> SKIPPED: the API suite against S3: Garage is not installed and 'cargo install garage --locked --version $garage_version' failed"
+elif ! start_garage "$garage_dir"; then
+  echo "==> SKIPPED: the API suite against S3: Garage did not start; its log:"
+  cat "$garage_dir/garage.log" || true
+  stop_garage
+else
+  echo "==> the API suite against S3 (Garage at $S3_ENDPOINT)"
+  set +e
+  QUILLSTORE_TEST_BLOBS=s3 QUILLSTORE_TEST_S3_ENDPOINT=$S3_ENDPOINT \
+    QUILLSTORE_TEST_S3_REGION=$S3_REGION QUILLSTORE_TEST_S3_BUCKET=$S3_BUCKET \
+    QUILLSTORE_TEST_S3_ACCESS_KEY=$S3_ACCESS_KEY QUILLSTORE_TEST_S3_SECRET_KEY=$S3_SECRET_KEY \
+    cargo test --locked --test api -- --color never 2>&1 | tee -a "$log"
+  s3_status=${PIPESTATUS[0]}
+  set -e
+  [ "$s3_status" -eq 0 ] || status=$s3_status
+  stop_garage
+fi
+unset S3_ENDPOINT S3_REGION S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY
 echo "==> scripts/fuzz.sh: schemathesis against a running server (with and without a token)"
 set +e
 scripts/fuzz.sh 2>&1 | tee -a "$log"

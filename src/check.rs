@@ -5,7 +5,8 @@ use std::path::Path;
 
 use anyhow::bail;
 
-use crate::config::{Config, DataBackend, MongoConfig, RawConfig};
+use crate::blob::S3BlobStore;
+use crate::config::{Config, DataBackend, MongoConfig, RawConfig, S3Config};
 use crate::store::{HealthStatus, MongoStore};
 
 pub async fn check_config(raw: RawConfig) -> anyhow::Result<()> {
@@ -22,10 +23,13 @@ pub async fn check_config(raw: RawConfig) -> anyhow::Result<()> {
     if let Some(mongo) = &config.mongodb {
         checks.push(("metadata (mongodb)", check_mongodb(mongo).await));
     }
-    checks.push((
-        "blobs (fs)",
-        check_data_dir(&config.data_dir.join(crate::BLOBS_DIR)),
-    ));
+    match &config.s3 {
+        None => checks.push((
+            "blobs (fs)",
+            check_data_dir(&config.data_dir.join(crate::BLOBS_DIR)),
+        )),
+        Some(s3) => checks.push(("blobs (s3)", check_s3(s3).await)),
+    }
     let mut failed = 0;
     for (name, outcome) in checks {
         match outcome {
@@ -55,6 +59,28 @@ async fn check_mongodb(settings: &MongoConfig) -> anyhow::Result<String> {
             "database {} answers a ping in {:.1} ms",
             settings.database,
             health.latency.as_secs_f64() * 1000.0
+        )),
+        _ => bail!(
+            "{}",
+            health.message.unwrap_or_else(|| "no answer".to_owned())
+        ),
+    }
+}
+
+/// The bucket must answer a HeadBucket (or be created, when allowed) within S3_TIMEOUT_MS.
+async fn check_s3(settings: &S3Config) -> anyhow::Result<String> {
+    let store = S3BlobStore::open(settings).await?;
+    let health = store.health().await;
+    match health.status {
+        HealthStatus::Healthy => Ok(format!(
+            "bucket {} answers a HeadBucket in {:.1} ms; SHA-256 checksums {}",
+            settings.bucket,
+            health.latency.as_secs_f64() * 1000.0,
+            if store.verifies_checksums() {
+                "verified by the store"
+            } else {
+                "not sent"
+            }
         )),
         _ => bail!(
             "{}",

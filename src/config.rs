@@ -11,10 +11,12 @@ use clap::Args;
 
 mod files;
 mod guard;
+mod s3;
 use self::files::parse_files;
 pub use self::files::{DEFAULT_ALLOWED_MIME_TYPES, FilesConfig};
 pub use self::guard::GuardConfig;
 use self::guard::parse_guard;
+pub use self::s3::{ChecksumMode, RedirectMode, S3Config, S3Mode};
 
 /// Settings as given, before validation. Every field is optional; defaults are applied by
 /// [`Config::from_raw`].
@@ -110,6 +112,48 @@ pub struct RawConfig {
     /// Files larger than this are redirected to the object store (S3 only); default 5MiB.
     #[arg(long, env = "FILES_REDIRECT_THRESHOLD")]
     pub files_redirect_threshold: Option<String>,
+    /// auto (redirect files above FILES_REDIRECT_THRESHOLD), never or always; S3 only.
+    #[arg(long, env = "FILES_REDIRECT")]
+    pub files_redirect: Option<String>,
+    /// Blob store: disabled (files under DATA_DIR, the default), external or embedded (S3).
+    #[arg(long, env = "S3_MODE")]
+    pub s3_mode: Option<String>,
+    /// S3 endpoint URL for Garage, MinIO, R2...; unset for AWS S3.
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (default us-east-1; Garage's s3_region, often `garage`).
+    #[arg(long, env = "S3_REGION")]
+    pub s3_region: Option<String>,
+    /// S3 access key id; unset: the default AWS credential chain (IAM roles).
+    #[arg(long, env = "S3_ACCESS_KEY")]
+    pub s3_access_key: Option<String>,
+    /// S3 secret access key.
+    #[arg(long, env = "S3_SECRET_KEY", hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
+    /// S3 bucket of the blobs.
+    #[arg(long, env = "S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// Prefix of every object key (e.g. `quillstore/`).
+    #[arg(long, env = "S3_PATH_PREFIX")]
+    pub s3_path_prefix: Option<String>,
+    /// Base URL that redirects point at instead of presigned URLs (CDN, public bucket).
+    #[arg(long, env = "S3_PUBLIC_URL")]
+    pub s3_public_url: Option<String>,
+    /// Path-style bucket addressing (true by default when S3_ENDPOINT is set).
+    #[arg(long, env = "S3_FORCE_PATH_STYLE")]
+    pub s3_force_path_style: Option<String>,
+    /// Lifetime of presigned URLs, in seconds (default 3600, at most 604800).
+    #[arg(long, env = "S3_PRESIGN_EXPIRY")]
+    pub s3_presign_expiry: Option<String>,
+    /// Create the bucket at start when missing (always with S3_MODE=embedded).
+    #[arg(long, env = "S3_CREATE_BUCKET")]
+    pub s3_create_bucket: Option<String>,
+    /// Connect timeout and bound of every S3 request without a file body, in ms (default 5000).
+    #[arg(long, env = "S3_TIMEOUT_MS")]
+    pub s3_timeout_ms: Option<String>,
+    /// SHA-256 checksums on writes: auto (probed at start), sha256 or off.
+    #[arg(long, env = "S3_CHECKSUM")]
+    pub s3_checksum: Option<String>,
 }
 
 /// A value that must never reach a log or an error message.
@@ -209,6 +253,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub log_format: LogFormat,
     pub files: FilesConfig,
+    /// Set when `S3_MODE` is external or embedded; `None`: blobs under `DATA_DIR`.
+    pub s3: Option<S3Config>,
     pub guard: GuardConfig,
 }
 
@@ -278,6 +324,7 @@ impl Config {
         };
 
         let files = parse_files(&raw, &mut check);
+        let s3 = self::s3::parse_s3(&raw, &mut check);
         let guard = parse_guard(&raw, &mut check);
 
         if !problems.is_empty() {
@@ -297,6 +344,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(shutdown_timeout),
             log_format,
             files,
+            s3,
             guard,
         })
     }
@@ -420,6 +468,16 @@ impl Config {
             "FILES_REDIRECT_THRESHOLD",
             self.files.redirect_threshold.to_string(),
         ));
+        let redirect = match self.files.redirect {
+            RedirectMode::Auto => "auto",
+            RedirectMode::Never => "never",
+            RedirectMode::Always => "always",
+        };
+        lines.push(("FILES_REDIRECT", redirect.to_owned()));
+        match &self.s3 {
+            Some(s3) => s3.describe(&mut lines),
+            None => lines.push(("S3_MODE", "disabled (blobs under DATA_DIR)".to_owned())),
+        }
         lines
     }
 }
@@ -529,6 +587,15 @@ fn parse_mongo(raw: &RawConfig, check: &mut impl FnMut(Result<(), String>)) -> M
         max_pool_size,
         timeout: Duration::from_millis(timeout_ms),
         auto_migrate,
+    }
+}
+
+/// `true`/`false` and their usual spellings.
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 

@@ -205,6 +205,25 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::blob::BlobError> for ApiError {
+    fn from(error: crate::blob::BlobError) -> Self {
+        use crate::blob::BlobError;
+        match error {
+            BlobError::TooLarge { limit } => Self::PayloadTooLarge(format!(
+                "the file is larger than the upload limit of {limit} bytes (see GET /api/limits)"
+            )),
+            BlobError::Body(message) => Self::bad_request(message),
+            BlobError::Unavailable(message) => {
+                tracing::warn!(%message, "blob store unavailable");
+                Self::unavailable("the file store is unavailable, try again shortly")
+            }
+            other @ (BlobError::NotFound | BlobError::InvalidKey(_) | BlobError::Internal(_)) => {
+                Self::Internal(anyhow::Error::from(other))
+            }
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {

@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::Authenticator;
-use crate::blob::{BlobStore, FsBlobStore};
+use crate::blob::{BlobStore, FsBlobStore, S3BlobStore};
 use crate::config::Config;
 use crate::files::FileLocks;
 use crate::files::signing::UrlSigner;
@@ -39,17 +39,24 @@ pub struct AppState {
     pub blobs: BlobStore,
     pub signer: Arc<UrlSigner>,
     pub file_locks: Arc<FileLocks>,
+    /// Serializes completions of one direct upload (separate from `file_locks`, which a
+    /// completion takes in turn).
+    pub upload_locks: Arc<FileLocks>,
     pub throttle: Arc<http::throttle::Throttle>,
 }
 
 /// Directory of the fs blob store under `DATA_DIR`.
 pub const BLOBS_DIR: &str = "blobs";
 
-/// Opens the metadata store (taking the `DATA_DIR` lock) and then the blob store, which
-/// removes the temp files of uploads a crash interrupted.
+/// Opens the metadata store (taking the `DATA_DIR` lock) and then the blob store: the fs
+/// store removes the temp files of uploads a crash interrupted, the S3 store checks (or
+/// creates) its bucket.
 pub async fn open_stores(config: &Config) -> anyhow::Result<(MetadataStore, BlobStore)> {
     let store = store::open(config).await?;
-    let blobs = BlobStore::Fs(FsBlobStore::open(&config.data_dir.join(BLOBS_DIR)).await?);
+    let blobs = match &config.s3 {
+        None => BlobStore::Fs(FsBlobStore::open(&config.data_dir.join(BLOBS_DIR)).await?),
+        Some(s3) => BlobStore::S3(S3BlobStore::open(s3).await?),
+    };
     Ok((store, blobs))
 }
 
@@ -105,6 +112,7 @@ impl Application {
                 blobs,
                 signer: Arc::new(signer),
                 file_locks: Arc::new(FileLocks::default()),
+                upload_locks: Arc::new(FileLocks::default()),
                 throttle,
             },
             shutdown: ShutdownHandle(sender),

@@ -16,7 +16,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
-use super::{BlobEntry, BlobError, BlobKey, BlobRead, BlobResult, Meter, PutOutcome};
+use super::{BlobEntry, BlobError, BlobHead, BlobKey, BlobRead, BlobResult, Meter, PutOutcome};
 use crate::store::{HealthStatus, StoreHealth};
 
 /// Directory (under the blob root) of uploads in progress.
@@ -179,6 +179,50 @@ impl FsBlobStore {
         Ok(tokio::fs::try_exists(self.path(key))
             .await
             .context("cannot stat a blob")?)
+    }
+
+    pub async fn head(&self, key: &BlobKey) -> BlobResult<Option<BlobHead>> {
+        match tokio::fs::metadata(self.path(key)).await {
+            Ok(metadata) if metadata.is_file() => Ok(Some(BlobHead {
+                size: metadata.len(),
+                sha256: None,
+            })),
+            Ok(_) => Ok(None),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(anyhow::Error::from(error)
+                .context("cannot stat a blob")
+                .into()),
+        }
+    }
+
+    /// Moves a blob to a key no blob has, durably (both directories fsynced).
+    pub async fn rename(&self, from: &BlobKey, to: &BlobKey) -> BlobResult<()> {
+        let (source, target) = (self.path(from), self.path(to));
+        let moved = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let parent = target.parent().map(Path::to_path_buf).unwrap_or_default();
+            std::fs::create_dir_all(&parent)?;
+            if target.exists() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "the target blob exists",
+                ));
+            }
+            std::fs::rename(&source, &target)?;
+            std::fs::File::open(&parent)?.sync_all()?;
+            if let Some(old_parent) = source.parent() {
+                std::fs::File::open(old_parent)?.sync_all()?;
+            }
+            Ok(())
+        })
+        .await
+        .context("blob mover panicked")?;
+        match moved {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(BlobError::NotFound),
+            Err(error) => Err(anyhow::Error::from(error)
+                .context("cannot move a blob")
+                .into()),
+        }
     }
 
     pub async fn list(&self, prefix: &str) -> BlobResult<Vec<BlobEntry>> {

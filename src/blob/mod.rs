@@ -1,11 +1,14 @@
 //! The blob store: where the bytes of files live. Handlers see only this API (streams in and
 //! out, keys computed here, errors of our own), never a backend's types. Backends form a closed
-//! enum; `fs` (a directory under `DATA_DIR`) is the embedded default.
+//! enum; `fs` (a directory under `DATA_DIR`) is the embedded default, `s3` any S3-compatible
+//! store (`S3_MODE`).
 //!
-//! Keys are `users/{userId}/{category}/{fileId}_{safeFilename}` for every backend; a key is
-//! never reused, so an upload can never overwrite another file's bytes.
+//! Keys are `users/{userId}/{category}/{fileId}_{safeFilename}` for every backend (on S3 under
+//! `S3_PATH_PREFIX`); a key is never reused, so an upload can never overwrite another file's
+//! bytes. Direct uploads wait under `uploads/{userId}/{uploadId}/` until they are completed.
 
 pub mod fs;
+pub mod s3;
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -17,6 +20,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use self::fs::FsBlobStore;
+pub use self::s3::{DirectUpload, DownloadOverrides, S3BlobStore};
 use crate::model::UserId;
 use crate::model::file::FileCategory;
 use crate::store::StoreHealth;
@@ -35,6 +39,9 @@ pub enum BlobError {
     Body(String),
     #[error("invalid blob key {0:?}")]
     InvalidKey(String),
+    /// The store does not answer in time, refuses connections or is overloaded (503).
+    #[error("the blob store is unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -64,6 +71,22 @@ impl BlobKey {
 
     /// The prefix under which every file blob lives (what `gc` walks).
     pub const ALL_USERS: &'static str = "users/";
+
+    /// The prefix under which direct uploads wait to be completed.
+    pub const ALL_UPLOADS: &'static str = "uploads/";
+
+    /// Where the bytes of direct upload `upload_id` of `user` are put.
+    pub fn upload_data(user: &UserId, upload_id: Uuid) -> Self {
+        Self(format!("{}{user}/{upload_id}/data", Self::ALL_UPLOADS))
+    }
+
+    /// Where the description of direct upload `upload_id` of `user` is kept.
+    pub fn upload_ticket(user: &UserId, upload_id: Uuid) -> Self {
+        Self(format!(
+            "{}{user}/{upload_id}/ticket.json",
+            Self::ALL_UPLOADS
+        ))
+    }
 
     pub fn parse(text: &str) -> BlobResult<Self> {
         let safe_segment = |segment: &str| {
@@ -132,6 +155,14 @@ pub struct BlobEntry {
     pub size: u64,
 }
 
+/// What the store knows about a blob without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobHead {
+    pub size: u64,
+    /// Lowercase hex, when the store verified a SHA-256 checksum of the whole blob.
+    pub sha256: Option<String>,
+}
+
 /// The bytes of a blob (or of a range of it) as a stream, with their exact length.
 pub struct BlobRead {
     pub body: Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>,
@@ -176,6 +207,7 @@ impl Meter {
 #[derive(Clone)]
 pub enum BlobStore {
     Fs(FsBlobStore),
+    S3(S3BlobStore),
 }
 
 impl BlobStore {
@@ -183,6 +215,7 @@ impl BlobStore {
     pub fn backend(&self) -> &'static str {
         match self {
             Self::Fs(_) => "fs",
+            Self::S3(_) => "s3",
         }
     }
 
@@ -197,6 +230,7 @@ impl BlobStore {
         let body = body.map(|chunk| chunk.map_err(|error| BlobError::Body(error.to_string())));
         match self {
             Self::Fs(store) => store.put(key, body, Meter::new(limit)).await,
+            Self::S3(store) => store.put(key, body, Meter::new(limit)).await,
         }
     }
 
@@ -208,6 +242,7 @@ impl BlobStore {
     ) -> BlobResult<BlobRead> {
         match self {
             Self::Fs(store) => store.get(key, range).await,
+            Self::S3(store) => store.get(key, range).await,
         }
     }
 
@@ -215,12 +250,14 @@ impl BlobStore {
     pub async fn delete(&self, key: &BlobKey) -> BlobResult<()> {
         match self {
             Self::Fs(store) => store.delete(key).await,
+            Self::S3(store) => store.delete(key).await,
         }
     }
 
     pub async fn exists(&self, key: &BlobKey) -> BlobResult<bool> {
         match self {
             Self::Fs(store) => store.exists(key).await,
+            Self::S3(store) => store.exists(key).await,
         }
     }
 
@@ -228,12 +265,38 @@ impl BlobStore {
     pub async fn list(&self, prefix: &str) -> BlobResult<Vec<BlobEntry>> {
         match self {
             Self::Fs(store) => store.list(prefix).await,
+            Self::S3(store) => store.list(prefix).await,
+        }
+    }
+
+    /// Size (and verified SHA-256, when known) of a blob; `None` when it is missing.
+    pub async fn head(&self, key: &BlobKey) -> BlobResult<Option<BlobHead>> {
+        match self {
+            Self::Fs(store) => store.head(key).await,
+            Self::S3(store) => store.head(key).await,
+        }
+    }
+
+    /// Moves a blob to a key no blob has (completing a direct upload).
+    pub async fn rename(&self, from: &BlobKey, to: &BlobKey) -> BlobResult<()> {
+        match self {
+            Self::Fs(store) => store.rename(from, to).await,
+            Self::S3(store) => store.rename(from, to).await,
+        }
+    }
+
+    /// The S3 store, when the blobs are on S3 (redirects and presigned uploads).
+    pub fn s3(&self) -> Option<&S3BlobStore> {
+        match self {
+            Self::Fs(_) => None,
+            Self::S3(store) => Some(store),
         }
     }
 
     pub async fn health(&self) -> StoreHealth {
         match self {
             Self::Fs(store) => store.health().await,
+            Self::S3(store) => store.health().await,
         }
     }
 }

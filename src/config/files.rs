@@ -1,6 +1,6 @@
 //! File settings: upload limit, MIME allow-list, link signing secret, redirect threshold.
 
-use super::{RawConfig, Secret, parse_size};
+use super::{RawConfig, RedirectMode, Secret, parse_size};
 
 /// Settings of the file routes and the blob store.
 #[derive(Debug, Clone)]
@@ -11,6 +11,8 @@ pub struct FilesConfig {
     /// `None`: a random secret is generated at start (links die on restart).
     pub signing_secret: Option<Secret>,
     pub redirect_threshold: u64,
+    /// Whether downloads from S3 are redirected (`FILES_REDIRECT`).
+    pub redirect: RedirectMode,
 }
 
 /// What `ALLOWED_MIME_TYPES` holds when unset: images, audio, video, PDF and plain data
@@ -94,6 +96,7 @@ pub(super) fn parse_files(
         allowed_mime_types,
         signing_secret,
         redirect_threshold,
+        redirect: super::s3::parse_redirect(raw, check),
     }
 }
 

@@ -1,6 +1,9 @@
 //! `quillstore gc`: compares the blob store with the file records. Blobs no record points at
 //! (left by a crash between the blob and its record, or a failed delete) are listed and, with
-//! `--apply`, removed; records whose blob is missing are reported, never changed.
+//! `--apply`, removed; records whose blob is missing are reported, never changed. Direct
+//! uploads never completed within `PENDING_MAX_AGE` (their age is in their UUIDv7 id) are
+//! removed the same way. Listings use prefixes ending in `/`, so one user's prefix never
+//! matches another's.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -11,6 +14,7 @@ use uuid::Uuid;
 use crate::blob::{BlobEntry, BlobKey, BlobStore};
 use crate::config::Config;
 use crate::files::storage_key;
+use crate::files::uploads::{PENDING_MAX_AGE, upload_age};
 use crate::model::{Collection, UserId};
 use crate::store::MetadataStore;
 
@@ -29,6 +33,8 @@ pub struct GcReport {
     pub blobs: usize,
     pub orphans: Vec<BlobEntry>,
     pub missing: Vec<MissingBlob>,
+    /// Objects of direct uploads abandoned before completion.
+    pub abandoned_uploads: Vec<BlobEntry>,
     /// False for a dry run.
     pub applied: bool,
     pub removed: usize,
@@ -83,8 +89,9 @@ pub async fn collect(
         .filter(|entry| !referenced.contains(entry.key.as_str()))
         .cloned()
         .collect();
+    report.abandoned_uploads = abandoned_uploads(blobs).await?;
     if apply {
-        for orphan in &report.orphans {
+        for orphan in report.orphans.iter().chain(&report.abandoned_uploads) {
             blobs
                 .delete(&orphan.key)
                 .await
@@ -93,6 +100,33 @@ pub async fn collect(
         }
     }
     Ok(report)
+}
+
+/// The objects under `uploads/{user}/{uploadId}/` whose upload is older than
+/// [`PENDING_MAX_AGE`].
+async fn abandoned_uploads(blobs: &BlobStore) -> anyhow::Result<Vec<BlobEntry>> {
+    let entries = blobs
+        .list(BlobKey::ALL_UPLOADS)
+        .await
+        .context("cannot list the pending uploads")?;
+    let now = std::time::SystemTime::now();
+    Ok(entries
+        .into_iter()
+        .filter(|entry| {
+            let upload_id = entry
+                .key
+                .segments()
+                .nth(2)
+                .and_then(crate::model::ids::parse_id);
+            match upload_id.and_then(|id| upload_age(id, now)) {
+                Some(age) => age > PENDING_MAX_AGE,
+                None => {
+                    tracing::warn!(key = %entry.key, "not a pending upload: left alone");
+                    false
+                }
+            }
+        })
+        .collect())
 }
 
 impl fmt::Display for GcReport {
@@ -114,6 +148,13 @@ impl fmt::Display for GcReport {
                 orphan.key, orphan.size
             )?;
         }
+        for upload in &self.abandoned_uploads {
+            writeln!(
+                formatter,
+                "abandoned direct upload: {} ({} bytes)",
+                upload.key, upload.size
+            )?;
+        }
         for missing in &self.missing {
             writeln!(
                 formatter,
@@ -123,16 +164,15 @@ impl fmt::Display for GcReport {
         }
         writeln!(
             formatter,
-            "{verb} {} orphan blob(s), {} bytes; {} record(s) without blob",
-            if self.applied {
-                self.removed
-            } else {
-                self.orphans.len()
-            },
+            "{verb} {} orphan blob(s), {} bytes, and {} object(s) of abandoned uploads; {} \
+             record(s) without blob",
+            self.orphans.len(),
             self.orphan_bytes(),
+            self.abandoned_uploads.len(),
             self.missing.len()
         )?;
-        if !self.applied && !self.orphans.is_empty() {
+        let anything_to_remove = !self.orphans.is_empty() || !self.abandoned_uploads.is_empty();
+        if !self.applied && anything_to_remove {
             writeln!(
                 formatter,
                 "dry run: run `quillstore gc --apply` to remove them"

@@ -6,6 +6,7 @@ pub mod content;
 pub mod gc;
 pub mod names;
 pub mod signing;
+pub mod uploads;
 
 use std::hash::{Hash, Hasher};
 

@@ -1,6 +1,8 @@
 //! Signed file links: `GET /api/files/{id}?user=..&expires=..&signature=..` serves one file
 //! without an `Authorization` header (for `<img src>`). The signature is an HMAC-SHA256 over
-//! the file id, the user id and the expiry, keyed with `FILES_SIGNING_SECRET`.
+//! the file id, the user id and the expiry, keyed with `FILES_SIGNING_SECRET`. The same key
+//! signs the direct-upload URLs of the fs store (`PUT /api/files/uploads/{uploadId}?..`) in
+//! another context, so neither kind of link can stand in for the other.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,8 +17,9 @@ use crate::model::UserId;
 pub const DEFAULT_LIFETIME_SECS: u64 = 15 * 60;
 /// The longest lifetime a link may have.
 pub const MAX_LIFETIME_SECS: u64 = 60 * 60;
-/// Distinguishes these signatures from any other use of the same secret.
+/// Distinguish these signatures from any other use of the same secret.
 const CONTEXT: &str = "quillstore-file-link-v1";
+const UPLOAD_CONTEXT: &str = "quillstore-direct-upload-v1";
 
 /// Seconds since the Unix epoch, the unit of `expires`.
 pub fn unix_now() -> u64 {
@@ -76,24 +79,56 @@ impl UrlSigner {
         Ok(Self { key })
     }
 
-    fn mac(&self, file_id: Uuid, user: &UserId, expires: u64) -> Hmac<Sha256> {
+    fn mac(&self, context: &str, id: Uuid, user: &UserId, expires: u64) -> Hmac<Sha256> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
-        mac.update(format!("{CONTEXT}\n{file_id}\n{user}\n{expires}").as_bytes());
+        mac.update(format!("{context}\n{id}\n{user}\n{expires}").as_bytes());
         mac
+    }
+
+    fn query(&self, context: &str, id: Uuid, user: &UserId, expires: u64) -> String {
+        let signature =
+            URL_SAFE_NO_PAD.encode(self.mac(context, id, user, expires).finalize().into_bytes());
+        let user = URL_SAFE_NO_PAD.encode(user.as_str());
+        format!("user={user}&expires={expires}&signature={signature}")
     }
 
     /// The path and query of a link to `file_id` valid until `expires` (Unix seconds).
     pub fn signed_path(&self, file_id: Uuid, user: &UserId, expires: u64) -> String {
-        let signature =
-            URL_SAFE_NO_PAD.encode(self.mac(file_id, user, expires).finalize().into_bytes());
-        let user = URL_SAFE_NO_PAD.encode(user.as_str());
-        format!("/api/files/{file_id}?user={user}&expires={expires}&signature={signature}")
+        let query = self.query(CONTEXT, file_id, user, expires);
+        format!("/api/files/{file_id}?{query}")
+    }
+
+    /// The path and query of the PUT that uploads the bytes of direct upload `upload_id`.
+    pub fn signed_upload_path(&self, upload_id: Uuid, user: &UserId, expires: u64) -> String {
+        let query = self.query(UPLOAD_CONTEXT, upload_id, user, expires);
+        format!("/api/files/uploads/{upload_id}?{query}")
     }
 
     /// The user a link acts for, if it is intact, unexpired and made for `file_id`.
     pub fn verify(
         &self,
+        file_id: Uuid,
+        query: &SignedQuery,
+        now: u64,
+    ) -> Result<UserId, LinkError> {
+        self.verify_in(CONTEXT, file_id, query, now)
+    }
+
+    /// The user a direct-upload PUT acts for, if its link is intact, unexpired and made for
+    /// `upload_id`.
+    pub fn verify_upload(
+        &self,
+        upload_id: Uuid,
+        query: &SignedQuery,
+        now: u64,
+    ) -> Result<UserId, LinkError> {
+        self.verify_in(UPLOAD_CONTEXT, upload_id, query, now)
+    }
+
+    fn verify_in(
+        &self,
+        context: &str,
         file_id: Uuid,
         query: &SignedQuery,
         now: u64,
@@ -113,7 +148,7 @@ impl UrlSigner {
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| LinkError::Malformed)?;
-        self.mac(file_id, &user, expires)
+        self.mac(context, file_id, &user, expires)
             .verify_slice(&signature)
             .map_err(|_| LinkError::BadSignature)?;
         if expires < now {
@@ -164,6 +199,16 @@ mod tests {
         other_user.user = Some(URL_SAFE_NO_PAD.encode("mallory"));
         assert_eq!(
             signer.verify(file, &other_user, 999),
+            Err(LinkError::BadSignature)
+        );
+        let upload = query_of(&signer.signed_upload_path(file, &user, 1_000));
+        assert_eq!(signer.verify_upload(file, &upload, 999), Ok(user.clone()));
+        assert_eq!(
+            signer.verify(file, &upload, 999),
+            Err(LinkError::BadSignature)
+        );
+        assert_eq!(
+            signer.verify_upload(file, &query, 999),
             Err(LinkError::BadSignature)
         );
         let other_key = UrlSigner::new(None).unwrap();

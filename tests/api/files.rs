@@ -6,8 +6,8 @@ use reqwest::multipart::Form;
 use serde_json::json;
 
 use crate::helpers::{
-    PNG_2X3, assert_detail_field, assert_error, blob_files, file_form, file_part, header, item_ids,
-    json_body, sha256_hex, spawn_app, spawn_app_with, text_bytes,
+    BlobBackend, PNG_2X3, assert_detail_field, assert_error, file_form, file_part, header,
+    item_ids, json_body, sha256_hex, spawn_app, spawn_app_with, text_bytes,
 };
 
 #[tokio::test]
@@ -32,10 +32,13 @@ async fn files_of_every_size_come_back_byte_for_byte() {
             header(response.headers(), "content-length"),
             length.to_string()
         );
-        assert_eq!(
-            header(response.headers(), "etag"),
-            format!("\"{expected}\"")
-        );
+        // Past the redirect threshold on S3 the bytes come from the store, with its headers.
+        if response.url().as_str().starts_with(&app.address) {
+            assert_eq!(
+                header(response.headers(), "etag"),
+                format!("\"{expected}\"")
+            );
+        }
         let body = response.bytes().await.unwrap();
         assert_eq!(sha256_hex(&body), expected, "{length} bytes");
     }
@@ -78,10 +81,10 @@ async fn an_upload_gets_server_owned_metadata() {
         (file["width"].clone(), file["height"].clone()),
         (json!(2), json!(3))
     );
-    assert_eq!(file["storage"]["backend"], "fs");
+    assert_eq!(file["storage"]["backend"], BlobBackend::under_test().name());
     let key = file["storage"]["key"].as_str().unwrap();
     assert_eq!(key, format!("users/local/avatar/{id}_ada.png"));
-    assert_eq!(blob_files(&app.data_dir).len(), 1);
+    assert_eq!(app.blob_keys().await, [key]);
 
     let metadata = json_body(app.get(&format!("/api/files/{id}/metadata")).await).await;
     assert_eq!(metadata, file);
@@ -276,11 +279,8 @@ async fn malformed_forms_are_refused_and_leave_no_blob() {
         .part("file", file_part(b"two".to_vec(), "2.txt", None));
     let response = app.upload_form(two_files).await;
     assert_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
-    assert!(
-        blob_files(&app.data_dir).is_empty(),
-        "{:?}",
-        blob_files(&app.data_dir)
-    );
+    let keys = app.blob_keys().await;
+    assert!(keys.is_empty(), "{keys:?}");
     assert!(
         app.list("/api/files").await["items"]
             .as_array()
@@ -308,7 +308,7 @@ async fn limits_and_health_describe_the_file_store() {
     );
     let health = json_body(app.get("/api/health").await).await;
     let blobs = &health["services"]["blobs"];
-    assert_eq!(blobs["backend"], "fs");
+    assert_eq!(blobs["backend"], BlobBackend::under_test().name());
     assert_eq!(blobs["status"], "healthy");
     assert!(blobs["latencyMs"].is_number(), "{health}");
     assert_eq!(health["status"], "healthy");

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{
-    PNG_2X3, assert_detail_field, assert_error, blob_files, spawn_app, spawn_jwt_app, text_bytes,
+    PNG_2X3, assert_detail_field, assert_error, spawn_app, spawn_jwt_app, text_bytes,
 };
 
 #[tokio::test]
@@ -21,14 +21,14 @@ async fn identical_uploads_share_one_blob_until_the_last_goes() {
         second["storage"], first["storage"],
         "the second upload reuses the blob"
     );
-    assert_eq!(blob_files(&app.data_dir).len(), 2);
+    assert_eq!(app.blob_keys().await.len(), 2);
 
     let first_id = first["id"].as_str().unwrap();
     let second_id = second["id"].as_str().unwrap();
     let response = app.delete(&format!("/api/files/{first_id}")).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        blob_files(&app.data_dir).len(),
+        app.blob_keys().await.len(),
         2,
         "still used by the second record"
     );
@@ -38,7 +38,7 @@ async fn identical_uploads_share_one_blob_until_the_last_goes() {
 
     let response = app.delete(&format!("/api/files/{second_id}")).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let left = blob_files(&app.data_dir);
+    let left = app.blob_keys().await;
     assert_eq!(left.len(), 1);
     let other_key = other["storage"]["key"].as_str().unwrap();
     assert!(left[0].ends_with(other_key), "{left:?}");
@@ -61,7 +61,7 @@ async fn dedup_never_crosses_users_and_files_stay_private() {
             .unwrap()
             .starts_with("users/bob/")
     );
-    assert_eq!(blob_files(&app.data_dir).len(), 2);
+    assert_eq!(app.blob_keys().await.len(), 2);
 
     let id = mine["id"].as_str().unwrap();
     for path in [

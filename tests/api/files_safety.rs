@@ -7,8 +7,7 @@ use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 
 use crate::helpers::{
-    PNG_2X3, assert_error, blob_files, file_form, header, json_body, spawn_app, spawn_app_with,
-    temp_files, text_bytes,
+    PNG_2X3, assert_error, file_form, header, json_body, spawn_app, spawn_app_with, text_bytes,
 };
 
 const HTML: &[u8] = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script>";
@@ -56,8 +55,8 @@ async fn spoofed_and_unlisted_types_are_refused() {
         "unsupported_media_type",
     )
     .await;
-    assert!(blob_files(&app.data_dir).is_empty());
-    assert!(temp_files(&app.data_dir).is_empty());
+    assert!(app.blob_keys().await.is_empty());
+    assert_eq!(app.blobs().pending_writes().await, 0);
 }
 
 #[tokio::test]
@@ -128,11 +127,8 @@ async fn file_names_are_sanitized_and_safely_quoted() {
             disposition
         );
     }
-    for path in blob_files(&app.data_dir) {
-        assert!(
-            path.starts_with(app.data_dir.join("blobs/users/local/document")),
-            "{path:?}"
-        );
+    for key in app.blob_keys().await {
+        assert!(key.starts_with("users/local/document/"), "{key:?}");
     }
 }
 
@@ -190,6 +186,6 @@ async fn uploads_over_the_limit_get_413_and_leave_nothing() {
 
     let page = app.list("/api/files").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
-    assert_eq!(blob_files(&app.data_dir).len(), 1);
-    assert!(temp_files(&app.data_dir).is_empty());
+    assert_eq!(app.blob_keys().await.len(), 1);
+    assert_eq!(app.blobs().pending_writes().await, 0);
 }

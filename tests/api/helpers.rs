@@ -2,8 +2,9 @@
 //! and offers a small HTTP client that knows the API's conventions.
 //!
 //! Every test builds its own app, so tests never share state. The backend under test is
-//! chosen in one place, [`Backend::under_test`], so the same suite can later run against
-//! MongoDB and S3.
+//! chosen in one place, [`Backend::under_test`] for metadata and [`BlobBackend::under_test`]
+//! for blobs (`QUILLSTORE_TEST_BLOBS=s3`: each app under its own `S3_PATH_PREFIX` in a real
+//! Garage), so the same suite runs against every combination.
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -15,11 +16,14 @@ use tempfile::TempDir;
 use tokio::task::JoinHandle;
 
 mod assertions;
+mod blobs;
 mod client;
 mod files;
+pub mod garage;
 pub mod migrate;
 
 pub use assertions::{assert_detail_field, assert_error, header, item_ids, json_body, strings};
+pub use blobs::{BlobBackend, TestBlobs, client as s3_client, fs_blobs_only, s3_blobs_only};
 pub use client::Api;
 pub use files::{PNG_2X3, blob_files, file_form, file_part, sha256_hex, temp_files, text_bytes};
 
@@ -111,6 +115,7 @@ pub fn base_config(data_dir: &Path) -> RawConfig {
         ..RawConfig::default()
     };
     Backend::under_test().configure(&mut raw);
+    TestBlobs::for_suite(data_dir).configure(&mut raw);
     raw
 }
 
@@ -207,6 +212,16 @@ impl TestApp {
     /// The configuration this app was built from (e.g. to try a second app on its dir).
     pub fn raw_config(&self) -> RawConfig {
         self.raw.clone()
+    }
+
+    /// Where this app keeps its blobs (to look at them behind its back).
+    pub fn blobs(&self) -> TestBlobs {
+        TestBlobs::of(&self.raw)
+    }
+
+    /// The keys of every file blob this app stored, sorted.
+    pub async fn blob_keys(&self) -> Vec<String> {
+        self.blobs().keys().await
     }
 }
 

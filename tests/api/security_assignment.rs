@@ -7,9 +7,7 @@ use reqwest::multipart::Form;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    Api, assert_detail_field, assert_error, blob_files, file_part, json_body, spawn_jwt_app,
-};
+use crate::helpers::{Api, assert_detail_field, assert_error, file_part, json_body, spawn_jwt_app};
 
 /// A forged value for each server-owned field.
 fn forged(field: &str) -> Value {
@@ -178,7 +176,7 @@ async fn files_refuse_server_owned_fields() {
     let alice = app.as_user("alice");
     let file = alice.upload(b"the original", "o.txt", None).await;
     let id = file["id"].as_str().unwrap();
-    let blobs = blob_files(&app.data_dir);
+    let blobs = app.blob_keys().await;
     assert_eq!(blobs.len(), 1);
 
     // `source` may be given at upload, never changed afterwards.
@@ -207,11 +205,11 @@ async fn files_refuse_server_owned_fields() {
     assert_eq!(total, 1, "no refused upload left a record");
     // Refused uploads remove their blob in the background when the file part came first.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while blob_files(&app.data_dir) != blobs && std::time::Instant::now() < deadline {
+    while app.blob_keys().await != blobs && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(
-        blob_files(&app.data_dir),
+        app.blob_keys().await,
         blobs,
         "no refused upload left a blob"
     );

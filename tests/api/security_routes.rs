@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Api, file_form, spawn_jwt_app};
 use crate::security_support::{
-    assert_no_leak, assert_unauthorized, expired_token, fill, forged_token, owner_documents, parts,
-    snapshot,
+    UPLOAD_BYTES, assert_no_leak, assert_unauthorized, expired_token, fill, forged_token,
+    owner_documents, parts, snapshot,
 };
 
 /// What a route is sent.
@@ -135,6 +135,27 @@ pub fn routes() -> Vec<Route> {
             200,
         ),
         row(M::POST, "/api/files/{file}/url", None, Owned, 200),
+        row(
+            M::POST,
+            "/api/files/uploads",
+            Json(json!({"filename": "d.txt", "mimeType": "text/plain", "size": 5})),
+            Own,
+            201,
+        ),
+        row(
+            M::PUT,
+            "/api/files/uploads/{upload}",
+            Lines(UPLOAD_BYTES),
+            Owned,
+            204,
+        ),
+        row(
+            M::POST,
+            "/api/files/uploads/{upload}/complete",
+            None,
+            Owned,
+            201,
+        ),
         row(M::DELETE, message, None, Owned, 204),
         row(M::DELETE, "/api/files/{file}", None, Owned, 204),
     ]);

@@ -18,6 +18,9 @@ pub fn fill(path: &str, ids: &HashMap<&'static str, String>) -> String {
     })
 }
 
+/// The bytes of alice's direct upload.
+pub const UPLOAD_BYTES: &str = "the bytes of a direct upload\n";
+
 /// Alice's documents, each holding [`SECRET`]; the message is a swipe group of two.
 pub async fn owner_documents(alice: &Api) -> HashMap<&'static str, String> {
     let id = |document: Value| document["id"].as_str().unwrap().to_owned();
@@ -40,7 +43,17 @@ pub async fn owner_documents(alice: &Api) -> HashMap<&'static str, String> {
     let swipes = format!("/api/chats/{chat}/messages/{message}/swipes");
     let response = alice.post(&swipes, &json!({"content": SECRET})).await;
     assert_eq!(response.status(), StatusCode::CREATED);
+    // A direct upload waiting for its bytes (`UPLOAD_BYTES`).
+    let upload = json!({"filename": "direct.txt", "mimeType": "text/plain",
+        "size": UPLOAD_BYTES.len()});
+    let response = alice.post("/api/files/uploads", &upload).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let upload = json_body(response).await["uploadId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     HashMap::from([
+        ("upload", upload),
         ("tag", tag),
         ("persona", persona),
         ("character", character),

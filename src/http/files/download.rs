@@ -1,7 +1,9 @@
 //! `GET`/`HEAD /api/files/{id}`: the bytes of a file, streamed with `Content-Length`, for the
 //! owner (auth header) or for anyone holding a signed link to that one file. `ETag` is the
 //! SHA-256 (`If-None-Match` → 304), a single `Range` gets a 206, an unsatisfiable one a 416.
-//! Passive types are shown inline; everything else is a sandboxed attachment.
+//! Passive types are shown inline; everything else is a sandboxed attachment. On S3, large
+//! files (`FILES_REDIRECT`, `FILES_REDIRECT_THRESHOLD`) get a 302 to a presigned GET whose
+//! response headers follow the same rules, or to `S3_PUBLIC_URL`.
 
 use std::collections::HashMap;
 
@@ -15,7 +17,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::AppState;
-use crate::blob::{BlobError, BlobKey};
+use crate::blob::{BlobError, BlobKey, DownloadOverrides};
+use crate::config::RedirectMode;
 use crate::error::{ApiError, Result};
 use crate::files::content::serves_inline;
 use crate::files::names::content_disposition;
@@ -147,6 +150,24 @@ async fn serve(
         return Ok((status, headers).into_response());
     }
     let key = BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?;
+    if let Some(store) = state.blobs.s3()
+        && redirects(
+            state.config.files.redirect,
+            state.config.files.redirect_threshold,
+            file.size,
+        )
+    {
+        let overrides = DownloadOverrides {
+            content_type: content_type.to_owned(),
+            content_disposition: content_disposition(inline, &file.original_filename),
+            cache_control: CACHE_CONTROL.to_owned(),
+        };
+        let url = store.download_url(&key, &overrides).await?;
+        let mut headers = HeaderMap::new();
+        insert(&mut headers, header::LOCATION, &url);
+        insert(&mut headers, header::CACHE_CONTROL, "private, no-store");
+        return Ok((StatusCode::FOUND, headers).into_response());
+    }
     let read = match state.blobs.get(&key, range).await {
         Ok(read) => read,
         Err(BlobError::NotFound) => {
@@ -154,9 +175,18 @@ async fn serve(
                 "the blob {key} of a file record is missing (see `quillstore gc`)"
             )));
         }
-        Err(error) => return Err(anyhow::Error::from(error).into()),
+        Err(error) => return Err(error.into()),
     };
     Ok((status, headers, Body::from_stream(read.body)).into_response())
+}
+
+/// Whether a download of `size` bytes from S3 is answered with a redirect.
+fn redirects(mode: RedirectMode, threshold: u64, size: u64) -> bool {
+    match mode {
+        RedirectMode::Never => false,
+        RedirectMode::Always => true,
+        RedirectMode::Auto => size > threshold,
+    }
 }
 
 fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
@@ -225,6 +255,14 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::RANGE, HeaderValue::from_str(value).unwrap());
         wanted_range(&headers, "\"x\"", size)
+    }
+
+    #[test]
+    fn redirects_follow_the_mode_and_threshold() {
+        assert!(!redirects(RedirectMode::Auto, 10, 10));
+        assert!(redirects(RedirectMode::Auto, 10, 11));
+        assert!(!redirects(RedirectMode::Never, 0, 1 << 40));
+        assert!(redirects(RedirectMode::Always, 10, 0));
     }
 
     #[test]

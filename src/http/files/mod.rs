@@ -1,7 +1,9 @@
-//! Routes for files: upload (`upload.rs`), download (`download.rs`), and the JSON routes for
+//! Routes for files: upload (`upload.rs`), download (`download.rs`), direct uploads
+//! (`direct.rs`), and the JSON routes for
 //! listing, metadata, deletion and signed links (here). Upload and download stream bodies of
 //! any length, so only the JSON routes get the JSON body limit and time limit.
 
+mod direct;
 mod download;
 mod form;
 mod linger;
@@ -77,6 +79,19 @@ pub fn routes(config: &Config) -> Routes {
         .endpoint(
             "/api/files/{id}/url",
             Endpoint::post(create_url, docs::create_url()).map(json),
+        )
+        .endpoint(
+            "/api/files/uploads",
+            Endpoint::post(direct::create_upload, docs::create_upload()).map(json),
+        )
+        .endpoint(
+            "/api/files/uploads/{id}",
+            Endpoint::put(direct::put_upload, docs::put_upload())
+                .map(|route| route.layer(DefaultBodyLimit::disable())),
+        )
+        .endpoint(
+            "/api/files/uploads/{id}/complete",
+            Endpoint::post(direct::complete_upload, docs::complete_upload()).map(json),
         )
         .schemas(docs::schemas(
             super::openapi::with_dependencies::<UrlRequest>(),

@@ -180,13 +180,7 @@ async fn shared_storage(
         let Ok(key) = BlobKey::parse(&storage.key) else {
             continue;
         };
-        if storage.backend == state.blobs.backend()
-            && state
-                .blobs
-                .exists(&key)
-                .await
-                .map_err(anyhow::Error::from)?
-        {
+        if storage.backend == state.blobs.backend() && state.blobs.exists(&key).await? {
             return Ok(Some(storage));
         }
     }

@@ -133,10 +133,7 @@ async fn store_file(
         .await
         .map_err(|error| match error {
             BlobError::TooLarge { limit } => too_large(limit),
-            BlobError::Body(message) => ApiError::bad_request(message),
-            other => {
-                ApiError::Internal(anyhow::Error::from(other).context("cannot store an upload"))
-            }
+            other => ApiError::from(other),
         })?;
     Ok(StoredBlob {
         outcome,

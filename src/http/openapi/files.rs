@@ -16,6 +16,8 @@ use crate::http::list::{CATEGORIES, ListSpec};
 use crate::model::Timestamp;
 use crate::model::file::File;
 
+pub use super::uploads::{complete_upload, create_upload, put_upload};
+
 const TAG: &str = "files";
 
 /// The schemas the file operations refer to; `url_request` is the body of a signed-link request.
@@ -71,6 +73,7 @@ pub fn schemas(url_request: Vec<(String, RefOr<Schema>)>) -> Vec<(String, RefOr<
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
     schemas.push(("SignedUrl".to_owned(), signed.into()));
     schemas.extend(url_request);
+    schemas.extend(super::uploads::schemas());
     schemas
 }
 
@@ -169,6 +172,15 @@ fn download(op: Op) -> Op {
         .header("If-None-Match", None, "304 when it names the ETag (or `*`)")
         .response(200, bytes_response("the whole file", false))
         .response(206, bytes_response("the requested range", true))
+        .response(
+            302,
+            ResponseBuilder::new()
+                .description(
+                    "on S3, a file over `FILES_REDIRECT_THRESHOLD`: a presigned GET of the \
+                     object (or `S3_PUBLIC_URL`) with the same type and disposition",
+                )
+                .header("Location", text_header("where the bytes are")),
+        )
         .response(
             304,
             ResponseBuilder::new()

@@ -7,6 +7,7 @@ pub mod messages;
 mod operation;
 pub mod resource;
 mod schemas;
+mod uploads;
 
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};

@@ -1,0 +1,161 @@
+//! Building the one S3 client of the process, and what is settled once at start: the bucket
+//! exists (or is created), and whether the store verifies SHA-256 checksums.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
+
+use super::errors::classify;
+use crate::blob::BlobError;
+use crate::config::{ChecksumMode, S3Config};
+
+/// The floor throughput assumed when bounding a request that carries a file part.
+const MIN_TRANSFER_BYTES_PER_SEC: u64 = 1 << 20;
+
+pub(super) async fn build(config: &S3Config) -> Client {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(config.region.clone()))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(config.timeout)
+                .operation_timeout(config.timeout)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let (Some(access_key), Some(secret_key)) = (&config.access_key, &config.secret_key) {
+        loader = loader.credentials_provider(Credentials::new(
+            access_key.expose(),
+            secret_key.expose(),
+            None,
+            None,
+            "quillstore-config",
+        ));
+    }
+    let shared = loader.load().await;
+    let mut builder = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(config.force_path_style)
+        // Checksums are ours to choose (S3-compatible stores differ); the SDK adds none.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    if let Some(endpoint) = &config.endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    Client::from_conf(builder.build())
+}
+
+/// Timeouts of a request that carries `bytes` of a file: the usual bound plus one second per
+/// MiB, per attempt.
+pub(super) fn transfer_timeouts(config: &S3Config, bytes: u64) -> TimeoutConfig {
+    let attempt = config.timeout + Duration::from_secs(bytes.div_ceil(MIN_TRANSFER_BYTES_PER_SEC));
+    TimeoutConfig::builder()
+        .connect_timeout(config.timeout)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(attempt * 3)
+        .build()
+}
+
+/// A missing bucket is created when allowed, else a startup error that says what to do.
+pub(super) async fn ensure_bucket(client: &Client, config: &S3Config) -> anyhow::Result<()> {
+    let where_ = config.endpoint.as_deref().unwrap_or("AWS S3");
+    match client
+        .head_bucket()
+        .bucket(&config.bucket)
+        .send()
+        .await
+        .map_err(classify("HeadBucket"))
+    {
+        Ok(_) => return Ok(()),
+        Err(BlobError::NotFound) => {}
+        Err(error) => bail!(
+            "S3_BUCKET={} at S3_ENDPOINT={where_} cannot be reached: {error}",
+            config.bucket
+        ),
+    }
+    if !config.create_bucket {
+        bail!(
+            "S3_BUCKET={} does not exist at S3_ENDPOINT={where_}: create it, or set \
+             S3_CREATE_BUCKET=true",
+            config.bucket
+        );
+    }
+    let mut request = client.create_bucket().bucket(&config.bucket);
+    if config.region != "us-east-1" {
+        request = request.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(config.region.as_str()))
+                .build(),
+        );
+    }
+    request
+        .send()
+        .await
+        .map_err(classify("CreateBucket"))
+        .with_context(|| format!("cannot create S3_BUCKET={}", config.bucket))?;
+    tracing::info!(bucket = %config.bucket, "created the S3 bucket");
+    Ok(())
+}
+
+/// With `S3_CHECKSUM=auto`, two probe writes decide: one with a right SHA-256 must pass (else
+/// the store rejects the header) and one with a wrong SHA-256 must fail (else it ignores it).
+pub(super) async fn decide_checksums(client: &Client, config: &S3Config) -> anyhow::Result<bool> {
+    match config.checksum {
+        ChecksumMode::Sha256 => return Ok(true),
+        ChecksumMode::Off => return Ok(false),
+        ChecksumMode::Auto => {}
+    }
+    let key = format!(
+        "{}quillstore-probe/{}",
+        config.path_prefix,
+        uuid::Uuid::now_v7()
+    );
+    let body = b"quillstore checksum probe";
+    let probe = |checksum: String| {
+        client
+            .put_object()
+            .bucket(&config.bucket)
+            .key(&key)
+            .checksum_sha256(checksum)
+            .body(ByteStream::from_static(body))
+            .send()
+    };
+    let right = STANDARD.encode(Sha256::digest(body));
+    let wrong = STANDARD.encode(Sha256::digest(b"something else"));
+    let accepts = probe(right).await.map_err(classify("PutObject"));
+    let verified = match accepts {
+        Ok(_) => probe(wrong).await.is_err(),
+        Err(BlobError::Unavailable(message)) => {
+            bail!(
+                "S3_BUCKET={}: a probe write failed: {message}",
+                config.bucket
+            )
+        }
+        Err(_) => false,
+    };
+    let _ = client
+        .delete_object()
+        .bucket(&config.bucket)
+        .key(&key)
+        .send()
+        .await;
+    if verified {
+        tracing::info!("the S3 store verifies SHA-256 checksums: writes carry them");
+    } else {
+        tracing::warn!(
+            "the S3 store does not verify x-amz-checksum-sha256: writes go without it \
+             (S3_CHECKSUM=auto); direct uploads are hashed by reading them back"
+        );
+    }
+    Ok(verified)
+}

@@ -1,0 +1,371 @@
+//! S3 settings (`S3_MODE` external or embedded): where the bucket is, how to sign for it, how
+//! long to wait for it, and how files are redirected to it (`FILES_REDIRECT`).
+
+use std::time::Duration;
+
+use super::{RawConfig, Secret, parse_bool};
+
+/// How the blob store is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3Mode {
+    /// An S3 service run by someone else (AWS, R2, a Garage cluster).
+    External,
+    /// The Garage started next to quillstore (the all-in-one image): the bucket may be made.
+    Embedded,
+}
+
+/// Whether a SHA-256 checksum (`x-amz-checksum-sha256`) goes with every write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumMode {
+    /// Probed at start: sent when the store verifies it, left out otherwise.
+    Auto,
+    Sha256,
+    Off,
+}
+
+/// How downloads of files on S3 are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectMode {
+    /// Files larger than `FILES_REDIRECT_THRESHOLD` are redirected, smaller ones streamed.
+    Auto,
+    /// Every file is streamed through quillstore.
+    Never,
+    /// Every file is redirected.
+    Always,
+}
+
+/// The validated S3 settings.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    pub mode: S3Mode,
+    /// `None`: AWS S3, endpoint resolved from the region.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// `None`: the default AWS credential chain (environment, profile, web identity, ECS,
+    /// instance metadata), so IAM roles work.
+    /// The key id is masked too: it names the account.
+    pub access_key: Option<Secret>,
+    pub secret_key: Option<Secret>,
+    pub bucket: String,
+    /// Empty, or segments ending in `/`; prepended to every key.
+    pub path_prefix: String,
+    /// Redirects go to `{public_url}/{key}` (a CDN or public bucket) instead of a presigned URL.
+    pub public_url: Option<String>,
+    pub force_path_style: bool,
+    /// `X-Amz-Expires` of presigned URLs; URLs are signed at the start of windows half as long,
+    /// so every URL handed out stays valid for at least half of this.
+    pub presign_expiry: Duration,
+    pub create_bucket: bool,
+    /// Bounds connecting and every request that moves no file body (never a 30 s hang).
+    pub timeout: Duration,
+    pub checksum: ChecksumMode,
+}
+
+/// The longest presigned URL lifetime SigV4 allows (7 days).
+const MAX_PRESIGN_EXPIRY_SECS: u64 = 7 * 24 * 3600;
+
+pub(super) fn parse_redirect(
+    raw: &RawConfig,
+    check: &mut impl FnMut(Result<(), String>),
+) -> RedirectMode {
+    match raw.files_redirect.as_deref().map(str::trim) {
+        None | Some("") | Some("auto") => RedirectMode::Auto,
+        Some("never") => RedirectMode::Never,
+        Some("always") => RedirectMode::Always,
+        Some(other) => {
+            check(Err(format!(
+                "FILES_REDIRECT={other}: expected auto, never or always"
+            )));
+            RedirectMode::Auto
+        }
+    }
+}
+
+pub(super) fn parse_s3(
+    raw: &RawConfig,
+    check: &mut impl FnMut(Result<(), String>),
+) -> Option<S3Config> {
+    let non_empty = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map(str::to_owned)
+    };
+    let mode = match non_empty(&raw.s3_mode).as_deref() {
+        None | Some("disabled") => return None,
+        Some("external") => S3Mode::External,
+        Some("embedded") => S3Mode::Embedded,
+        Some(other) => {
+            check(Err(format!(
+                "S3_MODE={other}: expected disabled, external or embedded"
+            )));
+            return None;
+        }
+    };
+    let endpoint = non_empty(&raw.s3_endpoint);
+    if let Some(endpoint) = &endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        check(Err(format!(
+            "S3_ENDPOINT={endpoint}: expected a URL such as http://127.0.0.1:3900"
+        )));
+    }
+    let public_url = non_empty(&raw.s3_public_url).map(|url| url.trim_end_matches('/').to_owned());
+    if let Some(url) = &public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        check(Err(format!(
+            "S3_PUBLIC_URL={url}: expected a URL such as https://cdn.example.com/files"
+        )));
+    }
+    let access_key = non_empty(&raw.s3_access_key).map(Secret::new);
+    let secret_key = non_empty(&raw.s3_secret_key).map(Secret::new);
+    if access_key.is_some() != secret_key.is_some() {
+        check(Err(
+            "S3_ACCESS_KEY and S3_SECRET_KEY go together: set both, or neither to use the \
+             default AWS credential chain"
+                .to_owned(),
+        ));
+    }
+    let bucket = non_empty(&raw.s3_bucket).unwrap_or_default();
+    if bucket.is_empty() {
+        check(Err(
+            "S3_BUCKET is required when S3_MODE is external or embedded".to_owned(),
+        ));
+    } else if !valid_bucket(&bucket) {
+        check(Err(format!(
+            "S3_BUCKET={bucket}: not a bucket name (3-63 of a-z 0-9 . -)"
+        )));
+    }
+    let path_prefix = parse_prefix(raw.s3_path_prefix.as_deref().unwrap_or_default(), check);
+    let force_path_style = match &raw.s3_force_path_style {
+        None => endpoint.is_some(),
+        Some(text) => parse_bool(text).unwrap_or_else(|| {
+            check(Err(format!(
+                "S3_FORCE_PATH_STYLE={text}: expected true or false"
+            )));
+            true
+        }),
+    };
+    let create_bucket = match &raw.s3_create_bucket {
+        None => mode == S3Mode::Embedded,
+        Some(text) => parse_bool(text).unwrap_or_else(|| {
+            check(Err(format!(
+                "S3_CREATE_BUCKET={text}: expected true or false"
+            )));
+            false
+        }),
+    } || mode == S3Mode::Embedded;
+    let mut seconds = |value: &Option<String>, name: &str, default: u64, max: u64| match value {
+        None => default,
+        Some(text) => match text.trim().parse::<u64>() {
+            Ok(number) if (1..=max).contains(&number) => number,
+            _ => {
+                check(Err(format!(
+                    "{name}={text}: expected a whole number 1-{max}"
+                )));
+                default
+            }
+        },
+    };
+    let presign_expiry = seconds(
+        &raw.s3_presign_expiry,
+        "S3_PRESIGN_EXPIRY",
+        3600,
+        MAX_PRESIGN_EXPIRY_SECS,
+    );
+    let timeout_ms = seconds(&raw.s3_timeout_ms, "S3_TIMEOUT_MS", 5000, 600_000);
+    let checksum = match non_empty(&raw.s3_checksum).as_deref() {
+        None | Some("auto") => ChecksumMode::Auto,
+        Some("sha256") => ChecksumMode::Sha256,
+        Some("off") => ChecksumMode::Off,
+        Some(other) => {
+            check(Err(format!(
+                "S3_CHECKSUM={other}: expected auto, sha256 or off"
+            )));
+            ChecksumMode::Auto
+        }
+    };
+    Some(S3Config {
+        mode,
+        endpoint,
+        region: non_empty(&raw.s3_region).unwrap_or_else(|| "us-east-1".to_owned()),
+        access_key,
+        secret_key,
+        bucket,
+        path_prefix,
+        public_url,
+        force_path_style,
+        presign_expiry: Duration::from_secs(presign_expiry),
+        create_bucket,
+        timeout: Duration::from_millis(timeout_ms),
+        checksum,
+    })
+}
+
+/// `a/b` and `a/b/` both become `a/b/`; every segment must be safe in a key.
+fn parse_prefix(text: &str, check: &mut impl FnMut(Result<(), String>)) -> String {
+    let trimmed = text.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return String::new();
+    }
+    let safe = trimmed.split('/').all(|segment| {
+        !segment.is_empty()
+            && !segment.starts_with('.')
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    });
+    if !safe {
+        check(Err(format!(
+            "S3_PATH_PREFIX={text}: expected segments of A-Z a-z 0-9 . _ - separated by /"
+        )));
+    }
+    format!("{trimmed}/")
+}
+
+fn valid_bucket(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && !name.starts_with(['.', '-'])
+        && !name.ends_with(['.', '-'])
+}
+
+impl S3Config {
+    /// `(variable, value)` pairs for `check-config`, secrets masked.
+    pub fn describe(&self, lines: &mut Vec<(&'static str, String)>) {
+        let mode = match self.mode {
+            S3Mode::External => "external",
+            S3Mode::Embedded => "embedded",
+        };
+        lines.push(("S3_MODE", mode.to_owned()));
+        lines.push((
+            "S3_ENDPOINT",
+            self.endpoint
+                .clone()
+                .unwrap_or_else(|| "(AWS, from the region)".to_owned()),
+        ));
+        lines.push(("S3_REGION", self.region.clone()));
+        match &self.access_key {
+            Some(key) => {
+                let shown: String = key.expose().chars().take(4).collect();
+                lines.push(("S3_ACCESS_KEY", format!("{shown}********")));
+                lines.push(("S3_SECRET_KEY", "********".to_owned()));
+            }
+            None => lines.push((
+                "S3_ACCESS_KEY",
+                "(unset: the default AWS credential chain)".to_owned(),
+            )),
+        }
+        lines.push(("S3_BUCKET", self.bucket.clone()));
+        lines.push(("S3_PATH_PREFIX", self.path_prefix.clone()));
+        lines.push((
+            "S3_PUBLIC_URL",
+            self.public_url
+                .clone()
+                .unwrap_or_else(|| "(unset: presigned URLs)".to_owned()),
+        ));
+        lines.push(("S3_FORCE_PATH_STYLE", self.force_path_style.to_string()));
+        lines.push((
+            "S3_PRESIGN_EXPIRY",
+            self.presign_expiry.as_secs().to_string(),
+        ));
+        lines.push(("S3_CREATE_BUCKET", self.create_bucket.to_string()));
+        lines.push(("S3_TIMEOUT_MS", self.timeout.as_millis().to_string()));
+        let checksum = match self.checksum {
+            ChecksumMode::Auto => "auto",
+            ChecksumMode::Sha256 => "sha256",
+            ChecksumMode::Off => "off",
+        };
+        lines.push(("S3_CHECKSUM", checksum.to_owned()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, RawConfig};
+    use super::*;
+
+    fn s3_raw() -> RawConfig {
+        RawConfig {
+            s3_mode: Some("external".into()),
+            s3_endpoint: Some("http://127.0.0.1:3900".into()),
+            s3_bucket: Some("quillstore".into()),
+            s3_access_key: Some("GK0123456789abcdef01234567".into()),
+            s3_secret_key: Some("topsecret-topsecret-topsecret".into()),
+            ..RawConfig::default()
+        }
+    }
+
+    #[test]
+    fn s3_defaults_follow_the_endpoint_and_secrets_are_masked() {
+        let config = Config::from_raw(s3_raw()).unwrap();
+        let s3 = config.s3.as_ref().unwrap();
+        assert!(s3.force_path_style);
+        assert!(!s3.create_bucket);
+        assert_eq!(s3.path_prefix, "");
+        assert_eq!(s3.timeout, Duration::from_secs(5));
+        let printed = format!("{config:?} {:?}", config.describe());
+        assert!(!printed.contains("topsecret"), "{printed}");
+        assert!(!printed.contains("0123456789abcdef"), "{printed}");
+        let aws = Config::from_raw(RawConfig {
+            s3_endpoint: None,
+            s3_mode: Some("embedded".into()),
+            s3_path_prefix: Some("/a/b".into()),
+            ..s3_raw()
+        })
+        .unwrap();
+        let aws = aws.s3.unwrap();
+        assert!(!aws.force_path_style);
+        assert!(aws.create_bucket);
+        assert_eq!(aws.path_prefix, "a/b/");
+        assert!(Config::from_raw(RawConfig::default()).unwrap().s3.is_none());
+    }
+
+    #[test]
+    fn every_s3_problem_is_named_by_variable() {
+        let raw = RawConfig {
+            s3_mode: Some("external".into()),
+            s3_endpoint: Some("garage:3900".into()),
+            s3_access_key: Some("GK1".into()),
+            s3_path_prefix: Some("a/../b".into()),
+            s3_force_path_style: Some("maybe".into()),
+            s3_presign_expiry: Some("0".into()),
+            s3_create_bucket: Some("perhaps".into()),
+            s3_timeout_ms: Some("soon".into()),
+            s3_checksum: Some("md5".into()),
+            s3_public_url: Some("cdn".into()),
+            files_redirect: Some("sometimes".into()),
+            ..RawConfig::default()
+        };
+        let errors = Config::from_raw(raw).unwrap_err().to_string();
+        for name in [
+            "S3_ENDPOINT=",
+            "S3_SECRET_KEY",
+            "S3_BUCKET is required",
+            "S3_PATH_PREFIX=",
+            "S3_FORCE_PATH_STYLE=",
+            "S3_PRESIGN_EXPIRY=",
+            "S3_CREATE_BUCKET=",
+            "S3_TIMEOUT_MS=",
+            "S3_CHECKSUM=",
+            "S3_PUBLIC_URL=",
+            "FILES_REDIRECT=",
+        ] {
+            assert!(errors.contains(name), "{name} missing from {errors}");
+        }
+        let bad_mode = RawConfig {
+            s3_mode: Some("cloud".into()),
+            ..RawConfig::default()
+        };
+        assert!(
+            Config::from_raw(bad_mode)
+                .unwrap_err()
+                .to_string()
+                .contains("S3_MODE=cloud")
+        );
+    }
+}

@@ -1,0 +1,288 @@
+//! Direct uploads (`files::uploads`): `POST /api/files/uploads` hands out where to put the
+//! bytes (a presigned PUT on S3; on fs a signed `PUT /api/files/uploads/{uploadId}` here),
+//! `POST /api/files/uploads/{uploadId}/complete` checks what arrived (present, size, SHA-256,
+//! sniffed type against the allow-list, reading only the head unless it must hash) and
+//! records the file like a form upload (same record, same dedup).
+
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::form::FormFields;
+use super::register::{BlobCleanup, StoredBlob, register};
+use crate::AppState;
+use crate::blob::{BlobError, BlobKey, PutOutcome};
+use crate::error::{ApiError, Result};
+use crate::files::content::{image_dimensions, is_allowed, resolve_type};
+use crate::files::names::sanitize_filename;
+use crate::files::signing::{LinkError, SignedQuery, unix_now};
+use crate::files::uploads::{self, Ticket, URL_LIFETIME};
+use crate::http::extract::{CurrentUser, DocumentId, JsonObject};
+use crate::model::file::FileCategory;
+use crate::model::{Timestamp, UserId, ids};
+
+/// The largest object one S3 PUT may write.
+const MAX_SINGLE_PUT: u64 = 5 << 30;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UploadRequest {
+    filename: String,
+    mime_type: String,
+    size: u64,
+    category: Option<FileCategory>,
+    sha256: Option<String>,
+}
+
+pub async fn create_upload(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    JsonObject(body): JsonObject,
+) -> Result<Response> {
+    let request: UploadRequest = serde_json::from_value(Value::Object(body))
+        .map_err(|error| ApiError::bad_request(format!("bad body: {error}")))?;
+    let files = &state.config.files;
+    let mime_type = request.mime_type.trim().to_ascii_lowercase();
+    if !is_allowed(&mime_type, &files.allowed_mime_types) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "files of type {mime_type} are not accepted (see GET /api/limits)"
+        )));
+    }
+    let limit = match state.blobs.s3() {
+        Some(_) => files.max_upload_size.min(MAX_SINGLE_PUT),
+        None => files.max_upload_size,
+    };
+    if request.size > limit {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the file is larger than the upload limit of {limit} bytes (see GET /api/limits)"
+        )));
+    }
+    let sha256 = request.sha256.map(|text| text.to_ascii_lowercase());
+    if let Some(digest) = &sha256
+        && (digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(ApiError::validation("sha256", "must be 64 hex digits"));
+    }
+    let ticket = Ticket {
+        file_id: ids::new_id(),
+        filename: sanitize_filename(&request.filename),
+        category: request
+            .category
+            .unwrap_or_else(|| FileCategory::for_mime_type(&mime_type)),
+        mime_type,
+        size: request.size,
+        sha256,
+    };
+    let upload_id = ids::new_id();
+    uploads::save_ticket(&state.blobs, &user, upload_id, &ticket).await?;
+    let data = BlobKey::upload_data(&user, upload_id);
+    let (url, method, headers, expires) = match state.blobs.s3() {
+        Some(store) => {
+            let put = store
+                .upload_url(&data, ticket.size, ticket.sha256.as_deref(), URL_LIFETIME)
+                .await?;
+            let expires = put
+                .expires_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_secs());
+            let headers: Map<String, Value> = put
+                .headers
+                .into_iter()
+                .map(|(name, value)| (name, Value::String(value)))
+                .collect();
+            (put.url, put.method, headers, expires)
+        }
+        None => {
+            let expires = unix_now() + URL_LIFETIME.as_secs();
+            let url = state.signer.signed_upload_path(upload_id, &user, expires);
+            (url, "PUT".to_owned(), Map::new(), expires)
+        }
+    };
+    let expires_at =
+        Timestamp::from_millis(i64::try_from(expires).unwrap_or(i64::MAX / 1000) * 1000);
+    let answer = json!({
+        "uploadId": upload_id,
+        "url": url,
+        "method": method,
+        "headers": headers,
+        "expiresAt": expires_at,
+    });
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+/// `PUT /api/files/uploads/{uploadId}?user=..&expires=..&signature=..`: the bytes of a direct
+/// upload, streamed into the blob store (at most the announced size). The `url` of uploads on
+/// the fs store; it works on S3 too, and with the user's bearer token instead of a signature.
+pub async fn put_upload(
+    State(state): State<AppState>,
+    path: std::result::Result<Path<String>, PathRejection>,
+    query: std::result::Result<Query<SignedQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode> {
+    // Credentials first: a caller without them learns nothing but 401 about this route.
+    let id = path.ok().and_then(|Path(text)| ids::parse_id(&text));
+    let signed = query
+        .as_ref()
+        .map(|Query(signed)| signed.clone())
+        .unwrap_or_default();
+    let user = match id {
+        Some(id) if !signed.is_empty() => state
+            .signer
+            .verify_upload(id, &signed, unix_now())
+            .map_err(|problem| ApiError::Unauthorized(problem.to_string()))?,
+        None if !signed.is_empty() => {
+            return Err(ApiError::Unauthorized(LinkError::BadSignature.to_string()));
+        }
+        _ => {
+            let authorization = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok());
+            state.auth.authenticate(authorization)?
+        }
+    };
+    let upload_id =
+        id.ok_or_else(|| ApiError::bad_request("the path does not name a valid upload id"))?;
+    if let Err(rejection) = query {
+        return Err(ApiError::bad_request(format!(
+            "bad query: {}",
+            rejection.body_text()
+        )));
+    }
+    let ticket = uploads::load_ticket(&state.blobs, &user, upload_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let data = BlobKey::upload_data(&user, upload_id);
+    if state.blobs.exists(&data).await? {
+        return Err(ApiError::Conflict {
+            message: "the bytes of this upload were already put".to_owned(),
+            details: None,
+        });
+    }
+    state
+        .blobs
+        .put(&data, body.into_data_stream(), ticket.size)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn complete_upload(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    DocumentId(upload_id): DocumentId,
+) -> Result<Response> {
+    // Two completions of one upload at once would both move and record it; one waits here
+    // and then finds the ticket gone (404). Within one process, like the other file locks.
+    let _completing = state.upload_locks.lock(&user, &upload_id.to_string()).await;
+    let ticket = uploads::load_ticket(&state.blobs, &user, upload_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let data = BlobKey::upload_data(&user, upload_id);
+    let Some(head) = state.blobs.head(&data).await? else {
+        return Err(ApiError::Conflict {
+            message: "no bytes were put for this upload yet".to_owned(),
+            details: None,
+        });
+    };
+    let verified = verify(&state, &data, &ticket, head.size, head.sha256).await;
+    let (mime_type, dimensions, sha256) = match verified {
+        Ok(verified) => verified,
+        Err(error) => {
+            // Unavailable: the client may retry; anything else condemns the upload.
+            if !matches!(error, ApiError::Unavailable { .. }) {
+                uploads::discard(&state.blobs, &user, upload_id).await?;
+            }
+            return Err(error);
+        }
+    };
+    let key = BlobKey::for_file(&user, ticket.category, ticket.file_id, &ticket.filename);
+    match state.blobs.rename(&data, &key).await {
+        Ok(()) => {}
+        Err(BlobError::NotFound) => {
+            return Err(ApiError::Conflict {
+                message: "this upload is being completed by another request".to_owned(),
+                details: None,
+            });
+        }
+        Err(error) => return Err(error.into()),
+    }
+    finish(
+        &state, &user, upload_id, ticket, key, mime_type, dimensions, sha256,
+    )
+    .await
+}
+
+/// The type, dimensions and SHA-256 of the bytes that arrived, if they are what the ticket
+/// announced.
+async fn verify(
+    state: &AppState,
+    data: &BlobKey,
+    ticket: &Ticket,
+    size: u64,
+    stored_sha256: Option<String>,
+) -> Result<(String, Option<(u32, u32)>, String)> {
+    if size != ticket.size {
+        return Err(ApiError::validation(
+            "size",
+            format!("{size} bytes arrived, {} were announced", ticket.size),
+        ));
+    }
+    let head = uploads::read_head(&state.blobs, data, size).await?;
+    let mime_type = resolve_type(
+        Some(&ticket.mime_type),
+        &head,
+        &ticket.filename,
+        &state.config.files.allowed_mime_types,
+    )
+    .map_err(|problem| ApiError::UnsupportedMediaType(problem.to_string()))?;
+    let dimensions = image_dimensions(&mime_type, &head);
+    // A checksum the store verified on the way in spares reading the whole object.
+    let sha256 = match stored_sha256 {
+        Some(sha256) => sha256,
+        None => uploads::hash_blob(&state.blobs, data).await?.1,
+    };
+    if let Some(expected) = &ticket.sha256
+        && *expected != sha256
+    {
+        return Err(ApiError::validation(
+            "sha256",
+            "the bytes that arrived have another SHA-256",
+        ));
+    }
+    Ok((mime_type, dimensions, sha256))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    state: &AppState,
+    user: &UserId,
+    upload_id: Uuid,
+    ticket: Ticket,
+    key: BlobKey,
+    mime_type: String,
+    dimensions: Option<(u32, u32)>,
+    sha256: String,
+) -> Result<Response> {
+    let mut form = FormFields::default();
+    form.category = Some(ticket.category.as_str().to_owned());
+    let blob = StoredBlob {
+        outcome: PutOutcome {
+            size: ticket.size,
+            sha256,
+        },
+        mime_type,
+        dimensions,
+        filename: ticket.filename,
+        cleanup: BlobCleanup::new(state.blobs.clone(), key),
+    };
+    let registered = register(state, user, ticket.file_id, form, blob).await;
+    if let Err(error) = uploads::discard(&state.blobs, user, upload_id).await {
+        tracing::warn!(%upload_id, error = %error, "cannot remove the ticket of a completed upload; `quillstore gc` will");
+    }
+    registered
+}
