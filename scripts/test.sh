@@ -32,6 +32,7 @@ if [ -n "${MONGODB_TEST_URI:-}" ]; then
   [ "$mongo_status" -eq 0 ] || status=$mongo_status
 else
   echo "==> SKIPPED: the API suite against MongoDB: MONGODB_TEST_URI is not set (no MongoDB server can be installed from this machine's package registries; set it to run the suite against a server)"
+  echo "==> SKIPPED: migrate schema and the json <-> mongodb copies (tests/api/migrate_mongodb.rs) for the same reason"
 fi
 # The API suite a second time with the blobs on S3: a real Garage (installed from crates.io
 # when missing) on free loopback ports, each test under its own S3_PATH_PREFIX.

@@ -506,6 +506,24 @@ fn parse_backend(raw: &RawConfig, check: &mut impl FnMut(Result<(), String>)) ->
     }
 }
 
+impl MongoConfig {
+    /// The MongoDB settings of `raw` whatever `DATA_BACKEND` says (maintenance commands such
+    /// as `quillstore migrate schema`).
+    pub fn from_raw(raw: &RawConfig) -> Result<Self, ConfigErrors> {
+        let mut problems = Vec::new();
+        let settings = parse_mongo(raw, &mut |result: Result<(), String>| {
+            if let Err(problem) = result {
+                problems.push(problem.replace(" when DATA_BACKEND is mongodb or dual", ""));
+            }
+        });
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigErrors(problems))
+        }
+    }
+}
+
 fn parse_mongo(raw: &RawConfig, check: &mut impl FnMut(Result<(), String>)) -> MongoConfig {
     let uri = raw
         .mongodb_uri

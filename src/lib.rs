@@ -11,6 +11,7 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod metrics;
+pub mod migrate;
 pub mod model;
 pub mod store;
 pub mod telemetry;

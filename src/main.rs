@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use quillstore::config::{Config, RawConfig};
+use quillstore::migrate::cli::MigrateCommand;
 use quillstore::{Application, telemetry};
 
 #[derive(Parser)]
@@ -32,6 +33,10 @@ enum Command {
         #[command(flatten)]
         config: RawConfig,
     },
+    /// Move data between backends: MongoDB schema migrations, copies and their verification
+    /// (see docs/operations.md).
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         Command::Serve(raw) => runtime.block_on(serve(raw)),
         Command::CheckConfig(raw) => runtime.block_on(quillstore::check::check_config(raw)),
         Command::Gc { apply, config } => runtime.block_on(gc(config, apply)),
+        Command::Migrate(command) => runtime.block_on(quillstore::migrate::cli::run(command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -211,6 +211,19 @@ impl DualStore {
         Ok(())
     }
 
+    pub async fn last_seq(&self, user: &UserId, chat_id: Uuid) -> StoreResult<u64> {
+        on!(self.primary, store => store.last_seq(user, chat_id).await)
+    }
+
+    pub async fn raise_last_seq(&self, user: &UserId, chat_id: Uuid, seq: u64) -> StoreResult<()> {
+        on!(self.primary, store => store.raise_last_seq(user, chat_id, seq).await)?;
+        self.mirrored(
+            "raise last seq",
+            on!(self.secondary, store => store.raise_last_seq(user, chat_id, seq).await),
+        );
+        Ok(())
+    }
+
     pub async fn scan_documents(
         &self,
         collection: Collection,

@@ -272,6 +272,21 @@ impl MetadataStore {
         .await
     }
 
+    /// The highest `seq` ever assigned in a chat, deleted messages included (copies keep it,
+    /// so a `seq` is never handed out twice, not even after a migration).
+    pub async fn last_seq(&self, user: &UserId, chat_id: Uuid) -> StoreResult<u64> {
+        each!(self, store => store.last_seq(user, chat_id).await)
+    }
+
+    /// Raises a chat's highest assigned `seq` to at least `seq`.
+    pub async fn raise_last_seq(&self, user: &UserId, chat_id: Uuid, seq: u64) -> StoreResult<()> {
+        let (this, user) = (self.clone(), user.clone());
+        detach(
+            async move { each!(&this, store => store.raise_last_seq(&user, chat_id, seq).await) },
+        )
+        .await
+    }
+
     /// Documents of every user in `collection`, by id, after `after` (for copies and checks).
     pub async fn scan_documents(
         &self,

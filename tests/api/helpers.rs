@@ -20,6 +20,7 @@ mod blobs;
 mod client;
 mod files;
 pub mod garage;
+pub mod migrate;
 
 pub use assertions::{assert_detail_field, assert_error, header, item_ids, json_body, strings};
 pub use blobs::{BlobBackend, TestBlobs, client as s3_client, fs_blobs_only, s3_blobs_only};

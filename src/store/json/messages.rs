@@ -346,6 +346,33 @@ impl JsonStore {
             .map(|_| ())
     }
 
+    /// The highest `seq` ever assigned in the chat (deleted messages included).
+    pub async fn last_seq(&self, user: &UserId, chat_id: Uuid) -> StoreResult<u64> {
+        self.current(Collection::Chats, user, chat_id)?;
+        Ok(self
+            .logs()
+            .get(&chat_id)
+            .map_or(0, |log| log.state().last_seq))
+    }
+
+    /// Makes sure no `seq` up to `seq` is handed out again in the chat (copies).
+    pub async fn raise_last_seq(&self, user: &UserId, chat_id: Uuid, seq: u64) -> StoreResult<()> {
+        self.current(Collection::Chats, user, chat_id)?;
+        let log = self.chat_log(chat_id);
+        let _writer = log.writer.lock().await;
+        if log.state().last_seq >= seq {
+            return Ok(());
+        }
+        let record = Record::Seq {
+            last: seq,
+            commit: true,
+        };
+        let previous_len = log.state().file_len;
+        self.write_records(&log, vec![record], previous_len)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
         self.current(Collection::Chats, &query.user, query.chat_id)?;
         let Some(log) = self.logs().get(&query.chat_id).cloned() else {

@@ -20,6 +20,19 @@ const INTERNAL: &[&str] = &["_id", "sortName", "nameLower", "visible", "lastSeq"
 /// Chat fields maintained from messages, never written from a chat body.
 pub const CHAT_STATS: &[&str] = &["messageCount", "lastMessageAt"];
 
+/// What `$unset` must remove when `set` replaces the body of `stored`: the fields the new
+/// version no longer has, never identity, the store's own fields or a chat's counters.
+pub fn stale_fields(stored: &bson::Document, set: &bson::Document) -> bson::Document {
+    let kept = |key: &str| {
+        ["id", "userId"].contains(&key) || INTERNAL.contains(&key) || CHAT_STATS.contains(&key)
+    };
+    stored
+        .keys()
+        .filter(|key| !set.contains_key(key.as_str()) && !kept(key))
+        .map(|key| (key.clone(), Bson::String(String::new())))
+        .collect()
+}
+
 pub fn millis(stamp: Timestamp) -> DateTime {
     DateTime::from_millis(stamp.millis())
 }
@@ -195,6 +208,20 @@ mod tests {
         assert_eq!(stored.get_str("nameLower").unwrap(), "élodie");
         assert_eq!(stored.get_str("sortName").unwrap(), "élodie");
         assert_eq!(from_bson(Collection::Tags, stored).unwrap(), document);
+    }
+
+    #[test]
+    fn a_put_removes_the_fields_the_new_version_lacks() {
+        let stored = doc! {
+            "_id": 1, "id": "x", "userId": "u", "createdAt": 1, "version": 1, "sortName": "a",
+            "lastSeq": 4_i64, "messageCount": 2, "name": "a", "title": "old title",
+        };
+        let set = doc! { "version": 2, "sortName": "a", "name": "a", "updatedAt": 2 };
+        let stale = stale_fields(
+            &stored,
+            &doc! { "createdAt": 1 }.into_iter().chain(set).collect(),
+        );
+        assert_eq!(stale, doc! { "title": "" });
     }
 
     #[test]

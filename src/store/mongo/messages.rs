@@ -243,6 +243,16 @@ impl MongoStore {
                 .delete_many(doc! { "chatId": chat_id.to_string(), "id": { "$in": ids } })
                 .await?;
         }
+        if user.is_none() && !deleted.is_empty() {
+            // Only removals: the chat names the user whose counters to recompute.
+            user = self
+                .collection(Collection::Chats)
+                .find_one(doc! { "id": chat_id.to_string() })
+                .projection(doc! { "userId": 1 })
+                .await?
+                .and_then(|chat| chat.get_str("userId").ok().map(str::to_owned))
+                .and_then(|user| UserId::parse(&user).ok());
+        }
         let Some(user) = user else { return Ok(()) };
         let mut visible = Self::message_filter(&user, chat_id);
         visible.insert("visible", true);
@@ -268,6 +278,35 @@ impl MongoStore {
         self.collection(Collection::Chats)
             .update_one(Self::chat_filter(&user, chat_id), update)
             .await?;
+        Ok(())
+    }
+
+    /// The highest `seq` ever assigned in the chat (deleted messages included).
+    pub async fn last_seq(&self, user: &UserId, chat_id: Uuid) -> StoreResult<u64> {
+        let chat = self
+            .collection(Collection::Chats)
+            .find_one(Self::chat_filter(user, chat_id))
+            .projection(doc! { "lastSeq": 1 })
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let last = match chat.get("lastSeq") {
+            Some(bson::Bson::Int64(last)) => *last,
+            Some(bson::Bson::Int32(last)) => i64::from(*last),
+            _ => 0,
+        };
+        Ok(last.max(0) as u64)
+    }
+
+    /// Makes sure no `seq` up to `seq` is handed out again in the chat (copies).
+    pub async fn raise_last_seq(&self, user: &UserId, chat_id: Uuid, seq: u64) -> StoreResult<()> {
+        let update = doc! { "$max": { "lastSeq": seq as i64 } };
+        let result = self
+            .collection(Collection::Chats)
+            .update_one(Self::chat_filter(user, chat_id), update)
+            .await?;
+        if result.matched_count == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 

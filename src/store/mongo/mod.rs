@@ -313,6 +313,7 @@ impl MongoStore {
     }
 
     /// Writes a document as given (a copy or a mirror); a chat keeps its message counters.
+    /// Fields the stored version has and the given one lacks are removed.
     pub async fn put_document(
         &self,
         collection: Collection,
@@ -323,7 +324,14 @@ impl MongoStore {
         for (key, value) in doc! { "createdAt": convert::millis(document.created_at) } {
             set.insert(key, value);
         }
-        let update = doc! { "$set": set };
+        let stored = self.collection(collection).find_one(filter.clone()).await?;
+        let stale = stored
+            .map(|stored| convert::stale_fields(&stored, &set))
+            .unwrap_or_default();
+        let mut update = doc! { "$set": set };
+        if !stale.is_empty() {
+            update.insert("$unset", stale);
+        }
         self.collection(collection)
             .update_one(filter, update)
             .upsert(true)
