@@ -273,6 +273,8 @@ mod tests {
             BlobSpec::parse("fs:/d").unwrap(),
             BlobSpec::Fs(PathBuf::from("/d"))
         );
+        assert_eq!(BlobSpec::parse("s3").unwrap(), BlobSpec::ConfiguredS3);
+        assert!(BlobSpec::parse("s3:bucket").is_err());
         assert!(BlobSpec::parse("fs:").is_err());
         assert!(BlobSpec::parse("ftp:x").is_err());
     }
