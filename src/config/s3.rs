@@ -235,6 +235,22 @@ fn valid_bucket(name: &str) -> bool {
 }
 
 impl S3Config {
+    /// The S3 settings of `raw` alone (for tools that need no other setting): `None` when
+    /// `S3_MODE` is unset or disabled; every problem named by variable.
+    pub fn from_raw(raw: &RawConfig) -> Result<Option<Self>, super::ConfigErrors> {
+        let mut problems = Vec::new();
+        let settings = parse_s3(raw, &mut |result: Result<(), String>| {
+            if let Err(problem) = result {
+                problems.push(problem);
+            }
+        });
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(super::ConfigErrors(problems))
+        }
+    }
+
     /// `(variable, value)` pairs for `check-config`, secrets masked.
     pub fn describe(&self, lines: &mut Vec<(&'static str, String)>) {
         let mode = match self.mode {

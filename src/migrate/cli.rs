@@ -35,7 +35,8 @@ pub struct Endpoints {
     /// Metadata destination, same forms as --from.
     #[arg(long, value_name = "SPEC", value_parser = MetadataSpec::parse, requires = "from")]
     pub to: Option<MetadataSpec>,
-    /// Blob source: fs:DIR (the blobs of the DATA_DIR DIR, kept in DIR/blobs).
+    /// Blob source: fs:DIR (the blobs of the DATA_DIR DIR, kept in DIR/blobs), or s3 (the
+    /// bucket of the S3_* settings).
     #[arg(long, value_name = "SPEC", value_parser = BlobSpec::parse, requires = "to_blobs")]
     pub from_blobs: Option<BlobSpec>,
     /// Blob destination, same forms as --from-blobs.

@@ -3,18 +3,18 @@
 //! - metadata: `json:DIR` (the json store in `DIR`, a `DATA_DIR`), `mongodb:URI` or
 //!   `mongodb:URI#DATABASE` (database `quillstore` when no `#DATABASE` is given), or plain
 //!   `mongodb` for the configured `MONGODB_URI` / `MONGODB_DATABASE`;
-//! - blobs: `fs:DIR` (the fs blob store of the `DATA_DIR` `DIR`, i.e. `DIR/blobs`).
+//! - blobs: `fs:DIR` (the fs blob store of the `DATA_DIR` `DIR`, i.e. `DIR/blobs`) or plain
+//!   `s3` for the bucket the `S3_*` settings name (`S3_MODE`, `S3_BUCKET`, `S3_PATH_PREFIX`...).
 //!
 //! A spec resolves to the same store types the service uses ([`MetadataStore`],
-//! [`BlobStore`]), so a copy needs nothing per backend. Adding a blob backend (such as `s3`
-//! from the `S3_*` settings) takes a variant, a parse arm and an open arm here.
+//! [`BlobStore`]), so a copy needs nothing per backend.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::blob::{BlobStore, FsBlobStore};
+use crate::blob::{BlobStore, FsBlobStore, S3BlobStore};
 use crate::config::{MongoConfig, RawConfig, Secret, mask_uri};
 use crate::store::{JsonStore, MetadataStore, MongoStore, mongo::schema};
 
@@ -49,6 +49,8 @@ pub enum MetadataSpec {
 pub enum BlobSpec {
     /// A `DATA_DIR`; the blobs are in its `blobs/` directory, as the service keeps them.
     Fs(PathBuf),
+    /// The bucket (and prefix) of the `S3_*` settings.
+    ConfiguredS3,
 }
 
 impl MetadataSpec {
@@ -156,12 +158,12 @@ impl BlobSpec {
     pub fn parse(text: &str) -> Result<Self, String> {
         match text.split_once(':') {
             Some(("fs", dir)) if !dir.is_empty() => Ok(Self::Fs(PathBuf::from(dir))),
-            _ if text == "s3" => Err("the s3 blob backend is not part of this build".to_owned()),
-            _ => Err("expected fs:DIR".to_owned()),
+            _ if text == "s3" => Ok(Self::ConfiguredS3),
+            _ => Err("expected fs:DIR or s3".to_owned()),
         }
     }
 
-    pub async fn open(&self, role: Role, _config: &RawConfig) -> anyhow::Result<BlobStore> {
+    pub async fn open(&self, role: Role, config: &RawConfig) -> anyhow::Result<BlobStore> {
         match self {
             Self::Fs(dir) => {
                 let root = dir.join(crate::BLOBS_DIR);
@@ -173,12 +175,25 @@ impl BlobSpec {
                     .with_context(|| format!("cannot open the blob store {}", root.display()))?;
                 Ok(BlobStore::Fs(store))
             }
+            Self::ConfiguredS3 => {
+                let settings = crate::config::S3Config::from_raw(config)?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the s3 blob spec needs S3_MODE=external (with S3_BUCKET and the other \
+                         S3_* settings)"
+                    )
+                })?;
+                let store = S3BlobStore::open(&settings).await.with_context(|| {
+                    format!("cannot open the blob store s3 (bucket {})", settings.bucket)
+                })?;
+                Ok(BlobStore::S3(store))
+            }
         }
     }
 
     fn identity(&self) -> String {
         match self {
             Self::Fs(dir) => format!("dir:{}", canonical(dir).display()),
+            Self::ConfiguredS3 => "s3".to_owned(),
         }
     }
 }
@@ -187,6 +202,7 @@ impl fmt::Display for BlobSpec {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Fs(dir) => write!(formatter, "fs:{}", dir.display()),
+            Self::ConfiguredS3 => formatter.write_str("s3 (S3_BUCKET)"),
         }
     }
 }
@@ -257,6 +273,8 @@ mod tests {
             BlobSpec::parse("fs:/d").unwrap(),
             BlobSpec::Fs(PathBuf::from("/d"))
         );
+        assert_eq!(BlobSpec::parse("s3").unwrap(), BlobSpec::ConfiguredS3);
+        assert!(BlobSpec::parse("s3:bucket").is_err());
         assert!(BlobSpec::parse("fs:").is_err());
         assert!(BlobSpec::parse("ftp:x").is_err());
     }

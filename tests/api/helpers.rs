@@ -23,7 +23,10 @@ pub mod garage;
 pub mod migrate;
 
 pub use assertions::{assert_detail_field, assert_error, header, item_ids, json_body, strings};
-pub use blobs::{BlobBackend, TestBlobs, client as s3_client, fs_blobs_only, s3_blobs_only};
+pub use blobs::{
+    BlobBackend, TestBlobs, client as s3_client, fs_blobs_only, pin_fs_blobs, s3_blobs_only,
+    suite_s3,
+};
 pub use client::Api;
 pub use files::{PNG_2X3, blob_files, file_form, file_part, sha256_hex, temp_files, text_bytes};
 

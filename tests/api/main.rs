@@ -27,6 +27,7 @@ mod messages;
 mod migrate_copy;
 mod migrate_mongodb;
 mod migrate_resume;
+mod migrate_s3;
 mod migrate_verify;
 mod openapi;
 mod personas;

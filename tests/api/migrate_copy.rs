@@ -10,6 +10,8 @@ use crate::helpers::{TEST_JWT_SECRET, blob_files, spawn_app_in};
 /// Two users' data on the json store, behind JWT auth.
 pub fn jwt_json(raw: &mut RawConfig) {
     raw.data_backend = Some("json".to_owned());
+    // The copy is between `fs:` blob directories, whatever blob store the suite runs on.
+    crate::helpers::pin_fs_blobs(raw);
     raw.auth_mode = Some("jwt".to_owned());
     raw.auth_jwt_secret = Some(TEST_JWT_SECRET.to_owned());
 }

@@ -59,7 +59,11 @@ async fn json_to_mongodb_and_back_serves_identical_data() {
         temp.path().join("moved"),
         temp.path().join("back"),
     );
-    let json = |raw: &mut RawConfig| raw.data_backend = Some("json".to_owned());
+    // The copy is between `fs:` blob directories, whatever blob store the suite runs on.
+    let json = |raw: &mut RawConfig| {
+        raw.data_backend = Some("json".to_owned());
+        crate::helpers::pin_fs_blobs(raw);
+    };
     let mut app = spawn_app_in(&source, json).await;
     populate(&app.api, "local").await;
     let before = snapshot(&app.api).await;
@@ -81,6 +85,7 @@ async fn json_to_mongodb_and_back_serves_identical_data() {
 
     let (database_for_app, uri_for_app) = (database.clone(), uri.clone());
     let mut on_mongodb = spawn_app_in(&moved, move |raw: &mut RawConfig| {
+        crate::helpers::pin_fs_blobs(raw);
         raw.data_backend = Some("mongodb".to_owned());
         raw.mongodb_uri = Some(uri_for_app);
         raw.mongodb_database = Some(database_for_app);

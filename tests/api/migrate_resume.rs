@@ -13,6 +13,8 @@ use crate::helpers::{json_body, spawn_app_in};
 
 fn json_backend(raw: &mut quillstore::config::RawConfig) {
     raw.data_backend = Some("json".to_owned());
+    // The copy is between `fs:` blob directories, whatever blob store the suite runs on.
+    crate::helpers::pin_fs_blobs(raw);
 }
 
 #[tokio::test]

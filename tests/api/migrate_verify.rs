@@ -12,6 +12,8 @@ use crate::helpers::{blob_files, spawn_app_in, text_bytes};
 
 fn json_backend(raw: &mut RawConfig) {
     raw.data_backend = Some("json".to_owned());
+    // The copy is between `fs:` blob directories, whatever blob store the suite runs on.
+    crate::helpers::pin_fs_blobs(raw);
 }
 
 /// A populated source and a verified copy of it.

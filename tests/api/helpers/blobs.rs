@@ -36,6 +36,18 @@ impl BlobBackend {
     }
 }
 
+/// Pins an app to the fs blob store whatever the suite runs on (for tests whose subject is
+/// the data directory itself, such as `quillstore migrate` between `fs:` directories).
+pub fn pin_fs_blobs(raw: &mut RawConfig) {
+    raw.s3_mode = None;
+    raw.s3_endpoint = None;
+    raw.s3_region = None;
+    raw.s3_bucket = None;
+    raw.s3_access_key = None;
+    raw.s3_secret_key = None;
+    raw.s3_path_prefix = None;
+}
+
 /// True when blobs are on fs. Tests that inspect the fs store's files call this and, on S3,
 /// say loudly that they are skipped.
 pub fn fs_blobs_only(test: &str) -> bool {
