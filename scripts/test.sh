@@ -48,7 +48,6 @@ elif ! start_garage "$garage_dir"; then
   stop_garage
 else
   echo "==> the API suite against S3 (Garage at $S3_ENDPOINT)"
-  echo "==> NOTE: in this pass the tests that inspect the fs blob directory, and the \`migrate copy\` tests (fs:DIR blob ends only), are SKIPPED (they return early via fs_blobs_only; see tests/api/helpers/blobs.rs)"
   set +e
   QUILLSTORE_TEST_BLOBS=s3 QUILLSTORE_TEST_S3_ENDPOINT=$S3_ENDPOINT \
     QUILLSTORE_TEST_S3_REGION=$S3_REGION QUILLSTORE_TEST_S3_BUCKET=$S3_BUCKET \

@@ -18,10 +18,6 @@ pub fn jwt_json(raw: &mut RawConfig) {
 
 #[tokio::test]
 async fn a_copy_to_fresh_directories_serves_identical_data() {
-    // `migrate copy` takes fs:DIR blob ends only (S3 ends are not wired yet).
-    if !crate::helpers::fs_blobs_only("a_copy_to_fresh_directories_serves_identical_data") {
-        return;
-    }
     let temp = tempfile::tempdir().unwrap();
     let (source, destination) = (temp.path().join("source"), temp.path().join("copy"));
     let mut app = spawn_app_in(&source, jwt_json).await;

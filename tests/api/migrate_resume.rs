@@ -19,10 +19,6 @@ fn json_backend(raw: &mut quillstore::config::RawConfig) {
 
 #[tokio::test]
 async fn a_copy_stopped_by_its_limit_continues_where_it_stopped() {
-    // `migrate copy` takes fs:DIR blob ends only (S3 ends are not wired yet).
-    if !crate::helpers::fs_blobs_only("a_copy_stopped_by_its_limit_continues_where_it_stopped") {
-        return;
-    }
     let temp = tempfile::tempdir().unwrap();
     let (source, destination) = (temp.path().join("source"), temp.path().join("copy"));
     let mut app = spawn_app_in(&source, json_backend).await;
@@ -59,10 +55,6 @@ async fn a_copy_stopped_by_its_limit_continues_where_it_stopped() {
 
 #[tokio::test]
 async fn a_copy_killed_midway_completes_when_run_again() {
-    // `migrate copy` takes fs:DIR blob ends only (S3 ends are not wired yet).
-    if !crate::helpers::fs_blobs_only("a_copy_killed_midway_completes_when_run_again") {
-        return;
-    }
     let temp = tempfile::tempdir().unwrap();
     let (source, destination) = (temp.path().join("source"), temp.path().join("copy"));
     let mut app = spawn_app_in(&source, json_backend).await;

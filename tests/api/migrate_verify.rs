@@ -143,10 +143,6 @@ async fn records_only_at_the_destination_fail_verification_until_pruned() {
 
 #[tokio::test]
 async fn stores_in_use_missing_or_identical_are_refused() {
-    // `migrate copy` takes fs:DIR blob ends only (S3 ends are not wired yet).
-    if !crate::helpers::fs_blobs_only("stores_in_use_missing_or_identical_are_refused") {
-        return;
-    }
     let temp = tempfile::tempdir().unwrap();
     let (source, destination, _) = copied_pair(temp.path()).await;
     let running = spawn_app_in(&destination, json_backend).await;
