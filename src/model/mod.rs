@@ -144,8 +144,16 @@ impl Removal {
 
     /// True when the body holds the id where this removal looks.
     pub fn matches(&self, body: &Map<String, Value>) -> bool {
-        let mut copy = body.clone();
-        self.apply(&mut copy)
+        let target = Value::String(self.id().to_string());
+        let items = |field: &str| body.get(field).and_then(Value::as_array);
+        match self {
+            Self::ArrayValue { field, .. } => {
+                items(field).is_some_and(|items| items.contains(&target))
+            }
+            Self::ArrayObject { field, key, .. } => items(field)
+                .is_some_and(|items| items.iter().any(|item| item.get(*key) == Some(&target))),
+            Self::Scalar { field, .. } => body.get(*field) == Some(&target),
+        }
     }
 
     pub fn id(&self) -> Uuid {
