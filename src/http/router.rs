@@ -76,8 +76,9 @@ pub fn build_router(state: AppState) -> Router {
 
 /// The middleware every request passes. `ServiceBuilder` lists it outermost first: a request
 /// id is assigned before the trace span opens so the span carries it; CORS answers preflights
-/// before anything else runs; panics become a 500 envelope innermost, so they are traced and
-/// carry the request id.
+/// before anything else runs and puts its headers on every answer, the per-address 429
+/// included (a browser app can read it and its `Retry-After`); panics become a 500 envelope
+/// innermost, so they are traced and carry the request id.
 fn with_middleware(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     routes.layer(
         ServiceBuilder::new()
@@ -98,9 +99,9 @@ fn with_middleware(routes: Router<AppState>, state: &AppState) -> Router<AppStat
             .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(middleware::from_fn(measure))
-            .layer(middleware::from_fn_with_state(state.clone(), throttle::limit_addresses))
             .map_response(only_for_allowed_origins)
             .layer(cors_layer(&state.config.cors_allowed_origins))
+            .layer(middleware::from_fn_with_state(state.clone(), throttle::limit_addresses))
             .layer(CatchPanicLayer::custom(panic_response)),
     )
 }
@@ -137,6 +138,7 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
             header::LOCATION,
             header::CONTENT_RANGE,
             header::CONTENT_DISPOSITION,
+            header::RETRY_AFTER,
             REQUEST_ID,
         ])
         .max_age(Duration::from_secs(600))

@@ -10,7 +10,10 @@ use crate::helpers::spawn_app_in;
 fn mongodb_test_uri(test: &str) -> Option<String> {
     let uri = std::env::var("MONGODB_TEST_URI").ok();
     if uri.is_none() {
-        eprintln!("SKIPPED: {test} needs a MongoDB server: MONGODB_TEST_URI is not set");
+        crate::helpers::skip(
+            test,
+            "it needs a MongoDB server: MONGODB_TEST_URI is not set",
+        );
     }
     uri
 }

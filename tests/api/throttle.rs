@@ -39,13 +39,36 @@ async fn a_user_over_the_limit_gets_429_and_others_do_not() {
 
 #[tokio::test]
 async fn an_address_over_the_limit_gets_429_but_health_answers() {
-    let app = spawn_app_with(|raw| raw.rate_limit_ip_per_minute = Some("6".to_owned())).await;
-    let statuses = futures::future::join_all((0..3).map(|_| app.get("/api/characters"))).await;
-    let limited = statuses
+    const ORIGIN: &str = "https://app.example.com";
+    let app = spawn_app_with(|raw| {
+        raw.rate_limit_ip_per_minute = Some("6".to_owned());
+        raw.cors_allowed_origins = Some(ORIGIN.to_owned());
+    })
+    .await;
+    let from_browser = || {
+        app.send(
+            app.request(reqwest::Method::GET, "/api/characters")
+                .header("origin", ORIGIN),
+        )
+    };
+    let responses = futures::future::join_all((0..3).map(|_| from_browser())).await;
+    let limited: Vec<_> = responses
         .iter()
         .filter(|response| response.status() == StatusCode::TOO_MANY_REQUESTS)
-        .count();
-    assert_eq!(limited, 2, "a burst of one request per address, then 429");
+        .collect();
+    assert_eq!(
+        limited.len(),
+        2,
+        "a burst of one request per address, then 429"
+    );
+    // A browser app sees the 429 itself (not a CORS failure) and may read its Retry-After.
+    for response in limited {
+        let headers = response.headers();
+        assert_eq!(header(headers, "access-control-allow-origin"), ORIGIN);
+        let exposed = header(headers, "access-control-expose-headers").to_ascii_lowercase();
+        assert!(exposed.contains("retry-after"), "{exposed}");
+        assert!(!header(headers, "retry-after").is_empty());
+    }
     assert_eq!(app.get("/api/health").await.status(), StatusCode::OK);
 }
 

@@ -4,6 +4,13 @@
 //! derived fields the indexes need: `sortName` (lowercased name or title), `nameLower` (tags,
 //! unique per user) and, on messages, `visible`. Derived and internal fields never leave this
 //! module.
+//!
+//! Free-form objects (`extensions`, `sillyTavernData`, `rawResponse`...) may hold any key, but
+//! MongoDB refuses `$`-prefixed names in updates and reads dotted names as paths. Keys are
+//! therefore stored escaped (`%` → `%25`, `.` → `%2E`, a leading `$` → `%24`) and unescaped
+//! when read; the API's own field names contain none of these and are stored as they are.
+
+use std::borrow::Cow;
 
 use anyhow::{Context, anyhow};
 use mongodb::bson::{self, Bson, DateTime, doc};
@@ -50,10 +57,7 @@ pub fn to_bson(collection: Collection, document: &Document) -> anyhow::Result<bs
         if collection == Collection::Chats && CHAT_STATS.contains(&key.as_str()) {
             continue;
         }
-        out.insert(
-            key.clone(),
-            bson::to_bson(value).with_context(|| format!("field {key}"))?,
-        );
+        out.insert(escape_key(key), json_to_bson(value));
     }
     match collection {
         Collection::Messages => {
@@ -112,7 +116,7 @@ pub fn from_bson(collection: Collection, mut stored: bson::Document) -> anyhow::
     };
     let mut body = Map::new();
     for (key, value) in stored {
-        body.insert(key, value.into_relaxed_extjson());
+        body.insert(unescape_key(key), bson_to_json(value));
     }
     if collection == Collection::Messages && !body.contains_key("swipeGroupId") {
         body.remove("swipeIndex");
@@ -130,6 +134,77 @@ pub fn from_bson(collection: Collection, mut stored: bson::Document) -> anyhow::
     })
 }
 
+/// A key as stored: `%`, `.` and a leading `$` percent-escaped (borrowed when none occur).
+fn escape_key(key: &str) -> Cow<'_, str> {
+    if !key.starts_with('$') && !key.contains(['.', '%']) {
+        return Cow::Borrowed(key);
+    }
+    let mut out = String::with_capacity(key.len() + 6);
+    for (index, character) in key.char_indices() {
+        match character {
+            '%' => out.push_str("%25"),
+            '.' => out.push_str("%2E"),
+            '$' if index == 0 => out.push_str("%24"),
+            other => out.push(other),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The inverse of [`escape_key`]: every `%` in a stored key starts one of its three escapes.
+fn unescape_key(key: String) -> String {
+    if !key.contains('%') {
+        return key;
+    }
+    key.replace("%2E", ".")
+        .replace("%24", "$")
+        .replace("%25", "%")
+}
+
+/// A JSON value as BSON, object keys escaped. Integers are stored as 64-bit integers; one
+/// beyond the signed range (only `u64` can be) as a double, which is how a browser reads it.
+pub fn json_to_bson(value: &Value) -> Bson {
+    match value {
+        Value::Null => Bson::Null,
+        Value::Bool(flag) => Bson::Boolean(*flag),
+        Value::Number(number) => match number.as_i64() {
+            Some(integer) => Bson::Int64(integer),
+            None => Bson::Double(number.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(text) => Bson::String(text.clone()),
+        Value::Array(items) => Bson::Array(items.iter().map(json_to_bson).collect()),
+        Value::Object(fields) => Bson::Document(
+            fields
+                .iter()
+                .map(|(key, value)| (escape_key(key).into_owned(), json_to_bson(value)))
+                .collect(),
+        ),
+    }
+}
+
+/// A stored value as JSON, object keys unescaped. Only the types [`json_to_bson`] writes occur
+/// in a document body; anything else (written by hand, say) reads as relaxed extended JSON.
+fn bson_to_json(value: Bson) -> Value {
+    match value {
+        Bson::Null => Value::Null,
+        Bson::Boolean(flag) => Value::Bool(flag),
+        Bson::Int32(integer) => Value::from(integer),
+        Bson::Int64(integer) => Value::from(integer),
+        Bson::Double(number) => {
+            serde_json::Number::from_f64(number).map_or(Value::Null, Value::Number)
+        }
+        Bson::String(text) => Value::String(text),
+        Bson::Array(items) => Value::Array(items.into_iter().map(bson_to_json).collect()),
+        Bson::Document(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, value)| (unescape_key(key), bson_to_json(value)))
+                .collect(),
+        ),
+        other => other.into_relaxed_extjson(),
+    }
+}
+
 /// Escapes text for use inside a regular expression.
 fn regex_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -145,7 +220,7 @@ fn regex_escape(text: &str) -> String {
 pub fn filter_to_bson(filter: &Filter) -> anyhow::Result<bson::Document> {
     Ok(match filter {
         Filter::ArrayContains { field, value } | Filter::Equals { field, value } => {
-            doc! { *field: bson::to_bson(value)? }
+            doc! { *field: json_to_bson(value) }
         }
         Filter::TextContains { fields, needle } => {
             let pattern = regex_escape(needle);
@@ -161,7 +236,7 @@ pub fn filter_to_bson(filter: &Filter) -> anyhow::Result<bson::Document> {
             doc! { *field: { "$regex": format!("^{}", regex_escape(prefix)) } }
         }
         Filter::ArrayObjectHas { field, key, value } => {
-            doc! { format!("{field}.{key}"): bson::to_bson(value)? }
+            doc! { format!("{field}.{key}"): json_to_bson(value) }
         }
     })
 }
@@ -208,6 +283,61 @@ mod tests {
         assert_eq!(stored.get_str("nameLower").unwrap(), "élodie");
         assert_eq!(stored.get_str("sortName").unwrap(), "élodie");
         assert_eq!(from_bson(Collection::Tags, stored).unwrap(), document);
+    }
+
+    /// Every key of a stored value, at any depth.
+    fn keys_of(value: &Bson, out: &mut Vec<String>) {
+        match value {
+            Bson::Document(fields) => {
+                for (key, value) in fields {
+                    out.push(key.clone());
+                    keys_of(value, out);
+                }
+            }
+            Bson::Array(items) => items.iter().for_each(|item| keys_of(item, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn free_form_keys_mongodb_refuses_are_stored_escaped_and_read_back_unchanged() {
+        let awkward = json!({
+            "$set": {"$inc": 1, "a.b": [{"$ref": "x", "%2E": "literal", "100%": true}]},
+            "price.usd": 45.99,
+            "mid$dle": "kept as is",
+            "": "empty key",
+            "big": u64::MAX,
+            "negative": -7,
+        });
+        let mut body = Map::new();
+        body.insert("name".into(), json!("Awkward"));
+        body.insert("extensions".into(), awkward.clone());
+        let document = Document {
+            id: Uuid::now_v7(),
+            user_id: UserId::parse("user-1").unwrap(),
+            created_at: Timestamp::from_millis(1),
+            updated_at: Timestamp::from_millis(2),
+            version: 1,
+            body,
+        };
+        let stored = to_bson(Collection::Characters, &document).unwrap();
+        let mut keys = Vec::new();
+        keys_of(&Bson::Document(stored.clone()), &mut keys);
+        for key in &keys {
+            assert!(
+                !key.starts_with('$') && !key.contains('.'),
+                "{key} in {stored}"
+            );
+        }
+        assert!(keys.contains(&"mid$dle".to_owned()), "{keys:?}");
+        assert!(keys.contains(&"%252E".to_owned()), "{keys:?}");
+
+        let read = from_bson(Collection::Characters, stored).unwrap();
+        let mut expected = awkward;
+        // A JSON client reads an integer beyond 2^63 as a double anyway.
+        expected["big"] = json!(u64::MAX as f64);
+        assert_eq!(read.body["extensions"], expected);
+        assert_eq!(read.body["name"], json!("Awkward"));
     }
 
     #[test]

@@ -53,7 +53,10 @@ pub fn pin_fs_blobs(raw: &mut RawConfig) {
 pub fn fs_blobs_only(test: &str) -> bool {
     let fs = BlobBackend::under_test() == BlobBackend::Fs;
     if !fs {
-        eprintln!("SKIPPED: {test} inspects the fs blob store; the blobs under test are on S3");
+        super::skip(
+            test,
+            "it inspects the fs blob store; the blobs under test are on S3",
+        );
     }
     fs
 }
@@ -62,9 +65,10 @@ pub fn fs_blobs_only(test: &str) -> bool {
 pub fn s3_blobs_only(test: &str) -> bool {
     let s3 = BlobBackend::under_test() == BlobBackend::S3;
     if !s3 {
-        eprintln!(
-            "SKIPPED: {test} needs the S3 blob store; it runs in the S3 pass \
-             (QUILLSTORE_TEST_BLOBS=s3, scripts/test.sh)"
+        super::skip(
+            test,
+            "it needs the S3 blob store; it runs in the S3 pass \
+             (QUILLSTORE_TEST_BLOBS=s3, scripts/test.sh)",
         );
     }
     s3
