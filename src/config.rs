@@ -94,6 +94,9 @@ pub struct RawConfig {
     /// Uploads in flight at once.
     #[arg(long, env = "MAX_CONCURRENT_UPLOADS")]
     pub max_concurrent_uploads: Option<String>,
+    /// Seconds an upload may send nothing before it is answered 408.
+    #[arg(long, env = "UPLOAD_IDLE_TIMEOUT_SECS")]
+    pub upload_idle_timeout_secs: Option<String>,
     /// Bearer token that unlocks `/metrics` on the main port.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
@@ -442,6 +445,10 @@ impl Config {
         lines.push((
             "MAX_CONCURRENT_UPLOADS",
             self.guard.max_concurrent_uploads.to_string(),
+        ));
+        lines.push((
+            "UPLOAD_IDLE_TIMEOUT_SECS",
+            self.guard.upload_idle_timeout.as_secs().to_string(),
         ));
         let token = if self.guard.metrics_token.is_some() {
             "********"

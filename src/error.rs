@@ -19,6 +19,7 @@ pub const ERROR_CODES: &[&str] = &[
     "unauthorized",
     "not_found",
     "method_not_allowed",
+    "request_timeout",
     "conflict",
     "precondition_failed",
     "payload_too_large",
@@ -59,6 +60,9 @@ pub enum ApiError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The client stopped sending its body (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{message}")]
     Conflict {
         message: String,
@@ -118,6 +122,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -137,6 +142,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::RequestTimeout(_) => "request_timeout",
             Self::Conflict { .. } => "conflict",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -232,6 +238,11 @@ impl From<StoreError> for ApiError {
             StoreError::Duplicate { field, existing_id } => Self::Conflict {
                 message: format!("a document with this {field} already exists"),
                 details: Some(json!({"field": field, "existingId": existing_id})),
+            },
+            StoreError::Contended => Self::Conflict {
+                message: "concurrent writers kept colliding on the same documents; retry"
+                    .to_owned(),
+                details: None,
             },
             StoreError::Unavailable(message) => {
                 tracing::warn!(%message, "store unavailable");

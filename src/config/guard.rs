@@ -2,6 +2,7 @@
 //! uploads, and who may read `/metrics`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::{RawConfig, Secret};
 
@@ -13,6 +14,8 @@ pub struct GuardConfig {
     pub ip_per_minute: u32,
     /// Uploads in flight at once; more get 429 with Retry-After.
     pub max_concurrent_uploads: usize,
+    /// How long an upload may send nothing before it is answered 408.
+    pub upload_idle_timeout: Duration,
     /// `/metrics` on the main port answers only with `Authorization: Bearer <token>`.
     pub metrics_token: Option<Secret>,
     /// `/metrics` also (or only) on this separate address, without a token.
@@ -43,8 +46,16 @@ pub(super) fn parse_guard(
         3000,
     );
     let max_concurrent_uploads = number(&raw.max_concurrent_uploads, "MAX_CONCURRENT_UPLOADS", 16);
+    let upload_idle_timeout = number(
+        &raw.upload_idle_timeout_secs,
+        "UPLOAD_IDLE_TIMEOUT_SECS",
+        30,
+    );
     if max_concurrent_uploads == 0 {
         check(Err("MAX_CONCURRENT_UPLOADS must be at least 1".to_owned()));
+    }
+    if upload_idle_timeout == 0 {
+        check(Err("UPLOAD_IDLE_TIMEOUT_SECS must be at least 1".to_owned()));
     }
     let metrics_token = raw
         .metrics_token
@@ -78,6 +89,7 @@ pub(super) fn parse_guard(
         user_per_minute: clamp(user_per_minute),
         ip_per_minute: clamp(ip_per_minute),
         max_concurrent_uploads: max_concurrent_uploads.max(1) as usize,
+        upload_idle_timeout: Duration::from_secs(upload_idle_timeout.max(1)),
         metrics_token,
         metrics_addr,
     }

@@ -33,6 +33,9 @@ pub enum StoreError {
     Duplicate { field: String, existing_id: Uuid },
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// Concurrent writers kept colliding on the same documents; the write was not made.
+    #[error("concurrent writers kept colliding")]
+    Contended,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -91,7 +94,7 @@ pub async fn open(config: &Config) -> anyhow::Result<MetadataStore> {
         let settings = config.mongodb.as_ref().context("MONGODB_URI is required")?;
         MongoStore::connect(settings)
             .await
-            .context("cannot reach MongoDB")
+            .context("cannot open the MongoDB metadata store")
     };
     Ok(match config.data_backend {
         DataBackend::Json => MetadataStore::Json(JsonStore::open(&config.data_dir).await?),

@@ -45,7 +45,7 @@ pub fn serve_command(data_dir: &Path) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .envs(Backend::under_test().env_vars());
+        .envs(Backend::under_test().env_vars(data_dir));
     command
 }
 

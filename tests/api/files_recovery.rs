@@ -12,7 +12,7 @@ use reqwest::multipart::{Form, Part};
 
 use crate::binary::spawn_binary;
 use crate::helpers::{
-    Api, TestBlobs, blob_files, fs_blobs_only, spawn_app, temp_files, text_bytes,
+    Api, Backend, TestBlobs, blob_files, fs_blobs_only, spawn_app, temp_files, text_bytes,
 };
 
 /// How long the test waits for the server to reach a state before it gives up.
@@ -92,6 +92,7 @@ fn run_gc(data_dir: &Path, blobs: &TestBlobs, apply: bool) -> Output {
         .env("AUTH_MODE", "none")
         .env("RUST_LOG", "warn")
         .envs(blobs.env_vars())
+        .envs(Backend::under_test().env_vars(data_dir))
         .env_remove("HOST");
     if apply {
         command.arg("--apply");
@@ -105,9 +106,12 @@ async fn gc_finds_orphan_blobs_and_records_without_blobs() {
     let kept = app.upload(b"kept", "kept.txt", None).await;
     let lost = app.upload(b"lost", "lost.txt", None).await;
     let blobs = app.blobs();
-    let busy = gc(&app.data_dir, &blobs, false).await;
-    assert!(!busy.status.success(), "gc must not run beside the service");
-    assert!(String::from_utf8_lossy(&busy.stderr).contains("in use"));
+    if Backend::under_test() == Backend::Json {
+        // The json store's lock keeps gc away from a running service on the same DATA_DIR.
+        let busy = gc(&app.data_dir, &blobs, false).await;
+        assert!(!busy.status.success(), "gc must not run beside the service");
+        assert!(String::from_utf8_lossy(&busy.stderr).contains("in use"));
+    }
     app.stop().await;
 
     let orphan_key = format!("users/local/image/{}_orphan.png", uuid::Uuid::now_v7());

@@ -59,25 +59,26 @@ impl Backend {
         }
     }
 
-    /// Environment variables selecting this backend, for runs of the real binary.
-    pub fn env_vars(self) -> Vec<(&'static str, String)> {
+    /// Environment variables selecting this backend for a run of the real binary on
+    /// `data_dir`.
+    pub fn env_vars(self, data_dir: &Path) -> Vec<(&'static str, String)> {
         match self {
             Backend::Json => vec![("DATA_BACKEND", "json".to_owned())],
             Backend::Mongodb => vec![
                 ("DATA_BACKEND", "mongodb".to_owned()),
                 ("MONGODB_URI", mongodb_test_uri()),
-                ("MONGODB_DATABASE", fresh_database_name()),
+                ("MONGODB_DATABASE", database_for(data_dir)),
             ],
         }
     }
 
-    fn configure(self, raw: &mut RawConfig) {
+    fn configure(self, raw: &mut RawConfig, data_dir: &Path) {
         match self {
             Backend::Json => raw.data_backend = Some("json".to_owned()),
             Backend::Mongodb => {
                 raw.data_backend = Some("mongodb".to_owned());
                 raw.mongodb_uri = Some(mongodb_test_uri());
-                raw.mongodb_database = Some(fresh_database_name());
+                raw.mongodb_database = Some(database_for(data_dir));
             }
         }
     }
@@ -88,9 +89,12 @@ fn mongodb_test_uri() -> String {
         .expect("QUILLSTORE_TEST_BACKEND=mongodb needs MONGODB_TEST_URI")
 }
 
-/// A database name no other test uses.
-fn fresh_database_name() -> String {
-    format!("quillstore_test_{}", uuid::Uuid::new_v4().simple())
+/// The database of whatever runs on `data_dir`: one per data directory (each test has its
+/// own temp directory), so a restart on the same directory finds its data again.
+fn database_for(data_dir: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    format!("quillstore_test_{}", hex::encode(&digest[..12]))
 }
 
 /// Says loudly that `test` is skipped and why: on stderr, and as a line appended to the file
@@ -142,7 +146,7 @@ pub fn base_config(data_dir: &Path) -> RawConfig {
         rate_limit_ip_per_minute: Some("0".to_owned()),
         ..RawConfig::default()
     };
-    Backend::under_test().configure(&mut raw);
+    Backend::under_test().configure(&mut raw, data_dir);
     TestBlobs::for_suite(data_dir).configure(&mut raw);
     raw
 }
@@ -168,6 +172,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Sends the service's error logs (a 500's cause, say) to the test's captured output, so a
+/// failing test shows them; `RUST_LOG` widens it.
+fn log_errors() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("quillstore=error"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// Starts an app with a fresh temp `DATA_DIR` after letting `configure` adjust the config.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut RawConfig)) -> TestApp {
     let temp_dir = tempfile::tempdir().expect("create temp DATA_DIR");
@@ -178,6 +193,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut RawConfig)) -> TestApp {
 
 /// Starts an app on an existing `DATA_DIR` that the caller owns.
 pub async fn spawn_app_in(data_dir: &Path, configure: impl FnOnce(&mut RawConfig)) -> TestApp {
+    log_errors();
     let mut raw = base_config(data_dir);
     configure(&mut raw);
     let application = build_app(raw.clone()).await.expect("build the application");

@@ -14,6 +14,7 @@ mod durability;
 mod files;
 mod files_dedup;
 mod files_direct;
+mod files_idle;
 mod files_links;
 mod files_ranges;
 mod files_recovery;

@@ -6,6 +6,7 @@
 mod direct;
 mod download;
 mod form;
+mod idle;
 mod linger;
 mod register;
 mod upload;
@@ -44,6 +45,14 @@ impl HttpResource for File {
 
 pub fn routes(config: &Config) -> Routes {
     let (max_json_bytes, timeout) = (config.max_json_bytes, config.request_timeout);
+    let idle_timeout = config.guard.upload_idle_timeout;
+    let upload = move |route: MethodRouter<AppState>| {
+        route
+            .layer(DefaultBodyLimit::disable())
+            .layer(middleware::from_fn(move |request, next| {
+                idle::limit_idle(idle_timeout, request, next)
+            }))
+    };
     let json = move |route: MethodRouter<AppState>| {
         route
             .layer(DefaultBodyLimit::max(max_json_bytes))
@@ -58,9 +67,7 @@ pub fn routes(config: &Config) -> Routes {
                 .map(json)
                 .and(
                     Endpoint::post(upload::upload_file, docs::upload()).map(|route| {
-                        route
-                            .layer(DefaultBodyLimit::disable())
-                            .layer(middleware::from_fn(linger::linger_on_refusal))
+                        upload(route).layer(middleware::from_fn(linger::linger_on_refusal))
                     }),
                 ),
         )
@@ -86,8 +93,7 @@ pub fn routes(config: &Config) -> Routes {
         )
         .endpoint(
             "/api/files/uploads/{id}",
-            Endpoint::put(direct::put_upload, docs::put_upload())
-                .map(|route| route.layer(DefaultBodyLimit::disable())),
+            Endpoint::put(direct::put_upload, docs::put_upload()).map(upload),
         )
         .endpoint(
             "/api/files/uploads/{id}/complete",

@@ -100,7 +100,8 @@ pub fn upload() -> Op {
     Op::new("uploadFile", TAG, "Upload a file (multipart, streamed)")
         .describe(
             "The type is sniffed from the content; a declared type that contradicts it, or a \
-             type outside `ALLOWED_MIME_TYPES`, is a 415. Over `MAX_UPLOAD_SIZE` is a 413.",
+             type outside `ALLOWED_MIME_TYPES`, is a 415. Over `MAX_UPLOAD_SIZE` is a 413. A \
+             body that stalls for `UPLOAD_IDLE_TIMEOUT_SECS` is a 408.",
         )
         .body(body)
         .document(201, "the file's metadata", "File")
@@ -116,7 +117,7 @@ pub fn upload() -> Op {
             ]
             .map(|operation| (operation, &[("id", "$response.body#/id")][..])),
         )
-        .errors(&[400, 413, 415, 422])
+        .errors(&[400, 408, 413, 415, 422])
 }
 
 fn text_header(description: &str) -> utoipa::openapi::header::Header {

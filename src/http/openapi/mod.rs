@@ -43,6 +43,12 @@ pub(crate) const ERROR_RESPONSES: &[(u16, &str, &str)] = &[
         "`not_found`: no such document of the caller (other users' documents included)",
     ),
     (
+        408,
+        "RequestTimeout",
+        "`request_timeout`: an upload sent nothing for `UPLOAD_IDLE_TIMEOUT_SECS`; nothing of it \
+         was kept",
+    ),
+    (
         409,
         "Conflict",
         "`conflict`: a unique name taken (`details.existingId`), or concurrent writers kept \

@@ -111,7 +111,7 @@ pub fn put_upload() -> Op {
         .query("signature", string(), "signed URL: the signature")
         .body(body)
         .empty(204, "stored; now complete the upload")
-        .errors(&[400, 404, 409, 413])
+        .errors(&[400, 404, 408, 409, 413])
 }
 
 pub fn complete_upload() -> Op {

@@ -109,11 +109,15 @@ pub fn from_bson(collection: Collection, mut stored: bson::Document) -> anyhow::
     let user_id = UserId::parse(&text(&mut stored, "userId")?)?;
     let created_at = date(&mut stored, "createdAt")?;
     let updated_at = date(&mut stored, "updatedAt")?;
-    let version = match stored.remove("version") {
-        Some(Bson::Int64(value)) => value as u64,
-        Some(Bson::Int32(value)) => value as u64,
-        other => return Err(anyhow!("stored document has no version: {other:?}")),
-    };
+    let version = integer(&stored, "version")
+        .and_then(|value| u64::try_from(value).ok())
+        .ok_or_else(|| {
+            anyhow!(
+                "stored document has no version: {:?}",
+                stored.get("version")
+            )
+        })?;
+    stored.remove("version");
     let mut body = Map::new();
     for (key, value) in stored {
         body.insert(unescape_key(key), bson_to_json(value));
@@ -132,6 +136,18 @@ pub fn from_bson(collection: Collection, mut stored: bson::Document) -> anyhow::
         version,
         body,
     })
+}
+
+/// An integer field of a stored document, whichever integer width the server chose (a
+/// counter raised with `$inc`, or a document written by another tool, may come back as a
+/// 32-bit integer or a whole double).
+pub fn integer(stored: &bson::Document, key: &str) -> Option<i64> {
+    match stored.get(key)? {
+        Bson::Int64(value) => Some(*value),
+        Bson::Int32(value) => Some(i64::from(*value)),
+        Bson::Double(value) if value.fract() == 0.0 && value.abs() < 9.0e15 => Some(*value as i64),
+        _ => None,
+    }
 }
 
 /// A key as stored: `%`, `.` and a leading `$` percent-escaped (borrowed when none occur).

@@ -7,6 +7,8 @@ use crate::store::StoreError;
 
 /// The server's code for a unique-index violation.
 pub const DUPLICATE_KEY: i32 = 11000;
+/// The server's code for a write that collided with a concurrent transaction.
+pub const WRITE_CONFLICT: i32 = 112;
 
 /// The error code of a write or command error, if any.
 pub fn code_of(error: &Error) -> Option<i32> {

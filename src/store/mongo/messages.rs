@@ -11,7 +11,7 @@ use mongodb::options::ReturnDocument;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::convert::{from_bson, to_bson};
+use super::convert::{from_bson, integer, to_bson};
 use super::{MongoStore, errors};
 use crate::model::message::Placement;
 use crate::model::{Collection, Document, Timestamp, UserId, ids};
@@ -53,23 +53,34 @@ impl MongoStore {
         if changes.len() == 1 {
             return self.apply(user, chat_id, changes, &mut None).await;
         }
-        let mut session = self.client.start_session().await?;
-        session.start_transaction().await?;
-        let mut slot = Some(&mut session);
-        match self.apply(user, chat_id, changes.clone(), &mut slot).await {
-            Ok(written) => {
-                session.commit_transaction().await?;
-                Ok(written)
+        // A transaction that collides with another one on the same chat is aborted by the
+        // server with `TransientTransactionError`; the whole batch is then run again, a bounded
+        // number of times with a growing, jittered pause.
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            let mut session = self.client.start_session().await?;
+            session.start_transaction().await?;
+            let mut slot = Some(&mut session);
+            let error = match self.apply(user, chat_id, changes.clone(), &mut slot).await {
+                Ok(written) => match commit(&mut session).await {
+                    Ok(()) => return Ok(written),
+                    Err(error) => StoreError::from(error),
+                },
+                Err(StoreError::Internal(error)) if is_transactions_unsupported(&error) => {
+                    let _ = session.abort_transaction().await;
+                    return self.apply(user, chat_id, changes, &mut None).await;
+                }
+                Err(error) => {
+                    let _ = session.abort_transaction().await;
+                    error
+                }
+            };
+            if !is_transient(&error) {
+                return Err(error);
             }
-            Err(StoreError::Internal(error)) if is_transactions_unsupported(&error) => {
-                let _ = session.abort_transaction().await;
-                self.apply(user, chat_id, changes, &mut None).await
-            }
-            Err(error) => {
-                let _ = session.abort_transaction().await;
-                Err(error)
-            }
+            tracing::debug!(attempt, %chat_id, "a message transaction collided; running it again");
+            tokio::time::sleep(backoff(attempt)).await;
         }
+        Err(StoreError::Contended)
     }
 
     async fn apply(
@@ -95,7 +106,9 @@ impl MongoStore {
                 )
                 .return_document(ReturnDocument::After);
             let chat = in_session!(bump, session)?.ok_or(StoreError::NotFound)?;
-            next_seq = chat.get_i64("lastSeq").map_err(anyhow::Error::from)? - positions;
+            next_seq = integer(&chat, "lastSeq")
+                .ok_or_else(|| anyhow::anyhow!("the chat's lastSeq is not an integer"))?
+                - positions;
         }
         let new_message = |mut body: serde_json::Map<String, Value>, seq: i64| {
             body.insert("chatId".to_owned(), chat_id.to_string().into());
@@ -265,7 +278,7 @@ impl MongoStore {
             .find_one(Self::message_filter(&user, chat_id))
             .sort(doc! { "seq": -1 })
             .await?
-            .and_then(|stored| stored.get_i64("seq").ok())
+            .and_then(|stored| integer(&stored, "seq"))
             .unwrap_or(0);
         let mut set = doc! { "messageCount": count };
         if let Some(at) = newest.and_then(|stored| stored.get_datetime("createdAt").ok().copied()) {
@@ -289,11 +302,7 @@ impl MongoStore {
             .projection(doc! { "lastSeq": 1 })
             .await?
             .ok_or(StoreError::NotFound)?;
-        let last = match chat.get("lastSeq") {
-            Some(bson::Bson::Int64(last)) => *last,
-            Some(bson::Bson::Int32(last)) => i64::from(*last),
-            _ => 0,
-        };
+        let last = integer(&chat, "lastSeq").unwrap_or(0);
         Ok(last.max(0) as u64)
     }
 
@@ -402,4 +411,46 @@ fn is_transactions_unsupported(error: &anyhow::Error) -> bool {
         || error
             .to_string()
             .contains("Transaction numbers are only allowed")
+}
+
+/// How many times a colliding message transaction is run before the write gives up (409).
+const TRANSACTION_ATTEMPTS: u32 = 8;
+
+/// Commits, retrying the commit alone while its outcome is unknown (a network blip during
+/// the commit), as the server's transaction protocol allows.
+async fn commit(session: &mut ClientSession) -> mongodb::error::Result<()> {
+    let mut attempts = 0;
+    loop {
+        match session.commit_transaction().await {
+            Err(error)
+                if error.contains_label(mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT)
+                    && attempts < 3 =>
+            {
+                attempts += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// True when the server aborted a transaction that may succeed if run again.
+fn is_transient(error: &StoreError) -> bool {
+    match error {
+        StoreError::Internal(error) => error
+            .chain()
+            .filter_map(|cause| cause.downcast_ref::<mongodb::error::Error>())
+            .any(|error| {
+                error.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+                    || errors::code_of(error) == Some(errors::WRITE_CONFLICT)
+            }),
+        _ => false,
+    }
+}
+
+/// The pause before attempt `attempt + 1`: 5 ms doubling up to 320 ms, plus up to as much
+/// again at random, so colliding writers spread out.
+fn backoff(attempt: u32) -> std::time::Duration {
+    let base = 5u64 << attempt.min(6);
+    let jitter = u64::from(Uuid::new_v4().as_bytes()[0]) * base / 256;
+    std::time::Duration::from_millis(base + jitter)
 }

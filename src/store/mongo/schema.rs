@@ -119,6 +119,26 @@ pub async fn apply(database: &Database) -> anyhow::Result<Vec<String>> {
     Ok(done)
 }
 
+/// An index's key document: directions as 32-bit integers (what the shell and the drivers
+/// send), special index types (`"text"`, `"2dsphere"`) as strings.
+fn index_keys(keys: &serde_json::Map<String, Value>) -> anyhow::Result<BsonDocument> {
+    keys.iter()
+        .map(|(field, direction)| {
+            let direction = match direction {
+                Value::Number(number) => number
+                    .as_i64()
+                    .and_then(|value| i32::try_from(value).ok())
+                    .map(bson::Bson::Int32),
+                Value::String(kind) => Some(bson::Bson::String(kind.clone())),
+                _ => None,
+            };
+            direction
+                .map(|direction| (field.clone(), direction))
+                .with_context(|| format!("index key {field}: expected 1, -1 or an index type"))
+        })
+        .collect()
+}
+
 async fn run(database: &Database, file: &MigrationFile) -> anyhow::Result<()> {
     let migration: Migration =
         serde_json::from_str(&file.content).context("not a migration file")?;
@@ -140,7 +160,7 @@ async fn run(database: &Database, file: &MigrationFile) -> anyhow::Result<()> {
             .indexes
             .iter()
             .map(|index| {
-                let keys = bson::to_document(&index.keys)?;
+                let keys = index_keys(&index.keys)?;
                 let options = IndexOptions::builder()
                     .name(index.name.clone())
                     .unique(index.unique)

@@ -1,0 +1,128 @@
+//! Uploads that stall. A client that stops sending in the middle of a body would otherwise
+//! hold an upload slot (`MAX_CONCURRENT_UPLOADS`) and a connection for as long as it likes.
+//! While the handler waits for the next bytes of the body a watchdog counts; after
+//! `UPLOAD_IDLE_TIMEOUT_SECS` without a byte the request is answered 408 and the handler is
+//! dropped, which removes whatever it had written. Only waiting on the client counts: time the
+//! handler spends elsewhere (writing a part to a slow S3, say) never does.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, BodyDataStream, Bytes};
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+
+use crate::error::ApiError;
+
+/// Middleware: answers 408 once the handler has waited `timeout` for the client's next bytes.
+pub async fn limit_idle(timeout: Duration, request: Request, next: Next) -> Response {
+    let watch = Arc::new(Watch::new());
+    let request = request.map(|body| {
+        Body::from_stream(Watched {
+            stream: body.into_data_stream(),
+            watch: Arc::clone(&watch),
+        })
+    });
+    let handler = next.run(request);
+    tokio::pin!(handler);
+    let tick = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            response = &mut handler => return response,
+            () = tokio::time::sleep(tick) => {
+                if watch.waiting_for() >= timeout {
+                    tracing::info!(?timeout, "an upload stalled; answered 408");
+                    return ApiError::RequestTimeout(format!(
+                        "no bytes of the body arrived for {} s (UPLOAD_IDLE_TIMEOUT_SECS)",
+                        timeout.as_secs()
+                    ))
+                    .into_response();
+                }
+            }
+        }
+    }
+}
+
+/// Since when the handler has been waiting for the client: milliseconds after `start`, plus
+/// one; 0 while it is not waiting.
+struct Watch {
+    start: Instant,
+    waiting_since: AtomicU64,
+}
+
+impl Watch {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            waiting_since: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis())
+            .unwrap_or(u64::MAX - 1)
+            .saturating_add(1)
+    }
+
+    fn waiting(&self) {
+        let _ = self.waiting_since.compare_exchange(
+            0,
+            self.now(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    fn not_waiting(&self) {
+        self.waiting_since.store(0, Ordering::Relaxed);
+    }
+
+    fn waiting_for(&self) -> Duration {
+        match self.waiting_since.load(Ordering::Relaxed) {
+            0 => Duration::ZERO,
+            since => Duration::from_millis(self.now().saturating_sub(since)),
+        }
+    }
+}
+
+/// The request body, reporting to the watch whenever a read has to wait.
+struct Watched {
+    stream: BodyDataStream,
+    watch: Arc<Watch>,
+}
+
+impl Stream for Watched {
+    type Item = Result<Bytes, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = Pin::new(&mut self.stream).poll_next(cx);
+        match polled {
+            Poll::Pending => self.watch.waiting(),
+            Poll::Ready(_) => self.watch.not_waiting(),
+        }
+        polled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_time_spent_waiting_counts() {
+        let watch = Watch::new();
+        assert_eq!(watch.waiting_for(), Duration::ZERO);
+        watch.waiting();
+        std::thread::sleep(Duration::from_millis(30));
+        // A second poll while still waiting keeps the first moment.
+        watch.waiting();
+        assert!(watch.waiting_for() >= Duration::from_millis(30));
+        watch.not_waiting();
+        assert_eq!(watch.waiting_for(), Duration::ZERO);
+    }
+}
