@@ -121,6 +121,25 @@ pub fn skip(test: &str, why: &str) {
     }
 }
 
+/// True (after saying so loudly, with `why`) when the MongoDB under test is the mongoeco
+/// emulator (`scripts/test.sh` sets `QUILLSTORE_TEST_MONGODB_EMULATOR`) and the test is one of
+/// the few that need more than the emulator gives.
+pub fn on_mongodb_emulator(test: &str, why: &str) -> bool {
+    let emulator = std::env::var("QUILLSTORE_TEST_MONGODB_EMULATOR").ok();
+    let skipped = Backend::under_test() == Backend::Mongodb && emulator.is_some();
+    if skipped {
+        skip(
+            test,
+            &format!(
+                "{why} on the {} emulator; it runs against json and a real MongoDB \
+                 (MONGODB_TEST_URI)",
+                emulator.unwrap_or_default()
+            ),
+        );
+    }
+    skipped
+}
+
 /// True when the suite runs on the json store. Tests that inspect the json store's files call
 /// this and, on another backend, say loudly that they are skipped.
 pub fn json_store_only(test: &str) -> bool {

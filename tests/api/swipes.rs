@@ -181,3 +181,47 @@ async fn deleting_swipes_hands_over_the_active_role() {
     assert_eq!(shape(&page), vec![("question".into(), 0, true)]);
     assert_eq!(app.read("chats", &chat_id).await["messageCount"], 1);
 }
+
+#[tokio::test]
+async fn concurrent_swipes_on_one_message_all_land_with_distinct_indexes() {
+    const WRITERS: usize = 8;
+    if crate::helpers::on_mongodb_emulator(
+        "concurrent_swipes_on_one_message_all_land_with_distinct_indexes",
+        "a transaction cannot find a swipe member that a plain read made just before it \
+         returned, under concurrent colliding transactions (seen only here; it looks like the \
+         emulator showing writes of a transaction that then failed to commit)",
+    ) {
+        return;
+    }
+    let app = spawn_app().await;
+    let chat = create_chat(&app, "racing swipes", json!([])).await;
+    let chat_id = chat["id"].as_str().unwrap().to_owned();
+    append(&app, &chat_id, "user", "question").await;
+    let original = append(&app, &chat_id, "assistant", "answer 0").await;
+    let original_id = original["id"].as_str().unwrap().to_owned();
+
+    // Each swipe is a multi-document batch (the new member, the group on the original, the
+    // active role moving); on MongoDB a transaction, retried when two collide.
+    let added = futures::future::join_all((1..=WRITERS).map(|writer| {
+        let (api, chat_id, original_id) = (app.api.clone(), chat_id.clone(), original_id.clone());
+        async move { add_swipe(&api, &chat_id, &original_id, &format!("answer {writer}")).await }
+    }))
+    .await;
+    let group = added[0]["swipeGroupId"].as_str().unwrap();
+    assert!(added.iter().all(|swipe| swipe["swipeGroupId"] == group));
+
+    let page = app
+        .list(&format!(
+            "/api/chats/{chat_id}/messages?includeSwipes=true&limit=50"
+        ))
+        .await;
+    let members: Vec<_> = shape(&page).into_iter().skip(1).collect();
+    assert_eq!(members.len(), WRITERS + 1, "{page}");
+    let mut indexes: Vec<u64> = members.iter().map(|(_, index, _)| *index).collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..=WRITERS as u64).collect::<Vec<_>>(), "{page}");
+    let active = members.iter().filter(|(_, _, active)| *active).count();
+    assert_eq!(active, 1, "exactly one active member: {page}");
+    let chat = app.read("chats", &chat_id).await;
+    assert_eq!(chat["messageCount"], 2, "a swipe group counts once: {chat}");
+}

@@ -1,0 +1,129 @@
+"""A MongoDB wire-protocol server for the test suite: mongoeco's in-memory engine.
+
+mongoeco (PyPI) emulates MongoDB in Python. It is NOT mongod: scripts/test.sh runs the API
+suite against it when no real server is given (MONGODB_TEST_URI), as evidence for the mongodb
+backend's queries, indexes, validators and transactions on a machine where mongod cannot be
+installed. Its transactions conflict on any concurrent write anywhere (not per document), so
+the suite runs one test at a time against it.
+
+A few shims make it answer the official Rust driver as mongod would:
+  * cursor ids as 64-bit integers (the driver refuses 32-bit ones);
+  * every error reply with a `code` (the driver cannot read one without), a commit-time write
+    conflict as code 112 with the TransientTransactionError label;
+  * 64-bit getMore / limit / batchSize values accepted;
+  * `--replset NAME`: `hello` says primary of a one-node replica set, so the driver uses
+    transactions;
+  * collMod of validator / validationLevel / validationAction (the memory engine lacks it).
+
+Usage: python server.py PORT [--host 127.0.0.1] [--replset NAME]
+Prints "listening mongodb://HOST:PORT/..." once it accepts connections.
+"""
+
+import argparse
+import asyncio
+
+from bson import Int64
+from mongoeco.core.bson_scalars import BsonInt64
+from mongoeco.wire import AsyncMongoEcoProxyServer
+from mongoeco.wire import executor as _executor
+from mongoeco.wire import proxy as _proxy
+from mongoeco.wire.handshake import WireHandshakeService
+
+parser = argparse.ArgumentParser()
+parser.add_argument("port", type=int)
+parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--replset", default=None)
+args = parser.parse_args()
+
+if args.replset:
+    _hello = WireHandshakeService.build_hello_response
+    me = f"{args.host}:{args.port}"
+
+    def build_hello_response(self, **kwargs):
+        reply = _hello(self, **kwargs)
+        reply.update(
+            {"setName": args.replset, "setVersion": 1, "hosts": [me], "primary": me,
+             "me": me, "secondary": False}
+        )
+        return reply
+
+    WireHandshakeService.build_hello_response = build_hello_response
+
+
+def _fix_reply(reply):
+    if not isinstance(reply, dict):
+        return
+    cursor = reply.get("cursor")
+    if isinstance(cursor, dict) and type(cursor.get("id")) is int:
+        cursor["id"] = Int64(cursor["id"])
+    if reply.get("ok") in (0, 0.0) and "code" not in reply:
+        message = str(reply.get("errmsg", ""))
+        if "unsupported wire command" in message:
+            reply["code"], reply["codeName"] = 59, "CommandNotFound"
+        elif "Write conflict" in message:
+            reply["code"], reply["codeName"] = 112, "WriteConflict"
+            reply.setdefault("errorLabels", ["TransientTransactionError"])
+        else:
+            reply["code"], reply["codeName"] = 8, "UnknownError"
+
+
+_render = _proxy.AsyncMongoEcoProxyServer._render_wire_result
+
+
+def _render_wire_result(self, header, request_id, state):
+    _fix_reply(state.result)
+    return _render(self, header, request_id, state)
+
+
+_proxy.AsyncMongoEcoProxyServer._render_wire_result = _render_wire_result
+
+_CONTROL_INTEGERS = {"getMore", "limit", "batchSize", "skip", "maxTimeMS", "ntoreturn",
+                     "maxAwaitTimeMS"}
+
+
+def _plain_integers(body):
+    if isinstance(body, dict):
+        for key in list(body):
+            if key in _CONTROL_INTEGERS and isinstance(body[key], BsonInt64):
+                body[key] = int(body[key].value)
+        cursor = body.get("cursor")
+        if isinstance(cursor, dict) and isinstance(cursor.get("batchSize"), BsonInt64):
+            cursor["batchSize"] = int(cursor["batchSize"].value)
+    return body
+
+
+def _coll_mod(executor, body, db_name):
+    database = db_name or body.get("$db", "test")
+    name = body["collMod"]
+    options_by_db = getattr(executor._client._engine, "_collection_options", None)
+    if options_by_db is None:
+        return body
+    options = dict(options_by_db.setdefault(database, {}).get(name) or {})
+    for key in ("validator", "validationLevel", "validationAction"):
+        if key in body:
+            options[key] = body[key]
+    options_by_db[database][name] = options
+    return {"ping": 1, **{k: v for k, v in body.items() if k.startswith("$") or k == "lsid"}}
+
+
+_build = _executor.WireCommandExecutor._build_request_context
+
+
+def _build_request_context(self, body, **kwargs):
+    body = _plain_integers(body)
+    if isinstance(body, dict) and body and next(iter(body)) == "collMod":
+        body = _coll_mod(self, body, kwargs.get("db_name"))
+    return _build(self, body, **kwargs)
+
+
+_executor.WireCommandExecutor._build_request_context = _build_request_context
+
+
+async def main():
+    server = AsyncMongoEcoProxyServer(host=args.host, port=args.port)
+    address = await server.start()
+    print("listening", address.uri, flush=True)
+    await asyncio.Event().wait()
+
+
+asyncio.run(main())
