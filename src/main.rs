@@ -1,6 +1,7 @@
 //! The `quillstore` binary: parses the command line and hands over to the library.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use quillstore::config::{Config, RawConfig};
@@ -25,11 +26,17 @@ enum Command {
     /// Print the effective configuration (secrets masked) and check the stores.
     CheckConfig(RawConfig),
     /// Find blobs without file records (and records without blobs); dry run by default.
-    /// Run it while the service is stopped.
+    /// With blobs on S3 and metadata on MongoDB it may run beside live instances; otherwise
+    /// stop the service first (the json store locks DATA_DIR, and opening the fs blob store
+    /// clears the temp files of uploads in flight).
     Gc {
         /// Remove the orphan blobs instead of only listing them.
         #[arg(long)]
         apply: bool,
+        /// Orphan blobs written less than this many seconds ago are kept: an upload in flight
+        /// writes its blob a moment before its record.
+        #[arg(long, default_value_t = quillstore::files::gc::DEFAULT_MIN_AGE_SECS)]
+        min_age: u64,
         #[command(flatten)]
         config: RawConfig,
     },
@@ -54,7 +61,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(raw) => runtime.block_on(serve(raw)),
         Command::CheckConfig(raw) => runtime.block_on(quillstore::check::check_config(raw)),
-        Command::Gc { apply, config } => runtime.block_on(gc(config, apply)),
+        Command::Gc {
+            apply,
+            min_age,
+            config,
+        } => runtime.block_on(gc(config, apply, Duration::from_secs(min_age))),
         Command::Migrate(command) => runtime.block_on(quillstore::migrate::cli::run(command)),
     };
     match result {
@@ -74,10 +85,10 @@ async fn serve(raw: RawConfig) -> anyhow::Result<()> {
     application.run_until_stopped().await
 }
 
-async fn gc(raw: RawConfig, apply: bool) -> anyhow::Result<()> {
+async fn gc(raw: RawConfig, apply: bool, min_age: Duration) -> anyhow::Result<()> {
     let config = Config::from_raw(raw)?;
     telemetry::init(config.log_format);
-    let report = quillstore::files::gc::run(&config, apply).await?;
+    let report = quillstore::files::gc::run(&config, apply, min_age).await?;
     print!("{report}");
     Ok(())
 }

@@ -286,10 +286,14 @@ fn walk(dir: &Path, prefix: &str, entries: &mut Vec<BlobEntry>) -> std::io::Resu
             walk(&entry.path(), &key, entries)?;
         } else if kind.is_file() {
             match BlobKey::parse(&key) {
-                Ok(key) => entries.push(BlobEntry {
-                    key,
-                    size: entry.metadata()?.len(),
-                }),
+                Ok(key) => {
+                    let metadata = entry.metadata()?;
+                    entries.push(BlobEntry {
+                        key,
+                        size: metadata.len(),
+                        modified: metadata.modified().ok(),
+                    });
+                }
                 Err(_) => tracing::warn!(%key, "skipping a file that is not a blob"),
             }
         }

@@ -153,6 +153,8 @@ pub struct PutOutcome {
 pub struct BlobEntry {
     pub key: BlobKey,
     pub size: u64,
+    /// When the blob was last written, where the store says.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// What the store knows about a blob without reading it.

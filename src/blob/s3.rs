@@ -212,6 +212,9 @@ impl S3BlobStore {
                     Ok(key) => entries.push(BlobEntry {
                         key,
                         size: u64::try_from(object.size().unwrap_or_default()).unwrap_or_default(),
+                        modified: object
+                            .last_modified()
+                            .and_then(|at| std::time::SystemTime::try_from(*at).ok()),
                     }),
                     Err(_) => tracing::warn!(key = %full, "skipping an object that is not a blob"),
                 }

@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use uuid::Uuid;
@@ -33,6 +34,9 @@ pub struct GcReport {
     pub blobs: usize,
     pub orphans: Vec<BlobEntry>,
     pub missing: Vec<MissingBlob>,
+    /// Orphan blobs written less than the minimum age ago: kept, since an upload in flight
+    /// writes its blob a moment before its record.
+    pub recent_orphans: Vec<BlobEntry>,
     /// Objects of direct uploads abandoned before completion.
     pub abandoned_uploads: Vec<BlobEntry>,
     /// False for a dry run.
@@ -46,17 +50,21 @@ impl GcReport {
     }
 }
 
-/// Opens the stores of `config` (which takes the `DATA_DIR` lock, so the service must be
-/// stopped) and runs [`collect`].
-pub async fn run(config: &Config, apply: bool) -> anyhow::Result<GcReport> {
+/// The default of `quillstore gc --min-age`: ten minutes.
+pub const DEFAULT_MIN_AGE_SECS: u64 = 600;
+
+/// Opens the stores of `config` (the json store takes the `DATA_DIR` lock, so there the
+/// service must be stopped) and runs [`collect`].
+pub async fn run(config: &Config, apply: bool, min_age: Duration) -> anyhow::Result<GcReport> {
     let (store, blobs) = crate::open_stores(config).await?;
-    collect(&store, &blobs, apply).await
+    collect(&store, &blobs, apply, min_age).await
 }
 
 pub async fn collect(
     store: &MetadataStore,
     blobs: &BlobStore,
     apply: bool,
+    min_age: Duration,
 ) -> anyhow::Result<GcReport> {
     let records = store
         .all_documents(Collection::Files)
@@ -84,11 +92,19 @@ pub async fn collect(
             });
         }
     }
-    report.orphans = entries
+    // Records are read before blobs are listed: a blob written after that read may belong to
+    // an upload about to record it, so only blobs older than `min_age` count as orphans.
+    let now = SystemTime::now();
+    let old_enough = |entry: &BlobEntry| {
+        entry
+            .modified
+            .is_none_or(|modified| now.duration_since(modified).is_ok_and(|age| age >= min_age))
+    };
+    (report.orphans, report.recent_orphans) = entries
         .iter()
         .filter(|entry| !referenced.contains(entry.key.as_str()))
         .cloned()
-        .collect();
+        .partition(old_enough);
     report.abandoned_uploads = abandoned_uploads(blobs).await?;
     if apply {
         for orphan in report.orphans.iter().chain(&report.abandoned_uploads) {
@@ -148,6 +164,13 @@ impl fmt::Display for GcReport {
                 orphan.key, orphan.size
             )?;
         }
+        for recent in &self.recent_orphans {
+            writeln!(
+                formatter,
+                "recent orphan blob, kept (younger than --min-age): {} ({} bytes)",
+                recent.key, recent.size
+            )?;
+        }
         for upload in &self.abandoned_uploads {
             writeln!(
                 formatter,
@@ -165,11 +188,12 @@ impl fmt::Display for GcReport {
         writeln!(
             formatter,
             "{verb} {} orphan blob(s), {} bytes, and {} object(s) of abandoned uploads; {} \
-             record(s) without blob",
+             record(s) without blob; {} recent orphan blob(s) kept",
             self.orphans.len(),
             self.orphan_bytes(),
             self.abandoned_uploads.len(),
-            self.missing.len()
+            self.missing.len(),
+            self.recent_orphans.len()
         )?;
         let anything_to_remove = !self.orphans.is_empty() || !self.abandoned_uploads.is_empty();
         if !self.applied && anything_to_remove {
