@@ -169,10 +169,16 @@ fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
 }
 
 /// Bounds the time of a JSON request; past `REQUEST_TIMEOUT_SECS` (`timeout`) it is answered
-/// with 503.
+/// with 408 when it was still waiting for the client's body, else with 503 (a store too slow).
 pub(super) async fn limit_time(timeout: Duration, request: Request, next: Next) -> Response {
+    let (request, body) = super::files::idle::watch_body(request);
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
+        Err(_) if body.waiting_for() > Duration::ZERO => ApiError::RequestTimeout(format!(
+            "the request body did not arrive within {} s (REQUEST_TIMEOUT_SECS)",
+            timeout.as_secs()
+        ))
+        .into_response(),
         Err(_) => ApiError::unavailable("the request took too long").into_response(),
     }
 }

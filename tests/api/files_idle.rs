@@ -1,6 +1,7 @@
-//! Uploads that stall: after `UPLOAD_IDLE_TIMEOUT_SECS` without a byte the request is answered
+//! Bodies that stall. An upload: after `UPLOAD_IDLE_TIMEOUT_SECS` without a byte it is answered
 //! 408, nothing of it is stored and its upload slot is free again; a slow upload that keeps
-//! sending is never cut off, however long it takes.
+//! sending is never cut off, however long it takes. A JSON body that stalls past
+//! `REQUEST_TIMEOUT_SECS` is a 408 too (the client's fault), not a 503 (the service's).
 
 use std::time::Duration;
 
@@ -144,4 +145,22 @@ async fn a_stalled_direct_put_gets_408_and_can_be_put_again() {
         app.download_bytes(file["id"].as_str().unwrap()).await,
         bytes
     );
+}
+
+#[tokio::test]
+async fn a_stalled_json_body_gets_408_not_503() {
+    let app = spawn_app_with(|raw| raw.request_timeout_secs = Some("1".to_owned())).await;
+    let request = app
+        .request(Method::POST, "/api/tags")
+        .header("content-type", "application/json")
+        .header("content-length", "40");
+    let (chunks, response) = streamed(&app, request);
+    chunks.unbounded_send(Ok(b"{\"name\": ".to_vec())).unwrap();
+    let stalled = answer(response).await;
+    let body = assert_error(stalled, StatusCode::REQUEST_TIMEOUT, "request_timeout").await;
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("REQUEST_TIMEOUT_SECS"), "{message}");
+    drop(chunks);
+    assert!(item_ids(&app.list("/api/tags").await).is_empty());
+    app.create("tags", json!({"name": "after"})).await;
 }

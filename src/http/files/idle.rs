@@ -19,8 +19,8 @@ use futures_util::Stream;
 
 use crate::error::ApiError;
 
-/// Middleware: answers 408 once the handler has waited `timeout` for the client's next bytes.
-pub async fn limit_idle(timeout: Duration, request: Request, next: Next) -> Response {
+/// Gives `request` a body that reports to the returned watch whenever a read has to wait.
+pub fn watch_body(request: Request) -> (Request, Arc<Watch>) {
     let watch = Arc::new(Watch::new());
     let request = request.map(|body| {
         Body::from_stream(Watched {
@@ -28,6 +28,12 @@ pub async fn limit_idle(timeout: Duration, request: Request, next: Next) -> Resp
             watch: Arc::clone(&watch),
         })
     });
+    (request, watch)
+}
+
+/// Middleware: answers 408 once the handler has waited `timeout` for the client's next bytes.
+pub async fn limit_idle(timeout: Duration, request: Request, next: Next) -> Response {
+    let (request, watch) = watch_body(request);
     let handler = next.run(request);
     tokio::pin!(handler);
     let tick = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
@@ -50,7 +56,7 @@ pub async fn limit_idle(timeout: Duration, request: Request, next: Next) -> Resp
 
 /// Since when the handler has been waiting for the client: milliseconds after `start`, plus
 /// one; 0 while it is not waiting.
-struct Watch {
+pub struct Watch {
     start: Instant,
     waiting_since: AtomicU64,
 }
@@ -82,7 +88,8 @@ impl Watch {
         self.waiting_since.store(0, Ordering::Relaxed);
     }
 
-    fn waiting_for(&self) -> Duration {
+    /// How long the current wait for the client's bytes has lasted (zero when not waiting).
+    pub fn waiting_for(&self) -> Duration {
         match self.waiting_since.load(Ordering::Relaxed) {
             0 => Duration::ZERO,
             since => Duration::from_millis(self.now().saturating_sub(since)),

@@ -6,7 +6,7 @@
 mod direct;
 mod download;
 mod form;
-mod idle;
+pub(super) mod idle;
 mod linger;
 mod register;
 mod upload;

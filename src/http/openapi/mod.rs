@@ -45,7 +45,7 @@ pub(crate) const ERROR_RESPONSES: &[(u16, &str, &str)] = &[
     (
         408,
         "RequestTimeout",
-        "`request_timeout`: an upload sent nothing for `UPLOAD_IDLE_TIMEOUT_SECS`; nothing of it \
+        "`request_timeout`: the body stalled (an upload for `UPLOAD_IDLE_TIMEOUT_SECS`, a JSON body for `REQUEST_TIMEOUT_SECS`); nothing of it \
          was kept",
     ),
     (

@@ -149,8 +149,8 @@ impl Op {
         self
     }
 
-    /// A JSON object body of `schema`: 400 (malformed, unknown or server-owned fields), 413,
-    /// 415 (not JSON), 422 (rules).
+    /// A JSON object body of `schema`: 400 (malformed, unknown or server-owned fields), 408
+    /// (the body stalled), 413, 415 (not JSON), 422 (rules).
     pub fn json_body(self, schema: impl Into<RefOr<Schema>>, required: bool) -> Self {
         let required = if required {
             Required::True
@@ -161,7 +161,7 @@ impl Op {
             .required(Some(required))
             .content("application/json", Content::new(Some(schema)))
             .build();
-        self.body(body).errors(&[400, 413, 415, 422])
+        self.body(body).errors(&[400, 408, 413, 415, 422])
     }
 
     /// A JSON merge patch (RFC 7396) of the schema named `patch`.
@@ -174,7 +174,7 @@ impl Op {
             )
             .content("application/json", Content::new(Some(reference(patch))))
             .build();
-        self.body(body).errors(&[400, 413, 415, 422])
+        self.body(body).errors(&[400, 408, 413, 415, 422])
     }
 
     pub fn response(mut self, status: u16, response: impl Into<RefOr<Response>>) -> Self {
