@@ -54,7 +54,20 @@ pub const BLOBS_DIR: &str = "blobs";
 pub async fn open_stores(config: &Config) -> anyhow::Result<(MetadataStore, BlobStore)> {
     let store = store::open(config).await?;
     let blobs = match &config.s3 {
-        None => BlobStore::Fs(FsBlobStore::open(&config.data_dir.join(BLOBS_DIR)).await?),
+        None => {
+            // Opening the fs store clears the temp files of uploads in flight, so a second
+            // process on the same DATA_DIR must not open it. The json store (json, dual) locks
+            // DATA_DIR itself; with MongoDB metadata the blob store takes that lock.
+            let lock = match config.data_backend {
+                config::DataBackend::Mongodb => Some(store::json::lock_data_dir(&config.data_dir)?),
+                config::DataBackend::Json | config::DataBackend::Dual { .. } => None,
+            };
+            let blobs = FsBlobStore::open(&config.data_dir.join(BLOBS_DIR)).await?;
+            BlobStore::Fs(match lock {
+                Some(lock) => blobs.holding(lock),
+                None => blobs,
+            })
+        }
         Some(s3) => BlobStore::S3(S3BlobStore::open(s3).await?),
     };
     Ok((store, blobs))

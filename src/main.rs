@@ -27,8 +27,7 @@ enum Command {
     CheckConfig(RawConfig),
     /// Find blobs without file records (and records without blobs); dry run by default.
     /// With blobs on S3 and metadata on MongoDB it may run beside live instances; otherwise
-    /// stop the service first (the json store locks DATA_DIR, and opening the fs blob store
-    /// clears the temp files of uploads in flight).
+    /// stop the service first (the json store and the fs blob store lock DATA_DIR).
     Gc {
         /// Remove the orphan blobs instead of only listing them.
         #[arg(long)]

@@ -27,6 +27,8 @@ const IO_BUFFER: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct FsBlobStore {
     root: Arc<PathBuf>,
+    /// The `DATA_DIR` lock, when this store holds it (see [`FsBlobStore::holding`]).
+    _lock: Option<Arc<std::fs::File>>,
 }
 
 /// Removes a temp file unless disarmed: covers errors and uploads whose future is dropped
@@ -66,7 +68,14 @@ impl FsBlobStore {
         }
         Ok(Self {
             root: Arc::new(root),
+            _lock: None,
         })
+    }
+
+    /// Keeps `lock` (a `DATA_DIR` lock) for as long as the store lives.
+    pub fn holding(mut self, lock: std::fs::File) -> Self {
+        self._lock = Some(Arc::new(lock));
+        self
     }
 
     fn path(&self, key: &BlobKey) -> PathBuf {

@@ -152,8 +152,9 @@ async fn gc_finds_orphan_blobs_and_records_without_blobs() {
     let kept = app.upload(b"kept", "kept.txt", None).await;
     let lost = app.upload(b"lost", "lost.txt", None).await;
     let blobs = app.blobs();
-    if Backend::under_test() == Backend::Json {
-        // The json store's lock keeps gc away from a running service on the same DATA_DIR.
+    if Backend::under_test() == Backend::Json || BlobBackend::under_test() == BlobBackend::Fs {
+        // The DATA_DIR lock (taken by the json store, or by the fs blob store beside MongoDB)
+        // keeps gc away from a running service on the same DATA_DIR.
         let busy = gc(&app.data_dir, &blobs, false).await;
         assert!(!busy.status.success(), "gc must not run beside the service");
         assert!(String::from_utf8_lossy(&busy.stderr).contains("in use"));

@@ -7,6 +7,8 @@ mod index;
 mod log;
 mod messages;
 
+pub use self::disk::lock_data_dir;
+
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
