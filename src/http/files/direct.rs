@@ -7,7 +7,7 @@
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -20,7 +20,7 @@ use crate::blob::{BlobError, BlobKey, PutOutcome};
 use crate::error::{ApiError, Result};
 use crate::files::content::{image_dimensions, is_allowed, resolve_type};
 use crate::files::names::sanitize_filename;
-use crate::files::signing::{LinkError, SignedQuery, unix_now};
+use crate::files::signing::{SignedQuery, unix_now};
 use crate::files::uploads::{self, Ticket, URL_LIFETIME};
 use crate::http::extract::{CurrentUser, DocumentId, JsonObject};
 use crate::model::file::FileCategory;
@@ -131,21 +131,9 @@ pub async fn put_upload(
         .as_ref()
         .map(|Query(signed)| signed.clone())
         .unwrap_or_default();
-    let user = match id {
-        Some(id) if !signed.is_empty() => state
-            .signer
-            .verify_upload(id, &signed, unix_now())
-            .map_err(|problem| ApiError::Unauthorized(problem.to_string()))?,
-        None if !signed.is_empty() => {
-            return Err(ApiError::Unauthorized(LinkError::BadSignature.to_string()));
-        }
-        _ => {
-            let authorization = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok());
-            state.auth.authenticate(authorization)?
-        }
-    };
+    let user = super::link_or_bearer(&state, &headers, id, &signed, |id, signed| {
+        state.signer.verify_upload(id, signed, unix_now())
+    })?;
     let upload_id =
         id.ok_or_else(|| ApiError::bad_request("the path does not name a valid upload id"))?;
     if let Err(rejection) = query {

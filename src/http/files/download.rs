@@ -22,7 +22,7 @@ use crate::config::RedirectMode;
 use crate::error::{ApiError, Result};
 use crate::files::content::serves_inline;
 use crate::files::names::content_disposition;
-use crate::files::signing::{LinkError, SignedQuery};
+use crate::files::signing::{SignedQuery, unix_now};
 use crate::model::file::File;
 use crate::model::{Collection, ids};
 
@@ -56,29 +56,18 @@ pub async fn get_file(
     // Credentials first: a caller without them learns nothing but 401 about this route.
     let query = query.map(|Query(query)| query);
     let id = path.ok().and_then(|Path(text)| ids::parse_id(&text));
-    let signed = query.as_ref().ok().map(|query| SignedQuery {
-        user: query.user.clone(),
-        expires: query.expires.clone(),
-        signature: query.signature.clone(),
-    });
-    let user = match (&signed, id) {
-        (Some(signed), Some(id)) if !signed.is_empty() => {
-            let now = crate::files::signing::unix_now();
-            state
-                .signer
-                .verify(id, signed, now)
-                .map_err(|problem| ApiError::Unauthorized(problem.to_string()))?
-        }
-        (Some(signed), None) if !signed.is_empty() => {
-            return Err(ApiError::Unauthorized(LinkError::BadSignature.to_string()));
-        }
-        _ => {
-            let authorization = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok());
-            state.auth.authenticate(authorization)?
-        }
-    };
+    let signed = query
+        .as_ref()
+        .ok()
+        .map(|query| SignedQuery {
+            user: query.user.clone(),
+            expires: query.expires.clone(),
+            signature: query.signature.clone(),
+        })
+        .unwrap_or_default();
+    let user = super::link_or_bearer(&state, &headers, id, &signed, |id, signed| {
+        state.signer.verify(id, signed, unix_now())
+    })?;
     let id = id.ok_or_else(|| ApiError::bad_request("the path does not name a valid file id"))?;
     match query {
         Err(rejection) => {

@@ -28,7 +28,9 @@ use super::routes::{Endpoint, Routes};
 use crate::AppState;
 use crate::config::Config;
 use crate::error::{ApiError, Result};
-use crate::files::signing::{DEFAULT_LIFETIME_SECS, MAX_LIFETIME_SECS, unix_now};
+use crate::files::signing::{
+    DEFAULT_LIFETIME_SECS, LinkError, MAX_LIFETIME_SECS, SignedQuery, unix_now,
+};
 use crate::files::{records_with_hash, storage_key};
 use crate::model::file::File;
 use crate::model::{Collection, Timestamp, UserId};
@@ -109,6 +111,27 @@ pub fn routes(config: &Config) -> Routes {
                 HeaderValue::from_static("nosniff"),
             ))
         })
+}
+
+/// The caller of a route open to signed links: with link parameters in the query, the user
+/// `verify` finds the link signed for (for the id in the path); without them, the bearer
+/// token's user. A link on a path without a valid id is a bad signature.
+fn link_or_bearer(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    id: Option<Uuid>,
+    signed: &SignedQuery,
+    verify: impl FnOnce(Uuid, &SignedQuery) -> std::result::Result<UserId, LinkError>,
+) -> Result<UserId> {
+    if signed.is_empty() {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        return Ok(state.auth.authenticate(authorization)?);
+    }
+    let id = id.ok_or(LinkError::BadSignature);
+    id.and_then(|id| verify(id, signed))
+        .map_err(|problem| ApiError::Unauthorized(problem.to_string()))
 }
 
 async fn list_files(
