@@ -85,27 +85,18 @@ pub fn check_format(root: &Path) -> anyhow::Result<()> {
 
 /// Writes `bytes` to `dir/name` so that a crash leaves either the old or the new content.
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    let temp = dir.join(format!("{TEMP_PREFIX}{name}-{}", Uuid::new_v4().simple()));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, dir.join(name))?;
-        sync_dir(dir)
-    })();
+    let temp = write_temp(dir, name, bytes)?;
+    let result = fs::rename(&temp, dir.join(name)).and_then(|()| sync_dir(dir));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result.with_context(|| format!("cannot write {}", dir.join(name).display()))
 }
 
-/// Writes `bytes` to a new fsynced temp file in `dir` and returns its path, for a caller that
-/// renames it into place itself.
-pub fn write_temp(dir: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
-    let temp = dir.join(format!("{TEMP_PREFIX}{}", Uuid::new_v4().simple()));
+/// Writes `bytes` to a new fsynced temp file in `dir` for the file `name`
+/// (`.tmp-<name>-<random>`) and returns its path, for a caller that renames it into place.
+pub fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let temp = dir.join(format!("{TEMP_PREFIX}{name}-{}", Uuid::new_v4().simple()));
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)

@@ -326,7 +326,8 @@ pub fn compact(log: &ChatLog) -> anyhow::Result<()> {
         bytes.extend_from_slice(&line);
     }
     let dir = log.path.parent().context("a log has a directory")?;
-    let temp = disk::write_temp(dir, &bytes)?;
+    let name = log.path.file_name().context("a log has a file name")?;
+    let temp = disk::write_temp(dir, &name.to_string_lossy(), &bytes)?;
     fresh.file_len = bytes.len() as u64;
     {
         // Readers open the file and take offsets under this lock, so they see either the old
