@@ -7,6 +7,7 @@ mod docs;
 pub mod extract;
 mod files;
 mod health;
+mod idle;
 mod limits;
 pub mod list;
 mod messages;

@@ -176,7 +176,7 @@ pub(super) async fn limit_time(timeout: Duration, request: Request, next: Next) 
     let (request, body) = if empty {
         (request, None)
     } else {
-        let (request, watch) = super::files::idle::watch_body(request);
+        let (request, watch) = super::idle::watch_body(request);
         (request, Some(watch))
     };
     match tokio::time::timeout(timeout, next.run(request)).await {

@@ -6,7 +6,6 @@
 mod direct;
 mod download;
 mod form;
-pub(super) mod idle;
 mod linger;
 mod register;
 mod upload;
@@ -52,7 +51,7 @@ pub fn routes(config: &Config) -> Routes {
         route
             .layer(DefaultBodyLimit::disable())
             .layer(middleware::from_fn(move |request, next| {
-                idle::limit_idle(idle_timeout, request, next)
+                super::idle::limit_idle(idle_timeout, request, next)
             }))
     };
     let json = move |route: MethodRouter<AppState>| {
@@ -127,7 +126,7 @@ fn link_or_bearer(
         let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok());
-        return Ok(state.auth.authenticate(authorization)?);
+        return state.auth.authenticate(authorization);
     }
     let id = id.ok_or(LinkError::BadSignature);
     id.and_then(|id| verify(id, signed))

@@ -1,9 +1,11 @@
-//! Uploads that stall. A client that stops sending in the middle of a body would otherwise
-//! hold an upload slot (`MAX_CONCURRENT_UPLOADS`) and a connection for as long as it likes.
-//! While the handler waits for the next bytes of the body a watchdog counts; after
-//! `UPLOAD_IDLE_TIMEOUT_SECS` without a byte the request is answered 408 and the handler is
-//! dropped, which removes whatever it had written. Only waiting on the client counts: time the
-//! handler spends elsewhere (writing a part to a slow S3, say) never does.
+//! Bodies that stall. A client that stops sending in the middle of a body would otherwise
+//! hold a connection (and, uploading, an upload slot of `MAX_CONCURRENT_UPLOADS`) for as long
+//! as it likes. A watched body records when the handler is waiting for the client's next
+//! bytes. Uploads (`limit_idle`): after `UPLOAD_IDLE_TIMEOUT_SECS` without a byte the request
+//! is answered 408 and the handler is dropped, which removes whatever it had written; only
+//! waiting on the client counts, never time the handler spends elsewhere (writing a part to a
+//! slow S3, say). JSON routes (`router::limit_time`) ask the watch, when their time limit
+//! passes, whether the client or the service was late: 408 or 503.
 
 use std::pin::Pin;
 use std::sync::Arc;
