@@ -259,3 +259,26 @@ async fn the_docs_page_loads_every_asset_from_this_server() {
     let missing = app.get("/api/docs/assets/nope.js").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+/// The committed copy of the document (`docs/openapi.json`) is what the service serves, byte
+/// for byte: a refactoring that must not change the API shows it here, and a change that does
+/// shows up in review as a diff of that file. `QUILLSTORE_UPDATE_OPENAPI=1` rewrites the copy.
+#[tokio::test]
+async fn the_served_document_is_byte_identical_to_docs_openapi_json() {
+    let app = spawn_app().await;
+    let response = app.get("/api/openapi.json").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let served = response.bytes().await.expect("the document's bytes");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json");
+    if std::env::var_os("QUILLSTORE_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &served).expect("write docs/openapi.json");
+    }
+    let committed = std::fs::read(&path).expect("docs/openapi.json is committed");
+    assert!(
+        committed == served.as_ref(),
+        "the served OpenAPI document differs from docs/openapi.json ({} bytes served, {} \
+         committed); rerun with QUILLSTORE_UPDATE_OPENAPI=1 when the change is meant",
+        served.len(),
+        committed.len()
+    );
+}
