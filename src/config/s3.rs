@@ -1,9 +1,11 @@
 //! S3 settings (`S3_MODE` external or embedded): where the bucket is, how to sign for it, how
-//! long to wait for it, and how files are redirected to it (`FILES_REDIRECT`).
+//! long to wait for it, and where redirected downloads point (presigned URLs or
+//! `S3_PUBLIC_URL`). Whether a download is redirected is `FILES_REDIRECT`, in `files`.
 
 use std::time::Duration;
 
-use super::{RawConfig, Secret, parse_bool};
+use super::values::parse_bool;
+use super::{RawConfig, Secret};
 
 /// How the blob store is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,17 +23,6 @@ pub enum ChecksumMode {
     Auto,
     Sha256,
     Off,
-}
-
-/// How downloads of files on S3 are answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RedirectMode {
-    /// Files larger than `FILES_REDIRECT_THRESHOLD` are redirected, smaller ones streamed.
-    Auto,
-    /// Every file is streamed through quillstore.
-    Never,
-    /// Every file is redirected.
-    Always,
 }
 
 /// The validated S3 settings.
@@ -63,146 +54,6 @@ pub struct S3Config {
 
 /// The longest presigned URL lifetime SigV4 allows (7 days).
 const MAX_PRESIGN_EXPIRY_SECS: u64 = 7 * 24 * 3600;
-
-pub(super) fn parse_redirect(
-    raw: &RawConfig,
-    check: &mut impl FnMut(Result<(), String>),
-) -> RedirectMode {
-    match raw.files_redirect.as_deref().map(str::trim) {
-        None | Some("") | Some("auto") => RedirectMode::Auto,
-        Some("never") => RedirectMode::Never,
-        Some("always") => RedirectMode::Always,
-        Some(other) => {
-            check(Err(format!(
-                "FILES_REDIRECT={other}: expected auto, never or always"
-            )));
-            RedirectMode::Auto
-        }
-    }
-}
-
-pub(super) fn parse_s3(
-    raw: &RawConfig,
-    check: &mut impl FnMut(Result<(), String>),
-) -> Option<S3Config> {
-    let non_empty = |value: &Option<String>| {
-        value
-            .as_deref()
-            .map(str::trim)
-            .filter(|text| !text.is_empty())
-            .map(str::to_owned)
-    };
-    let mode = match non_empty(&raw.s3_mode).as_deref() {
-        None | Some("disabled") => return None,
-        Some("external") => S3Mode::External,
-        Some("embedded") => S3Mode::Embedded,
-        Some(other) => {
-            check(Err(format!(
-                "S3_MODE={other}: expected disabled, external or embedded"
-            )));
-            return None;
-        }
-    };
-    let endpoint = non_empty(&raw.s3_endpoint);
-    if let Some(endpoint) = &endpoint
-        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-    {
-        check(Err(format!(
-            "S3_ENDPOINT={endpoint}: expected a URL such as http://127.0.0.1:3900"
-        )));
-    }
-    let public_url = non_empty(&raw.s3_public_url).map(|url| url.trim_end_matches('/').to_owned());
-    if let Some(url) = &public_url
-        && !(url.starts_with("http://") || url.starts_with("https://"))
-    {
-        check(Err(format!(
-            "S3_PUBLIC_URL={url}: expected a URL such as https://cdn.example.com/files"
-        )));
-    }
-    let access_key = non_empty(&raw.s3_access_key).map(Secret::new);
-    let secret_key = non_empty(&raw.s3_secret_key).map(Secret::new);
-    if access_key.is_some() != secret_key.is_some() {
-        check(Err(
-            "S3_ACCESS_KEY and S3_SECRET_KEY go together: set both, or neither to use the \
-             default AWS credential chain"
-                .to_owned(),
-        ));
-    }
-    let bucket = non_empty(&raw.s3_bucket).unwrap_or_default();
-    if bucket.is_empty() {
-        check(Err(
-            "S3_BUCKET is required when S3_MODE is external or embedded".to_owned(),
-        ));
-    } else if !valid_bucket(&bucket) {
-        check(Err(format!(
-            "S3_BUCKET={bucket}: not a bucket name (3-63 of a-z 0-9 . -)"
-        )));
-    }
-    let path_prefix = parse_prefix(raw.s3_path_prefix.as_deref().unwrap_or_default(), check);
-    let force_path_style = match &raw.s3_force_path_style {
-        None => endpoint.is_some(),
-        Some(text) => parse_bool(text).unwrap_or_else(|| {
-            check(Err(format!(
-                "S3_FORCE_PATH_STYLE={text}: expected true or false"
-            )));
-            true
-        }),
-    };
-    let create_bucket = match &raw.s3_create_bucket {
-        None => mode == S3Mode::Embedded,
-        Some(text) => parse_bool(text).unwrap_or_else(|| {
-            check(Err(format!(
-                "S3_CREATE_BUCKET={text}: expected true or false"
-            )));
-            false
-        }),
-    } || mode == S3Mode::Embedded;
-    let mut seconds = |value: &Option<String>, name: &str, default: u64, max: u64| match value {
-        None => default,
-        Some(text) => match text.trim().parse::<u64>() {
-            Ok(number) if (1..=max).contains(&number) => number,
-            _ => {
-                check(Err(format!(
-                    "{name}={text}: expected a whole number 1-{max}"
-                )));
-                default
-            }
-        },
-    };
-    let presign_expiry = seconds(
-        &raw.s3_presign_expiry,
-        "S3_PRESIGN_EXPIRY",
-        3600,
-        MAX_PRESIGN_EXPIRY_SECS,
-    );
-    let timeout_ms = seconds(&raw.s3_timeout_ms, "S3_TIMEOUT_MS", 5000, 600_000);
-    let checksum = match non_empty(&raw.s3_checksum).as_deref() {
-        None | Some("auto") => ChecksumMode::Auto,
-        Some("sha256") => ChecksumMode::Sha256,
-        Some("off") => ChecksumMode::Off,
-        Some(other) => {
-            check(Err(format!(
-                "S3_CHECKSUM={other}: expected auto, sha256 or off"
-            )));
-            ChecksumMode::Auto
-        }
-    };
-    Some(S3Config {
-        mode,
-        endpoint,
-        region: non_empty(&raw.s3_region).unwrap_or_else(|| "us-east-1".to_owned()),
-        access_key,
-        secret_key,
-        bucket,
-        path_prefix,
-        public_url,
-        force_path_style,
-        presign_expiry: Duration::from_secs(presign_expiry),
-        create_bucket,
-        timeout: Duration::from_millis(timeout_ms),
-        checksum,
-    })
-}
 
 /// `a/b` and `a/b/` both become `a/b/`; every segment must be safe in a key.
 fn parse_prefix(text: &str, check: &mut impl FnMut(Result<(), String>)) -> String {
@@ -239,7 +90,7 @@ impl S3Config {
     /// `S3_MODE` is unset or disabled; every problem named by variable.
     pub fn from_raw(raw: &RawConfig) -> Result<Option<Self>, super::ConfigErrors> {
         let mut problems = Vec::new();
-        let settings = parse_s3(raw, &mut |result: Result<(), String>| {
+        let settings = Self::parse(raw, &mut |result: Result<(), String>| {
             if let Err(problem) = result {
                 problems.push(problem);
             }
@@ -249,6 +100,131 @@ impl S3Config {
         } else {
             Err(super::ConfigErrors(problems))
         }
+    }
+
+    /// `None` when `S3_MODE` is unset or disabled, or names no mode (then reported).
+    pub(super) fn parse(
+        raw: &RawConfig,
+        check: &mut impl FnMut(Result<(), String>),
+    ) -> Option<Self> {
+        let non_empty = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|text| !text.is_empty())
+                .map(str::to_owned)
+        };
+        let mode = match non_empty(&raw.s3_mode).as_deref() {
+            None | Some("disabled") => return None,
+            Some("external") => S3Mode::External,
+            Some("embedded") => S3Mode::Embedded,
+            Some(other) => {
+                check(Err(format!(
+                    "S3_MODE={other}: expected disabled, external or embedded"
+                )));
+                return None;
+            }
+        };
+        let endpoint = non_empty(&raw.s3_endpoint);
+        if let Some(endpoint) = &endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            check(Err(format!(
+                "S3_ENDPOINT={endpoint}: expected a URL such as http://127.0.0.1:3900"
+            )));
+        }
+        let public_url =
+            non_empty(&raw.s3_public_url).map(|url| url.trim_end_matches('/').to_owned());
+        if let Some(url) = &public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            check(Err(format!(
+                "S3_PUBLIC_URL={url}: expected a URL such as https://cdn.example.com/files"
+            )));
+        }
+        let access_key = non_empty(&raw.s3_access_key).map(Secret::new);
+        let secret_key = non_empty(&raw.s3_secret_key).map(Secret::new);
+        if access_key.is_some() != secret_key.is_some() {
+            check(Err(
+                "S3_ACCESS_KEY and S3_SECRET_KEY go together: set both, or neither to use the \
+                 default AWS credential chain"
+                    .to_owned(),
+            ));
+        }
+        let bucket = non_empty(&raw.s3_bucket).unwrap_or_default();
+        if bucket.is_empty() {
+            check(Err(
+                "S3_BUCKET is required when S3_MODE is external or embedded".to_owned(),
+            ));
+        } else if !valid_bucket(&bucket) {
+            check(Err(format!(
+                "S3_BUCKET={bucket}: not a bucket name (3-63 of a-z 0-9 . -)"
+            )));
+        }
+        let path_prefix = parse_prefix(raw.s3_path_prefix.as_deref().unwrap_or_default(), check);
+        let force_path_style = match &raw.s3_force_path_style {
+            None => endpoint.is_some(),
+            Some(text) => parse_bool(text).unwrap_or_else(|| {
+                check(Err(format!(
+                    "S3_FORCE_PATH_STYLE={text}: expected true or false"
+                )));
+                true
+            }),
+        };
+        let create_bucket = match &raw.s3_create_bucket {
+            None => mode == S3Mode::Embedded,
+            Some(text) => parse_bool(text).unwrap_or_else(|| {
+                check(Err(format!(
+                    "S3_CREATE_BUCKET={text}: expected true or false"
+                )));
+                false
+            }),
+        } || mode == S3Mode::Embedded;
+        let mut seconds = |value: &Option<String>, name: &str, default: u64, max: u64| match value {
+            None => default,
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(number) if (1..=max).contains(&number) => number,
+                _ => {
+                    check(Err(format!(
+                        "{name}={text}: expected a whole number 1-{max}"
+                    )));
+                    default
+                }
+            },
+        };
+        let presign_expiry = seconds(
+            &raw.s3_presign_expiry,
+            "S3_PRESIGN_EXPIRY",
+            3600,
+            MAX_PRESIGN_EXPIRY_SECS,
+        );
+        let timeout_ms = seconds(&raw.s3_timeout_ms, "S3_TIMEOUT_MS", 5000, 600_000);
+        let checksum = match non_empty(&raw.s3_checksum).as_deref() {
+            None | Some("auto") => ChecksumMode::Auto,
+            Some("sha256") => ChecksumMode::Sha256,
+            Some("off") => ChecksumMode::Off,
+            Some(other) => {
+                check(Err(format!(
+                    "S3_CHECKSUM={other}: expected auto, sha256 or off"
+                )));
+                ChecksumMode::Auto
+            }
+        };
+        Some(Self {
+            mode,
+            endpoint,
+            region: non_empty(&raw.s3_region).unwrap_or_else(|| "us-east-1".to_owned()),
+            access_key,
+            secret_key,
+            bucket,
+            path_prefix,
+            public_url,
+            force_path_style,
+            presign_expiry: Duration::from_secs(presign_expiry),
+            create_bucket,
+            timeout: Duration::from_millis(timeout_ms),
+            checksum,
+        })
     }
 
     /// `(variable, value)` pairs for `check-config`, secrets masked.
