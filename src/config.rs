@@ -121,6 +121,8 @@ impl Config {
 
     /// The effective configuration as `(variable, value)` pairs, secrets masked.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
+        // The order `check-config` has always printed, which is not the parse order: the
+        // guard lines come before the file lines here, after the S3 problems there.
         let mut lines = Vec::new();
         self.describe_listen(&mut lines);
         self.describe_data(&mut lines);
