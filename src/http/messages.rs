@@ -19,7 +19,7 @@ use super::extract::{
 use super::list::MAX_LIMIT;
 use super::openapi::messages as docs;
 use super::resource::{
-    check_fields, check_precondition, check_references, document_response, parse,
+    check_fields, check_precondition, check_references, document_response, merge, parse,
     retry_unless_pinned, to_body,
 };
 use super::routes::{Endpoint, Routes};
@@ -194,22 +194,7 @@ async fn update_attempt(
         .await?;
     check_precondition(precondition, &current)?;
     let (client, server) = current.split_server_fields();
-    let mut merged = Value::Object(client.clone());
-    json_patch::merge(&mut merged, patch);
-    let Value::Object(merged) = merged else {
-        return Err(ApiError::bad_request("a merge patch must be an object"));
-    };
-    let message: Message = parse(merged)?;
-    let known: HashSet<Uuid> = parse::<Message>(client)
-        .map(|previous| {
-            previous
-                .references()
-                .into_iter()
-                .map(|reference| reference.id)
-                .collect()
-        })
-        .unwrap_or_default();
-    check_references(state, user, message.references(), &known).await?;
+    let message: Message = merge(state, user, client, patch).await?;
     let mut body = to_body(&message)?;
     body.extend(server);
     let change = MessageChange::Replace {

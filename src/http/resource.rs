@@ -293,17 +293,7 @@ async fn update_attempt<R: Resource>(
 ) -> Result<Attempt<Document>> {
     let current = state.store.get(R::COLLECTION, user, id).await?;
     check_precondition(precondition, &current)?;
-    let mut merged = Value::Object(current.body.clone());
-    json_patch::merge(&mut merged, patch);
-    let Value::Object(merged) = merged else {
-        return Err(ApiError::bad_request("a merge patch must be an object"));
-    };
-    let resource: R = parse(merged)?;
-    let previous: Option<R> = serde_json::from_value(Value::Object(current.body.clone())).ok();
-    let known: HashSet<Uuid> = previous
-        .map(|p| p.references().into_iter().map(|r| r.id).collect())
-        .unwrap_or_default();
-    check_references(state, user, resource.references(), &known).await?;
+    let resource: R = merge(state, user, current.body.clone(), patch).await?;
     let written = state
         .store
         .replace(
@@ -315,6 +305,28 @@ async fn update_attempt<R: Resource>(
         )
         .await;
     Ok(retry_unless_pinned(precondition, written)?)
+}
+
+/// Applies a JSON merge patch to the client-owned fields of a stored document and checks the
+/// result like a new one, except references the document already held.
+pub(super) async fn merge<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    current: Map<String, Value>,
+    patch: &Value,
+) -> Result<R> {
+    let mut merged = Value::Object(current.clone());
+    json_patch::merge(&mut merged, patch);
+    let Value::Object(merged) = merged else {
+        return Err(ApiError::bad_request("a merge patch must be an object"));
+    };
+    let resource: R = parse(merged)?;
+    let previous: Option<R> = serde_json::from_value(Value::Object(current)).ok();
+    let known: HashSet<Uuid> = previous
+        .map(|p| p.references().into_iter().map(|r| r.id).collect())
+        .unwrap_or_default();
+    check_references(state, user, resource.references(), &known).await?;
+    Ok(resource)
 }
 
 /// 412 when the client's `If-Match` names another version than the stored one.
