@@ -1,7 +1,8 @@
 //! Routes for a chat's messages: append, page by `seq`, read, merge-patch, delete, and swipes.
-//! The swipe rules (one active member per group, stored) are computed here from the group's
-//! current members and committed as one atomic batch with version checks, so they hold on
-//! every backend and under concurrent writers.
+//! The swipe rules (one active member per group, stored) live in [`crate::chats::swipes`]; the
+//! handlers read the group's current members, ask a rule for the changes and commit them as one
+//! atomic batch with version checks, reading again when a concurrent writer got there first, so
+//! the rules hold on every backend and under concurrent writers.
 
 use std::collections::HashSet;
 
@@ -17,13 +18,18 @@ use super::extract::{
 };
 use super::list::MAX_LIMIT;
 use super::openapi::messages as docs;
-use super::resource::{check_fields, check_references, document_response, parse, to_body};
+use super::resource::{
+    check_fields, check_precondition, check_references, document_response, merge, parse,
+    retry_unless_pinned, to_body,
+};
 use super::routes::{Endpoint, Routes};
 use crate::AppState;
+use crate::chats::{StoredMessage, SwipeError, swipes};
 use crate::error::{ApiError, FieldError, Result};
-use crate::model::message::{MESSAGE_SERVER_FIELDS, Message, Placement, Role};
+use crate::model::message::{MESSAGE_SERVER_FIELDS, Message, Role};
 use crate::model::{Document, Resource, SERVER_OWNED_FIELDS, UserId, ids};
-use crate::store::{MessageChange, MessageQuery, StoreError};
+use crate::store::retry::{Attempt, retry_on_conflict};
+use crate::store::{MessageChange, MessageQuery};
 
 /// How often a write re-reads messages that concurrent writers changed.
 const ATTEMPTS: usize = 32;
@@ -157,28 +163,6 @@ async fn get_message(
     Ok(document_response(StatusCode::OK, &message, None))
 }
 
-/// Splits a stored message into its client-owned fields and its server-owned swipe fields.
-fn split(message: &Document) -> (Map<String, Value>, Map<String, Value>) {
-    let (mut client, mut server) = (Map::new(), Map::new());
-    for (key, value) in &message.body {
-        if MESSAGE_SERVER_FIELDS.contains(&key.as_str()) {
-            server.insert(key.clone(), value.clone());
-        } else {
-            client.insert(key.clone(), value.clone());
-        }
-    }
-    (client, server)
-}
-
-/// The message's body with its swipe fields set to `fields`.
-fn with_swipe(message: &Document, fields: &[(&str, Value)]) -> Map<String, Value> {
-    let mut body = message.body.clone();
-    for (key, value) in fields {
-        body.insert((*key).to_owned(), value.clone());
-    }
-    body
-}
-
 async fn update_message(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -188,57 +172,41 @@ async fn update_message(
 ) -> Result<Response> {
     check_fields::<Message>(&patch)?;
     let patch = Value::Object(patch);
-    for _ in 0..ATTEMPTS {
-        let current = state
-            .store
-            .get_message(&user, path.chat_id, path.message_id)
-            .await?;
-        check_precondition(precondition, &current)?;
-        let (client, server) = split(&current);
-        let mut merged = Value::Object(client.clone());
-        json_patch::merge(&mut merged, &patch);
-        let Value::Object(merged) = merged else {
-            return Err(ApiError::bad_request("a merge patch must be an object"));
-        };
-        let message: Message = parse(merged)?;
-        let known: HashSet<Uuid> = parse::<Message>(client)
-            .map(|previous| {
-                previous
-                    .references()
-                    .into_iter()
-                    .map(|reference| reference.id)
-                    .collect()
-            })
-            .unwrap_or_default();
-        check_references(&state, &user, message.references(), &known).await?;
-        let mut body = to_body(&message)?;
-        body.extend(server);
-        let change = MessageChange::Replace {
-            id: current.id,
-            expected_version: current.version,
-            body,
-        };
-        match state
-            .store
-            .commit_messages(&user, path.chat_id, vec![change])
-            .await
-        {
-            Ok(written) => return Ok(document_response(StatusCode::OK, &single(written)?, None)),
-            Err(StoreError::VersionMismatch) if precondition.version().is_none() => continue,
-            Err(error) => return Err(error.into()),
-        }
-    }
-    Err(busy())
+    let written = retry_on_conflict(ATTEMPTS, || {
+        update_attempt(&state, &user, &path, precondition, &patch)
+    })
+    .await
+    .map_err(|error| error.or_colliding(busy))?;
+    Ok(document_response(StatusCode::OK, &single(written)?, None))
 }
 
-fn check_precondition(precondition: Precondition, current: &Document) -> Result<()> {
-    if precondition
-        .version()
-        .is_some_and(|expected| expected != current.version)
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
-    Ok(())
+/// One read-merge-write of a message's client-owned fields; its swipe fields stay as read.
+async fn update_attempt(
+    state: &AppState,
+    user: &UserId,
+    path: &MessagePath,
+    precondition: Precondition,
+    patch: &Value,
+) -> Result<Attempt<Vec<Document>>> {
+    let current = state
+        .store
+        .get_message(user, path.chat_id, path.message_id)
+        .await?;
+    check_precondition(precondition, &current)?;
+    let (client, server) = current.split_server_fields();
+    let message: Message = merge(state, user, client, patch).await?;
+    let mut body = to_body(&message)?;
+    body.extend(server);
+    let change = MessageChange::Replace {
+        id: current.id,
+        expected_version: current.version,
+        body,
+    };
+    let written = state
+        .store
+        .commit_messages(user, path.chat_id, vec![change])
+        .await;
+    Ok(retry_unless_pinned(precondition, written)?)
 }
 
 fn busy() -> ApiError {
@@ -267,17 +235,39 @@ async fn members_at(
     Ok(state.store.page_messages(&query).await?.items)
 }
 
-/// Commits a batch a swipe rule computed; `None` when a concurrent writer got there first and
-/// the rule must be computed again from fresh reads.
-async fn try_commit(
+/// The members of `target`'s swipe group; none (and no read) when it has no group.
+async fn group_members(
+    state: &AppState,
+    user: &UserId,
+    chat_id: Uuid,
+    target: &Document,
+) -> Result<Vec<Document>> {
+    match target.swipe() {
+        Some(_) => members_at(state, user, chat_id, target.seq()).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Commits a batch a swipe rule computed; a conflict when a concurrent writer got there first
+/// and the rule must be computed again from fresh reads.
+async fn commit(
     state: &AppState,
     user: &UserId,
     chat_id: Uuid,
     changes: Vec<MessageChange>,
-) -> Result<Option<Vec<Document>>> {
-    match state.store.commit_messages(user, chat_id, changes).await {
-        Err(StoreError::VersionMismatch) => Ok(None),
-        other => Ok(Some(other?)),
+) -> Result<Attempt<Vec<Document>>> {
+    let written = state.store.commit_messages(user, chat_id, changes).await;
+    Ok(Attempt::of_write(written)?)
+}
+
+/// A refused swipe request is a validation problem of the field that asked for it.
+impl From<SwipeError> for ApiError {
+    fn from(error: SwipeError) -> Self {
+        let field = match error {
+            SwipeError::NotAssistant | SwipeError::NoSwipes => "messageId",
+            SwipeError::NoSuchIndex => "swipeIndex",
+        };
+        ApiError::validation(field, error.to_string())
     }
 }
 
@@ -297,71 +287,20 @@ async fn delete_message(
     ApiQuery(params): ApiQuery<DeleteParams>,
 ) -> Result<StatusCode> {
     let whole_group = params.group.unwrap_or(false);
-    for _ in 0..ATTEMPTS {
-        let changes = plan_delete(&state, &user, &path, precondition, whole_group).await?;
-        if try_commit(&state, &user, path.chat_id, changes)
-            .await?
-            .is_some()
-        {
-            return Ok(StatusCode::NO_CONTENT);
-        }
-    }
-    Err(busy())
-}
-
-async fn plan_delete(
-    state: &AppState,
-    user: &UserId,
-    path: &MessagePath,
-    precondition: Precondition,
-    whole_group: bool,
-) -> Result<Vec<MessageChange>> {
-    let target = state
-        .store
-        .get_message(user, path.chat_id, path.message_id)
-        .await?;
-    check_precondition(precondition, &target)?;
-    let placement = Placement::of(&target.body);
-    if placement.swipe_group.is_none() {
-        return Ok(vec![MessageChange::Delete {
-            id: target.id,
-            expected_version: target.version,
-        }]);
-    }
-    let members = members_at(state, user, path.chat_id, placement.seq).await?;
-    if whole_group {
-        return Ok(members
-            .iter()
-            .map(|member| MessageChange::Delete {
-                id: member.id,
-                expected_version: member.version,
-            })
-            .collect());
-    }
-    let mut changes = vec![MessageChange::Delete {
-        id: target.id,
-        expected_version: target.version,
-    }];
-    if placement.visible {
-        let rest: Vec<&Document> = members
-            .iter()
-            .filter(|member| member.id != target.id)
-            .collect();
-        let heir = rest
-            .iter()
-            .rev()
-            .find(|member| Placement::of(&member.body).swipe_index < placement.swipe_index)
-            .or_else(|| rest.first());
-        if let Some(heir) = heir {
-            let body = with_swipe(heir, &[("swipeActive", Value::Bool(true))]);
-            changes.push(MessageChange::Replace {
-                id: heir.id,
-                expected_version: heir.version,
-                body,
-            });
-        }
-    }
-    Ok(changes)
+    retry_on_conflict(ATTEMPTS, || async {
+        let target = state
+            .store
+            .get_message(&user, path.chat_id, path.message_id)
+            .await?;
+        // A conflict on another member is retried; one on the target fails this check.
+        check_precondition(precondition, &target)?;
+        let members = group_members(&state, &user, path.chat_id, &target).await?;
+        let changes = swipes::plan_delete(&target, &members, whole_group);
+        commit(&state, &user, path.chat_id, changes).await
+    })
+    .await
+    .map_err(|error| error.or_colliding(busy))?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Adds a member to an assistant message's swipe group (creating the group on the first
@@ -383,75 +322,22 @@ async fn add_swipe(
     }
     check_message_references(&state, &user, &message).await?;
     let new_body = to_body(&message)?;
-    for _ in 0..ATTEMPTS {
-        let changes = plan_swipe(&state, &user, &path, &new_body).await?;
-        if let Some(written) = try_commit(&state, &user, path.chat_id, changes).await? {
-            let swipe = single(written)?;
-            return Ok(document_response(
-                StatusCode::CREATED,
-                &swipe,
-                Some(&location(path.chat_id)),
-            ));
-        }
-    }
-    Err(busy())
-}
-
-async fn plan_swipe(
-    state: &AppState,
-    user: &UserId,
-    path: &MessagePath,
-    new_body: &Map<String, Value>,
-) -> Result<Vec<MessageChange>> {
-    let target = state
-        .store
-        .get_message(user, path.chat_id, path.message_id)
-        .await?;
-    if target.body.get("role").and_then(Value::as_str) != Some("assistant") {
-        return Err(ApiError::validation(
-            "messageId",
-            "only assistant messages can have swipes",
-        ));
-    }
-    let placement = Placement::of(&target.body);
-    let members = members_at(state, user, path.chat_id, placement.seq).await?;
-    let group = placement
-        .swipe_group
-        .unwrap_or_else(ids::new_id)
-        .to_string();
-    let next_index = members
-        .iter()
-        .map(|member| Placement::of(&member.body).swipe_index)
-        .max()
-        .map_or(1, |max| max + 1);
-    let mut changes = Vec::new();
-    for member in &members {
-        let was_grouped = Placement::of(&member.body).swipe_group.is_some();
-        if member.body.get("swipeActive") == Some(&Value::Bool(true)) || !was_grouped {
-            let mut fields = vec![
-                ("swipeActive", Value::Bool(false)),
-                ("swipeGroupId", Value::String(group.clone())),
-            ];
-            if !was_grouped {
-                fields.push(("swipeIndex", Value::from(0u64)));
-            }
-            let body = with_swipe(member, &fields);
-            changes.push(MessageChange::Replace {
-                id: member.id,
-                expected_version: member.version,
-                body,
-            });
-        }
-    }
-    let mut swipe = new_body.clone();
-    swipe.insert("swipeGroupId".to_owned(), Value::String(group));
-    swipe.insert("swipeIndex".to_owned(), Value::from(next_index));
-    swipe.insert("swipeActive".to_owned(), Value::Bool(true));
-    changes.push(MessageChange::Insert {
-        seq: placement.seq,
-        body: swipe,
-    });
-    Ok(changes)
+    let written = retry_on_conflict(ATTEMPTS, || async {
+        let target = state
+            .store
+            .get_message(&user, path.chat_id, path.message_id)
+            .await?;
+        let members = members_at(&state, &user, path.chat_id, target.seq()).await?;
+        let changes = swipes::plan_swipe(&target, &members, new_body.clone(), ids::new_id())?;
+        commit(&state, &user, path.chat_id, changes).await
+    })
+    .await
+    .map_err(|error| error.or_colliding(busy))?;
+    Ok(document_response(
+        StatusCode::CREATED,
+        &single(written)?,
+        Some(&location(path.chat_id)),
+    ))
 }
 
 /// The body of `PUT .../swipes/active`.
@@ -491,57 +377,21 @@ async fn select_swipe(
     }
     let choice: SelectSwipe = serde_json::from_value(Value::Object(body))
         .map_err(|error| ApiError::validation("swipeIndex", error.to_string()))?;
-    for _ in 0..ATTEMPTS {
-        let (chosen_id, changes) = plan_selection(&state, &user, &path, choice.swipe_index).await?;
-        if try_commit(&state, &user, path.chat_id, changes)
-            .await?
-            .is_some()
-        {
-            let chosen = state
-                .store
-                .get_message(&user, path.chat_id, chosen_id)
-                .await?;
-            return Ok(document_response(StatusCode::OK, &chosen, None));
-        }
-    }
-    Err(busy())
-}
-
-async fn plan_selection(
-    state: &AppState,
-    user: &UserId,
-    path: &MessagePath,
-    swipe_index: u64,
-) -> Result<(Uuid, Vec<MessageChange>)> {
-    let target = state
+    let chosen_id = retry_on_conflict(ATTEMPTS, || async {
+        let target = state
+            .store
+            .get_message(&user, path.chat_id, path.message_id)
+            .await?;
+        let members = group_members(&state, &user, path.chat_id, &target).await?;
+        let selection = swipes::plan_selection(&target, &members, choice.swipe_index)?;
+        let written = commit(&state, &user, path.chat_id, selection.changes).await?;
+        Ok(written.map(|_| selection.chosen))
+    })
+    .await
+    .map_err(|error| error.or_colliding(busy))?;
+    let chosen = state
         .store
-        .get_message(user, path.chat_id, path.message_id)
+        .get_message(&user, path.chat_id, chosen_id)
         .await?;
-    let placement = Placement::of(&target.body);
-    if placement.swipe_group.is_none() {
-        return Err(ApiError::validation(
-            "messageId",
-            "this message has no swipes",
-        ));
-    }
-    let members = members_at(state, user, path.chat_id, placement.seq).await?;
-    let chosen = members
-        .iter()
-        .find(|member| Placement::of(&member.body).swipe_index == swipe_index)
-        .ok_or_else(|| {
-            ApiError::validation("swipeIndex", "no member of the group has this index")
-        })?;
-    let mut changes = Vec::new();
-    for member in &members {
-        let active = member.id == chosen.id;
-        if Placement::of(&member.body).visible != active {
-            let body = with_swipe(member, &[("swipeActive", Value::Bool(active))]);
-            changes.push(MessageChange::Replace {
-                id: member.id,
-                expected_version: member.version,
-                body,
-            });
-        }
-    }
-    Ok((chosen.id, changes))
+    Ok(document_response(StatusCode::OK, &chosen, None))
 }

@@ -17,7 +17,8 @@ use super::routes::{Endpoint, Routes};
 use crate::AppState;
 use crate::error::{ApiError, FieldError, Result};
 use crate::model::{Document, Reference, Resource, SERVER_OWNED_FIELDS, Timestamp, UserId, ids};
-use crate::store::{ListQuery, StoreError};
+use crate::store::retry::{Attempt, retry_on_conflict};
+use crate::store::{ListQuery, StoreResult};
 
 /// A resource served over HTTP: its routes live under `/api/{collection}`, and its schema
 /// (`ToSchema`) describes them in the OpenAPI document.
@@ -269,45 +270,86 @@ pub async fn update<R: Resource>(
 ) -> Result<Response> {
     check_fields::<R>(&patch)?;
     let patch = Value::Object(patch);
-    for _ in 0..UPDATE_ATTEMPTS {
-        let current = state.store.get(R::COLLECTION, user, id).await?;
-        if precondition
-            .version()
-            .is_some_and(|expected| expected != current.version)
-        {
-            return Err(ApiError::PreconditionFailed);
-        }
-        let mut merged = Value::Object(current.body.clone());
-        json_patch::merge(&mut merged, &patch);
-        let Value::Object(merged) = merged else {
-            return Err(ApiError::bad_request("a merge patch must be an object"));
-        };
-        let resource: R = parse(merged)?;
-        let previous: Option<R> = serde_json::from_value(Value::Object(current.body.clone())).ok();
-        let known: HashSet<Uuid> = previous
-            .map(|p| p.references().into_iter().map(|r| r.id).collect())
-            .unwrap_or_default();
-        check_references(state, user, resource.references(), &known).await?;
-        match state
-            .store
-            .replace(
-                R::COLLECTION,
-                user,
-                id,
-                current.version,
-                to_body(&resource)?,
-            )
-            .await
-        {
-            Ok(document) => return Ok(document_response(StatusCode::OK, &document, None)),
-            Err(StoreError::VersionMismatch) if precondition.version().is_none() => continue,
-            Err(error) => return Err(error.into()),
-        }
-    }
-    Err(ApiError::Conflict {
-        message: "the document is changing too fast; retry".to_owned(),
-        details: None,
+    let document = retry_on_conflict(UPDATE_ATTEMPTS, || {
+        update_attempt::<R>(state, user, id, precondition, &patch)
     })
+    .await
+    .map_err(|error| {
+        error.or_colliding(|| ApiError::Conflict {
+            message: "the document is changing too fast; retry".to_owned(),
+            details: None,
+        })
+    })?;
+    Ok(document_response(StatusCode::OK, &document, None))
+}
+
+/// One read-merge-write of a document.
+async fn update_attempt<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    id: Uuid,
+    precondition: Precondition,
+    patch: &Value,
+) -> Result<Attempt<Document>> {
+    let current = state.store.get(R::COLLECTION, user, id).await?;
+    check_precondition(precondition, &current)?;
+    let resource: R = merge(state, user, current.body.clone(), patch).await?;
+    let written = state
+        .store
+        .replace(
+            R::COLLECTION,
+            user,
+            id,
+            current.version,
+            to_body(&resource)?,
+        )
+        .await;
+    Ok(retry_unless_pinned(precondition, written)?)
+}
+
+/// Applies a JSON merge patch to the client-owned fields of a stored document and checks the
+/// result like a new one, except references the document already held.
+pub(super) async fn merge<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    current: Map<String, Value>,
+    patch: &Value,
+) -> Result<R> {
+    let mut merged = Value::Object(current.clone());
+    json_patch::merge(&mut merged, patch);
+    let Value::Object(merged) = merged else {
+        return Err(ApiError::bad_request("a merge patch must be an object"));
+    };
+    let resource: R = parse(merged)?;
+    let previous: Option<R> = serde_json::from_value(Value::Object(current)).ok();
+    let known: HashSet<Uuid> = previous
+        .map(|p| p.references().into_iter().map(|r| r.id).collect())
+        .unwrap_or_default();
+    check_references(state, user, resource.references(), &known).await?;
+    Ok(resource)
+}
+
+/// 412 when the client's `If-Match` names another version than the stored one.
+pub(super) fn check_precondition(precondition: Precondition, current: &Document) -> Result<()> {
+    if precondition
+        .version()
+        .is_some_and(|expected| expected != current.version)
+    {
+        return Err(ApiError::PreconditionFailed);
+    }
+    Ok(())
+}
+
+/// A write's result as a retry attempt: a version mismatch is read again and re-applied, unless
+/// the client pinned the version with `If-Match`; then it stays a mismatch (a 412).
+pub(super) fn retry_unless_pinned<T>(
+    precondition: Precondition,
+    written: StoreResult<T>,
+) -> StoreResult<Attempt<T>> {
+    match precondition.version() {
+        Some(_) => written.map(Attempt::Done),
+        None => Attempt::of_write(written),
+    }
 }
 
 /// Deletes a document, first removing its id from the documents that name it.
@@ -318,12 +360,7 @@ pub async fn delete<R: Resource>(
     precondition: Precondition,
 ) -> Result<StatusCode> {
     let current = state.store.get(R::COLLECTION, user, id).await?;
-    if precondition
-        .version()
-        .is_some_and(|expected| expected != current.version)
-    {
-        return Err(ApiError::PreconditionFailed);
-    }
+    check_precondition(precondition, &current)?;
     for (collection, removal) in R::removals_on_delete(id) {
         state
             .store

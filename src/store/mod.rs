@@ -6,6 +6,7 @@ pub mod json;
 pub mod messages;
 pub mod mongo;
 pub mod query;
+pub mod retry;
 
 use std::collections::HashSet;
 use std::sync::Arc;
