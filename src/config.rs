@@ -14,6 +14,7 @@ use std::time::Duration;
 
 mod auth;
 mod backend;
+mod connections;
 mod cors;
 mod files;
 mod guard;
@@ -28,6 +29,7 @@ mod values;
 pub use self::auth::{AuthConfig, JwtKey};
 use self::backend::DataSettings;
 pub use self::backend::{DataBackend, Primary};
+pub use self::connections::ConnectionsConfig;
 pub use self::cors::CorsOrigins;
 pub use self::files::{DEFAULT_ALLOWED_MIME_TYPES, FilesConfig, RedirectMode};
 pub use self::guard::GuardConfig;
@@ -59,6 +61,7 @@ pub struct Config {
     /// Set when `S3_MODE` is external or embedded; `None`: blobs under `DATA_DIR`.
     pub s3: Option<S3Config>,
     pub guard: GuardConfig,
+    pub connections: ConnectionsConfig,
 }
 
 /// Every problem found in a configuration, each naming its variable.
@@ -96,6 +99,7 @@ impl Config {
         let files = FilesConfig::parse(&raw, &mut check);
         let s3 = S3Config::parse(&raw, &mut check);
         let guard = GuardConfig::parse(&raw, &mut check);
+        let connections = ConnectionsConfig::parse(&raw, &mut check);
 
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
@@ -116,6 +120,7 @@ impl Config {
             files,
             s3,
             guard,
+            connections,
         })
     }
 
@@ -131,6 +136,7 @@ impl Config {
         self.describe_request_limits(&mut lines);
         self.log_format.describe(&mut lines);
         self.guard.describe(&mut lines);
+        self.connections.describe(&mut lines);
         self.files.describe(&mut lines);
         match &self.s3 {
             Some(s3) => s3.describe(&mut lines),

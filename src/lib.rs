@@ -149,6 +149,7 @@ impl Application {
     /// flight for at most `SHUTDOWN_TIMEOUT_SECS`. Returns once the stores are closed.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let drain_deadline = self.state.config.shutdown_timeout;
+        let connections = self.state.config.connections;
         let router = http::build_router(self.state);
         if let Some(listener) = self.metrics_listener {
             let mut stop = self.shutdown.0.subscribe();
@@ -174,8 +175,12 @@ impl Application {
             tracing::info!("shutting down");
         };
         let (stopping_sender, mut stopping) = watch::channel(false);
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        let limits = http::server::ConnectionLimits {
+            header_read_timeout: connections.header_read_timeout,
+            keepalive_idle: connections.keepalive_idle,
+            max_connections: connections.max_connections,
+        };
+        let server = http::server::serve(self.listener, router, limits, async move {
             stop_signal.await;
             let _ = stopping_sender.send(true);
         });
@@ -184,7 +189,7 @@ impl Application {
             tokio::time::sleep(drain_deadline).await;
         };
         tokio::select! {
-            result = server => result.context("server failed")?,
+            () = server => {}
             () = deadline => tracing::warn!("requests still running at the shutdown deadline were cut off"),
         }
         Ok(())

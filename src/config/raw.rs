@@ -87,6 +87,15 @@ pub struct RawConfig {
     /// Seconds an upload may send nothing before it is answered 408.
     #[arg(long, env = "UPLOAD_IDLE_TIMEOUT_SECS")]
     pub upload_idle_timeout_secs: Option<String>,
+    /// Seconds a request's headers may take to arrive before the connection is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS")]
+    pub header_read_timeout_secs: Option<String>,
+    /// Seconds a kept-alive connection may stay idle before it is closed.
+    #[arg(long, env = "KEEPALIVE_IDLE_SECS")]
+    pub keepalive_idle_secs: Option<String>,
+    /// Client connections open at once (default: derived from the descriptor limit).
+    #[arg(long, env = "MAX_CONNECTIONS")]
+    pub max_connections: Option<String>,
     /// Bearer token that unlocks `/metrics` on the main port.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,

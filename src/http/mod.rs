@@ -17,6 +17,7 @@ mod personas;
 pub mod resource;
 mod router;
 pub mod routes;
+pub mod server;
 mod tags;
 pub mod throttle;
 mod transfer;

@@ -9,6 +9,7 @@ mod chat_durability;
 mod chat_transfer;
 mod chats;
 mod concurrency;
+mod connections;
 mod crash;
 mod durability;
 mod files;

@@ -1,0 +1,131 @@
+//! The connection loop: accepts TCP connections and serves the router on each, with the
+//! protections `axum::serve` does not offer.
+//!
+//! - `TCP_NODELAY` on every accepted socket: a small response is written as headers and body
+//!   in separate writes, and with Nagle's algorithm on, the body waits for the client's delayed
+//!   ACK (~40 ms per response on a kept-alive connection).
+//! - A connection cap (`MAX_CONNECTIONS`): past it, a new connection gets a short 503 in the
+//!   error envelope and is closed, so descriptors stay free for the stores and for the
+//!   connections already open (health probes on them, requests in flight).
+//! - Deadlines for connections that hold a descriptor without doing anything: request headers
+//!   that do not complete within `HEADER_READ_TIMEOUT_SECS`, and kept-alive connections idle
+//!   longer than `KEEPALIVE_IDLE_SECS` (see [`watchdog`]).
+//! - Graceful shutdown: once the stop signal fires, no connection is accepted, idle ones close
+//!   at once and those with a request in flight close after its response.
+
+mod refuse;
+mod watchdog;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use self::watchdog::{Activity, TrackedBody, WatchedIo};
+
+/// How long and how many client connections may be held.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// A request's headers must be complete this long after its first byte (or after the
+    /// connection opened, for the first request).
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection with no request for this long is closed.
+    pub keepalive_idle: Duration,
+    /// Client connections open at once; the next one is refused with a 503.
+    pub max_connections: usize,
+}
+
+/// Serves `router` on `listener` until `stop` resolves, then drains: returns once every
+/// connection has closed. The caller bounds the drain with its own deadline.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    stop: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let builder = Arc::new(Builder::new(TokioExecutor::new()));
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = stop.as_mut() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors, most likely: wait instead of spinning on the error.
+                    tracing::warn!(error = %error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        // Small responses would otherwise wait for the client's delayed ACK.
+        let _ = stream.set_nodelay(true);
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            refuse::too_many_connections(stream);
+            continue;
+        };
+        let activity = Arc::new(Activity::new());
+        let connection = builder
+            .serve_connection_with_upgrades(
+                TokioIo::new(WatchedIo::new(stream, activity.clone())),
+                hyper::service::service_fn(request_handler(router.clone(), peer, activity.clone())),
+            )
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            metrics::gauge!("quillstore_http_open_connections").increment(1.0);
+            tokio::select! {
+                result = connection => {
+                    if let Err(error) = result {
+                        tracing::debug!(error = %error, "connection ended with an error");
+                    }
+                }
+                reason = watchdog::expired(&activity, limits) => {
+                    metrics::counter!("quillstore_http_connections_closed_total", "reason" => reason)
+                        .increment(1);
+                }
+            }
+            metrics::gauge!("quillstore_http_open_connections").decrement(1.0);
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// What the per-connection service answers with.
+type ResponseFuture = std::pin::Pin<
+    Box<dyn Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send>,
+>;
+
+/// The per-connection service: the router with the peer address as `ConnectInfo`, and each
+/// response body tracked so the watchdog knows when the connection is idle again.
+fn request_handler(
+    router: Router,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+) -> impl Fn(hyper::Request<Incoming>) -> ResponseFuture + Clone {
+    move |request: hyper::Request<Incoming>| {
+        let router = router.clone();
+        let in_flight = activity.request_started();
+        Box::pin(async move {
+            let mut request = request.map(Body::new);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let response = router.oneshot(request).await?;
+            Ok(response.map(|body| Body::new(TrackedBody::new(body, in_flight))))
+        })
+    }
+}
