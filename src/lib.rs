@@ -10,7 +10,9 @@ pub mod check;
 pub mod config;
 pub mod error;
 pub mod files;
+pub mod generated;
 pub mod http;
+pub mod layout;
 pub mod metrics;
 pub mod migrate;
 pub mod model;
@@ -74,6 +76,36 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<(MetadataStore, Blob
     Ok((store, blobs))
 }
 
+/// The signer of file links: `FILES_SIGNING_SECRET`, or else a key generated once into
+/// `DATA_DIR` so links survive restarts. With MongoDB, instances do not share a `DATA_DIR`:
+/// they must share the setting instead, which startup says when it is missing.
+fn url_signer(config: &Config) -> anyhow::Result<UrlSigner> {
+    if let Some(secret) = &config.files.signing_secret {
+        return UrlSigner::new(Some(secret));
+    }
+    let path = layout::DataDir::new(&config.data_dir).signing_secret();
+    let generated = generated::load_or_create(&path);
+    match config.data_backend {
+        config::DataBackend::Json => UrlSigner::new(Some(
+            &generated
+                .context("FILES_SIGNING_SECRET is unset and no key could be kept in DATA_DIR")?,
+        )),
+        config::DataBackend::Mongodb | config::DataBackend::Dual { .. } => {
+            tracing::warn!(
+                "FILES_SIGNING_SECRET is not set: instances sharing this MongoDB must share one \
+                 FILES_SIGNING_SECRET, or links signed by one are refused by the others"
+            );
+            match generated {
+                Ok(secret) => UrlSigner::new(Some(&secret)),
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "cannot keep a signing key in DATA_DIR");
+                    UrlSigner::new(None)
+                }
+            }
+        }
+    }
+}
+
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
@@ -98,8 +130,8 @@ impl Application {
     /// Opens the stores and binds the listener (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let auth = Authenticator::new(&config.auth).context("invalid auth configuration")?;
-        let signer = UrlSigner::new(config.files.signing_secret.as_ref())?;
         let (store, blobs) = open_stores(&config).await?;
+        let signer = url_signer(&config)?;
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;

@@ -10,7 +10,7 @@ pub struct FilesConfig {
     pub max_upload_size: u64,
     /// Lowercase MIME types; an entry `type/*` admits every subtype.
     pub allowed_mime_types: Vec<String>,
-    /// `None`: a random secret is generated at start (links die on restart).
+    /// `None`: a key generated once into `DATA_DIR` (see `crate::generated`) is used.
     pub signing_secret: Option<Secret>,
     pub redirect_threshold: u64,
     /// Whether downloads from S3 are redirected (`FILES_REDIRECT`).
@@ -117,7 +117,7 @@ impl FilesConfig {
         lines.push(("ALLOWED_MIME_TYPES", self.allowed_mime_types.join(",")));
         let signing = match &self.signing_secret {
             Some(_) => "********",
-            None => "(unset: a random secret per process; signed links die on restart)",
+            None => "(unset: a key generated once into DATA_DIR/secrets/files-signing.key)",
         };
         lines.push(("FILES_SIGNING_SECRET", signing.to_owned()));
         lines.push((

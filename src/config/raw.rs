@@ -108,7 +108,7 @@ pub struct RawConfig {
     /// Comma-separated MIME types accepted for uploads (`image/*` allowed).
     #[arg(long, env = "ALLOWED_MIME_TYPES")]
     pub allowed_mime_types: Option<String>,
-    /// Key of the HMAC that signs file links; random per process when unset.
+    /// Key of the HMAC that signs file links; generated once into DATA_DIR when unset.
     #[arg(long, env = "FILES_SIGNING_SECRET", hide_env_values = true)]
     pub files_signing_secret: Option<String>,
     /// Files larger than this are redirected to the object store (S3 only); default 5MiB.

@@ -164,3 +164,29 @@ async fn link_lifetimes_are_bounded() {
     let response = app.post(&path, &json!({})).await;
     assert_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
+
+/// Without `FILES_SIGNING_SECRET`, the key is generated once into `DATA_DIR` (owner-only) and
+/// reused: a link made before a restart still serves the file after it.
+#[tokio::test]
+async fn without_a_configured_secret_links_survive_a_restart() {
+    let mut app = spawn_jwt_app().await;
+    assert!(app.raw_config().files_signing_secret.is_none());
+    let alice = app.as_user("alice");
+    let bytes = text_bytes(1024, 9);
+    let file = alice.upload(&bytes, "kept.txt", None).await;
+    let (url, _) = link_to(&alice, file["id"].as_str().unwrap(), None).await;
+    let key = app.data_dir.join("secrets/files-signing.key");
+    let generated = std::fs::read_to_string(&key).expect("a generated signing key in DATA_DIR");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key file is readable by others");
+    }
+
+    app.restart().await;
+    let response = app.send(app.request(Method::GET, &url)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), generated);
+}
