@@ -1,19 +1,22 @@
 //! [`MetadataBackend`]: the one interface every metadata backend implements (json, mongodb,
 //! and the dual store over any two of them).
 //!
-//! Why a trait and not a macro over an enum: the compiler holds every backend to the same
-//! list of operations, so adding one is a definition here plus an implementation per backend,
-//! and a backend that lacks it does not build. The dual store is written once, generically,
-//! instead of matching on its two sides in every method.
+//! Why a trait and not a macro over an enum (the `each!`/`on!` macros it replaces): the
+//! compiler holds every backend to the same list of operations, so a backend that lacks one
+//! does not build, and the dual store is written once, generically, instead of matching on its
+//! two sides in every method. Adding an operation is: its definition here; its implementation
+//! in each backend (an inherent `async fn` beside the code it uses, bound in the backend's
+//! `backend.rs` by one line); one method in the dual store (a read from the primary, or a
+//! write to both); and the handle's public method in the parent module, which says whether it
+//! is a write to detach.
 //!
 //! Why boxed futures: [`MetadataStore`](super::MetadataStore) holds the dual store as an
-//! `Arc<dyn MetadataBackend>` (its primary is chosen at startup), and a trait with `async fn`
-//! methods cannot be used as `dyn`. The box costs one allocation per call, next to a disk
-//! write or a network round trip. Futures are `Send`, so a write can be spawned on its own
-//! task and run to its end (see `detach` in the parent module).
-//!
-//! Each backend keeps its operations as inherent `async fn`s next to the code they use (a
-//! file per concern); its `backend.rs` binds them to this trait, one line per operation.
+//! `Arc<dyn MetadataBackend>` (its primary is chosen at startup), and a trait whose methods
+//! are `async fn` cannot be used as `dyn`. The box costs one allocation per call, next to a
+//! disk write or a network round trip. The futures are `Send`, so the handle can spawn a write
+//! on its own task and run it to its end even if the request goes away (`detach` in the parent
+//! module); the dual store's mirror write is part of the same future, so it is never cut off
+//! from the primary's either.
 
 use std::collections::HashSet;
 

@@ -1,7 +1,7 @@
 //! The metadata store: the one API handlers use to read and write documents, whatever the
 //! backend. Every backend implements [`MetadataBackend`] (json, the embedded default;
 //! mongodb; dual, written once over any two); [`MetadataStore`] is the cheap handle over the
-//! configured one, and adds what all share: a metric per operation, and [`detach`] for writes.
+//! configured one, and adds what all share: a metric per operation, and `detach` for writes.
 //!
 //! Writes keep running to their end when the request goes away: the handle clones itself
 //! (every backend is a handle) into a spawned task, so the backend's future is `'static`
@@ -132,10 +132,8 @@ impl MetadataStore {
         user: &UserId,
         id: Uuid,
     ) -> StoreResult<Document> {
-        self.observed("get", async {
-            self.backend().get(collection, user, id).await
-        })
-        .await
+        self.observed("get", self.backend().get(collection, user, id))
+            .await
     }
 
     /// Replaces the body of a document if its version is still `expected_version`; the new
@@ -182,8 +180,7 @@ impl MetadataStore {
     }
 
     pub async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
-        self.observed("list", async { self.backend().list(query).await })
-            .await
+        self.observed("list", self.backend().list(query)).await
     }
 
     /// Which of `ids` name documents of `user` in `collection`.
@@ -193,9 +190,10 @@ impl MetadataStore {
         user: &UserId,
         ids: &[Uuid],
     ) -> StoreResult<HashSet<Uuid>> {
-        self.observed("existing_ids", async {
-            self.backend().existing_ids(collection, user, ids).await
-        })
+        self.observed(
+            "existing_ids",
+            self.backend().existing_ids(collection, user, ids),
+        )
         .await
     }
 
@@ -239,10 +237,8 @@ impl MetadataStore {
     }
 
     pub async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
-        self.observed("page_messages", async {
-            self.backend().page_messages(query).await
-        })
-        .await
+        self.observed("page_messages", self.backend().page_messages(query))
+            .await
     }
 
     pub async fn get_message(
@@ -251,10 +247,8 @@ impl MetadataStore {
         chat_id: Uuid,
         id: Uuid,
     ) -> StoreResult<Document> {
-        self.observed("get_message", async {
-            self.backend().get_message(user, chat_id, id).await
-        })
-        .await
+        self.observed("get_message", self.backend().get_message(user, chat_id, id))
+            .await
     }
 
     /// Writes a document as given, whatever is stored (copies and the dual store's mirror).
@@ -309,11 +303,10 @@ impl MetadataStore {
         after: Option<Uuid>,
         limit: usize,
     ) -> StoreResult<Vec<Document>> {
-        self.observed("scan_documents", async {
-            self.backend()
-                .scan_documents(collection, after, limit)
-                .await
-        })
+        self.observed(
+            "scan_documents",
+            self.backend().scan_documents(collection, after, limit),
+        )
         .await
     }
 
