@@ -38,6 +38,20 @@ pub struct Document {
     pub body: Map<String, Value>,
 }
 
+impl Document {
+    /// A document as it is first stored: version 1, created and last updated at `now`.
+    pub fn new(id: Uuid, user_id: UserId, now: Timestamp, body: Map<String, Value>) -> Self {
+        Self {
+            id,
+            user_id,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            body,
+        }
+    }
+}
+
 /// The kinds of stored record. Messages are stored apart from the document collections:
 /// per chat, ordered by `seq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

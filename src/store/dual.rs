@@ -4,39 +4,30 @@
 //! receives the resulting documents as they are, so ids, versions and timestamps match. A
 //! failed secondary write is logged, counted and shown in health as degraded, never dropped in
 //! silence; `quillstore migrate copy` brings the secondary back in line.
+//!
+//! Written once over any two [`MetadataBackend`]s, so it follows the trait: a new operation
+//! is one more method here, chosen as a read (primary only) or a write (primary, then mirror).
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{
-    HealthStatus, JsonStore, ListQuery, MessageChange, MessagePage, MessageQuery, MongoStore, Page,
+    HealthStatus, ListQuery, MessageChange, MessagePage, MessageQuery, MetadataBackend, Page,
     StoreError, StoreHealth, StoreResult,
 };
 use crate::model::{Collection, Document, Removal, UserId};
 
-pub struct DualStore {
-    primary: Side,
-    secondary: Side,
+pub struct DualStore<Primary, Secondary> {
+    primary: Primary,
+    secondary: Secondary,
     mirror: Mutex<MirrorState>,
-}
-
-/// One of the two backends of a dual store.
-pub enum Side {
-    Json(JsonStore),
-    Mongo(MongoStore),
-}
-
-/// Calls the same method on whichever backend a side is.
-macro_rules! on {
-    ($side:expr, $store:ident => $call:expr) => {
-        match &$side {
-            Side::Json($store) => $call,
-            Side::Mongo($store) => $call,
-        }
-    };
 }
 
 #[derive(Default)]
@@ -45,8 +36,8 @@ struct MirrorState {
     last_failure: Option<String>,
 }
 
-impl DualStore {
-    pub fn new(primary: Side, secondary: Side) -> Self {
+impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Secondary> {
+    pub fn new(primary: Primary, secondary: Secondary) -> Self {
         Self {
             primary,
             secondary,
@@ -54,7 +45,8 @@ impl DualStore {
         }
     }
 
-    /// Records the outcome of a secondary write.
+    /// Records the outcome of a secondary write. A document the secondary does not have
+    /// (never copied there) is not a failure: there is nothing to keep in step.
     fn mirrored<T>(&self, what: &str, outcome: StoreResult<T>) {
         match outcome {
             Ok(_) | Err(StoreError::NotFound) => {}
@@ -70,211 +62,254 @@ impl DualStore {
         }
     }
 
-    pub async fn insert(
+    /// How many writes missed the secondary, and the last of them.
+    fn mirror_failures(&self) -> (u64, Option<String>) {
+        let state = self
+            .mirror
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (state.failures, state.last_failure.clone())
+    }
+}
+
+impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
+    for DualStore<Primary, Secondary>
+{
+    fn name(&self) -> &'static str {
+        "dual"
+    }
+
+    fn insert(
         &self,
         collection: Collection,
         document: Document,
-    ) -> StoreResult<Document> {
-        let stored = on!(self.primary, store => store.insert(collection, document).await)?;
-        self.mirrored(
-            "insert",
-            on!(self.secondary, store => store.put_document(collection, stored.clone()).await),
-        );
-        Ok(stored)
+    ) -> BoxFuture<'_, StoreResult<Document>> {
+        Box::pin(async move {
+            let stored = self.primary.insert(collection, document).await?;
+            let outcome = self
+                .secondary
+                .put_document(collection, stored.clone())
+                .await;
+            self.mirrored("insert", outcome);
+            Ok(stored)
+        })
     }
 
-    pub async fn get(
-        &self,
+    fn get<'a>(
+        &'a self,
         collection: Collection,
-        user: &UserId,
+        user: &'a UserId,
         id: Uuid,
-    ) -> StoreResult<Document> {
-        on!(self.primary, store => store.get(collection, user, id).await)
+    ) -> BoxFuture<'a, StoreResult<Document>> {
+        self.primary.get(collection, user, id)
     }
 
-    pub async fn replace(
-        &self,
+    fn replace<'a>(
+        &'a self,
         collection: Collection,
-        user: &UserId,
+        user: &'a UserId,
         id: Uuid,
         expected_version: u64,
         body: Map<String, Value>,
-    ) -> StoreResult<Document> {
-        let stored = on!(self.primary, store => store.replace(collection, user, id, expected_version, body).await)?;
-        self.mirrored(
-            "replace",
-            on!(self.secondary, store => store.put_document(collection, stored.clone()).await),
-        );
-        Ok(stored)
+    ) -> BoxFuture<'a, StoreResult<Document>> {
+        Box::pin(async move {
+            let stored = (self.primary)
+                .replace(collection, user, id, expected_version, body)
+                .await?;
+            let outcome = self
+                .secondary
+                .put_document(collection, stored.clone())
+                .await;
+            self.mirrored("replace", outcome);
+            Ok(stored)
+        })
     }
 
-    pub async fn delete(
-        &self,
+    fn delete<'a>(
+        &'a self,
         collection: Collection,
-        user: &UserId,
+        user: &'a UserId,
         id: Uuid,
         expected_version: Option<u64>,
-    ) -> StoreResult<Document> {
-        let deleted =
-            on!(self.primary, store => store.delete(collection, user, id, expected_version).await)?;
-        self.mirrored(
-            "delete",
-            on!(self.secondary, store => store.delete(collection, user, id, None).await),
-        );
-        Ok(deleted)
+    ) -> BoxFuture<'a, StoreResult<Document>> {
+        Box::pin(async move {
+            let deleted = (self.primary)
+                .delete(collection, user, id, expected_version)
+                .await?;
+            let outcome = self.secondary.delete(collection, user, id, None).await;
+            self.mirrored("delete", outcome);
+            Ok(deleted)
+        })
     }
 
-    pub async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
-        on!(self.primary, store => store.list(query).await)
+    fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, StoreResult<Page>> {
+        self.primary.list(query)
     }
 
-    pub async fn existing_ids(
-        &self,
+    fn existing_ids<'a>(
+        &'a self,
         collection: Collection,
-        user: &UserId,
-        ids: &[Uuid],
-    ) -> StoreResult<HashSet<Uuid>> {
-        on!(self.primary, store => store.existing_ids(collection, user, ids).await)
+        user: &'a UserId,
+        ids: &'a [Uuid],
+    ) -> BoxFuture<'a, StoreResult<HashSet<Uuid>>> {
+        self.primary.existing_ids(collection, user, ids)
     }
 
-    pub async fn remove_references(
-        &self,
+    fn remove_references<'a>(
+        &'a self,
         collection: Collection,
-        user: &UserId,
-        removal: &Removal,
-    ) -> StoreResult<u64> {
-        let changed =
-            on!(self.primary, store => store.remove_references(collection, user, removal).await)?;
-        self.mirrored(
-            "remove references",
-            on!(self.secondary, store => store.remove_references(collection, user, removal).await),
-        );
-        Ok(changed)
+        user: &'a UserId,
+        removal: &'a Removal,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        Box::pin(async move {
+            let changed = (self.primary)
+                .remove_references(collection, user, removal)
+                .await?;
+            let outcome = (self.secondary)
+                .remove_references(collection, user, removal)
+                .await;
+            self.mirrored("remove references", outcome);
+            Ok(changed)
+        })
     }
 
-    pub async fn commit_messages(
-        &self,
-        user: &UserId,
+    fn commit_messages<'a>(
+        &'a self,
+        user: &'a UserId,
         chat_id: Uuid,
         changes: Vec<MessageChange>,
-    ) -> StoreResult<Vec<Document>> {
-        let deleted: Vec<Uuid> = changes
-            .iter()
-            .filter_map(|change| match change {
-                MessageChange::Delete { id, .. } => Some(*id),
-                _ => None,
-            })
-            .collect();
-        let written =
-            on!(self.primary, store => store.commit_messages(user, chat_id, changes).await)?;
-        self.mirrored("messages", on!(self.secondary, store => store.put_messages(chat_id, written.clone(), deleted).await));
-        Ok(written)
+    ) -> BoxFuture<'a, StoreResult<Vec<Document>>> {
+        Box::pin(async move {
+            let deleted: Vec<Uuid> = changes
+                .iter()
+                .filter_map(|change| match change {
+                    MessageChange::Delete { id, .. } => Some(*id),
+                    _ => None,
+                })
+                .collect();
+            let written = self.primary.commit_messages(user, chat_id, changes).await?;
+            let outcome = (self.secondary)
+                .put_messages(chat_id, written.clone(), deleted)
+                .await;
+            self.mirrored("messages", outcome);
+            Ok(written)
+        })
     }
 
-    pub async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
-        on!(self.primary, store => store.page_messages(query).await)
+    fn page_messages<'a>(
+        &'a self,
+        query: &'a MessageQuery,
+    ) -> BoxFuture<'a, StoreResult<MessagePage>> {
+        self.primary.page_messages(query)
     }
 
-    pub async fn get_message(
-        &self,
-        user: &UserId,
+    fn get_message<'a>(
+        &'a self,
+        user: &'a UserId,
         chat_id: Uuid,
         id: Uuid,
-    ) -> StoreResult<Document> {
-        on!(self.primary, store => store.get_message(user, chat_id, id).await)
+    ) -> BoxFuture<'a, StoreResult<Document>> {
+        self.primary.get_message(user, chat_id, id)
     }
 
-    pub async fn put_document(
+    fn put_document(
         &self,
         collection: Collection,
         document: Document,
-    ) -> StoreResult<()> {
-        on!(self.primary, store => store.put_document(collection, document.clone()).await)?;
-        self.mirrored(
-            "put",
-            on!(self.secondary, store => store.put_document(collection, document).await),
-        );
-        Ok(())
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            (self.primary)
+                .put_document(collection, document.clone())
+                .await?;
+            let outcome = self.secondary.put_document(collection, document).await;
+            self.mirrored("put", outcome);
+            Ok(())
+        })
     }
 
-    pub async fn put_messages(
+    fn put_messages(
         &self,
         chat_id: Uuid,
         messages: Vec<Document>,
         deleted: Vec<Uuid>,
-    ) -> StoreResult<()> {
-        on!(self.primary, store => store.put_messages(chat_id, messages.clone(), deleted.clone()).await)?;
-        self.mirrored(
-            "put messages",
-            on!(self.secondary, store => store.put_messages(chat_id, messages, deleted).await),
-        );
-        Ok(())
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            (self.primary)
+                .put_messages(chat_id, messages.clone(), deleted.clone())
+                .await?;
+            let outcome = (self.secondary)
+                .put_messages(chat_id, messages, deleted)
+                .await;
+            self.mirrored("put messages", outcome);
+            Ok(())
+        })
     }
 
-    pub async fn last_seq(&self, user: &UserId, chat_id: Uuid) -> StoreResult<u64> {
-        on!(self.primary, store => store.last_seq(user, chat_id).await)
+    fn last_seq<'a>(&'a self, user: &'a UserId, chat_id: Uuid) -> BoxFuture<'a, StoreResult<u64>> {
+        self.primary.last_seq(user, chat_id)
     }
 
-    pub async fn raise_last_seq(&self, user: &UserId, chat_id: Uuid, seq: u64) -> StoreResult<()> {
-        on!(self.primary, store => store.raise_last_seq(user, chat_id, seq).await)?;
-        self.mirrored(
-            "raise last seq",
-            on!(self.secondary, store => store.raise_last_seq(user, chat_id, seq).await),
-        );
-        Ok(())
+    fn raise_last_seq<'a>(
+        &'a self,
+        user: &'a UserId,
+        chat_id: Uuid,
+        seq: u64,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.primary.raise_last_seq(user, chat_id, seq).await?;
+            let outcome = self.secondary.raise_last_seq(user, chat_id, seq).await;
+            self.mirrored("raise last seq", outcome);
+            Ok(())
+        })
     }
 
-    pub async fn scan_documents(
+    fn scan_documents(
         &self,
         collection: Collection,
         after: Option<Uuid>,
         limit: usize,
-    ) -> StoreResult<Vec<Document>> {
-        on!(self.primary, store => store.scan_documents(collection, after, limit).await)
+    ) -> BoxFuture<'_, StoreResult<Vec<Document>>> {
+        self.primary.scan_documents(collection, after, limit)
     }
 
     /// The primary's health, degraded when the secondary is down or missed writes.
-    pub async fn health(&self) -> StoreHealth {
-        let primary = on!(self.primary, store => store.health().await);
-        let secondary = on!(self.secondary, store => store.health().await);
-        let (failures, last) = {
-            let state = self
-                .mirror
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            (state.failures, state.last_failure.clone())
-        };
-        let mut notes: Vec<String> = primary.message.iter().cloned().collect();
-        let mut status = primary.status;
-        if secondary.status != HealthStatus::Healthy {
-            notes.push(format!(
-                "secondary {} is {:?}: {}",
-                secondary.backend,
-                secondary.status,
-                secondary.message.unwrap_or_default()
-            ));
-        }
-        if failures > 0 {
-            notes.push(format!(
-                "{failures} write(s) did not reach the secondary {} (last: {}); run `quillstore migrate copy` to resync",
-                secondary.backend,
-                last.unwrap_or_default()
-            ));
-        }
-        if status == HealthStatus::Healthy
-            && (failures > 0 || secondary.status != HealthStatus::Healthy)
-        {
-            status = HealthStatus::Degraded;
-        }
-        StoreHealth {
-            backend: if primary.backend == "json" {
-                "dual (json primary)"
-            } else {
-                "dual (mongodb primary)"
-            },
-            status,
-            latency: primary.latency,
-            message: (!notes.is_empty()).then(|| notes.join("; ")),
-        }
+    fn health(&self) -> BoxFuture<'_, StoreHealth> {
+        Box::pin(async move {
+            let primary = self.primary.health().await;
+            let secondary = self.secondary.health().await;
+            let (failures, last) = self.mirror_failures();
+            let mut notes: Vec<String> = primary.message.iter().cloned().collect();
+            let mut status = primary.status;
+            if secondary.status != HealthStatus::Healthy {
+                notes.push(format!(
+                    "secondary {} is {:?}: {}",
+                    secondary.backend,
+                    secondary.status,
+                    secondary.message.unwrap_or_default()
+                ));
+            }
+            if failures > 0 {
+                notes.push(format!(
+                    "{failures} write(s) did not reach the secondary {} (last: {}); run `quillstore migrate copy` to resync",
+                    secondary.backend,
+                    last.unwrap_or_default()
+                ));
+            }
+            if status == HealthStatus::Healthy
+                && (failures > 0 || secondary.status != HealthStatus::Healthy)
+            {
+                status = HealthStatus::Degraded;
+            }
+            StoreHealth {
+                backend: if primary.backend == "json" {
+                    "dual (json primary)"
+                } else {
+                    "dual (mongodb primary)"
+                },
+                status,
+                latency: primary.latency,
+                message: (!notes.is_empty()).then(|| notes.join("; ")),
+            }
+        })
     }
 }

@@ -1,11 +1,20 @@
 //! Backend-neutral message operations: atomic batches of changes to one chat's messages and
 //! pages by `seq`. Swipe rules live above this (in the HTTP layer's message service); the
 //! store only guarantees atomicity, version checks and `seq` assignment.
+//!
+//! What a backend stamps on the messages it writes (ids, `chatId`, `seq`, timestamps,
+//! versions) and the rule that an edit never moves a message are here, once, in
+//! [`MessageStamp`]; the backends only decide where a batch's `seq` values come from.
+
+#[cfg(test)]
+mod tests;
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::model::{Document, UserId};
+use super::{StoreError, StoreResult};
+use crate::model::message::Placement;
+use crate::model::{Document, Timestamp, UserId, ids};
 
 /// One change in an atomic batch.
 #[derive(Debug, Clone)]
@@ -60,5 +69,82 @@ impl ChatStats {
             Some(at) => body.insert("lastMessageAt".to_owned(), Value::String(at.to_string())),
             None => body.remove("lastMessageAt"),
         };
+    }
+}
+
+/// The server-owned fields of the messages one batch writes: whose, which chat, when. Every
+/// message of a batch gets the same timestamp.
+pub struct MessageStamp<'a> {
+    user: &'a UserId,
+    chat_id: Uuid,
+    now: Timestamp,
+}
+
+/// What an edit keeps of the message it replaces.
+#[derive(Debug, Clone, Copy)]
+pub struct Edited {
+    pub id: Uuid,
+    pub created_at: Timestamp,
+    pub version: u64,
+    pub seq: u64,
+    pub swipe_index: u64,
+}
+
+impl Edited {
+    pub fn of(message: &Document) -> Self {
+        let placement = Placement::of(&message.body);
+        Self {
+            id: message.id,
+            created_at: message.created_at,
+            version: message.version,
+            seq: placement.seq,
+            swipe_index: placement.swipe_index,
+        }
+    }
+}
+
+impl<'a> MessageStamp<'a> {
+    pub fn new(user: &'a UserId, chat_id: Uuid) -> Self {
+        Self {
+            user,
+            chat_id,
+            now: Timestamp::now(),
+        }
+    }
+
+    /// A new message at position `seq`: a fresh id, version 1, `chatId` and `seq` set.
+    pub fn new_message(&self, mut body: Map<String, Value>, seq: u64) -> Document {
+        self.place(&mut body, seq);
+        Document::new(ids::new_id(), self.user.clone(), self.now, body)
+    }
+
+    /// The next version of `current` with a new body: same id, creation time, chat and `seq`.
+    /// A body whose `swipeIndex` would move the message to another place in its swipe group
+    /// is refused: the caller's plan is wrong, not the client's request.
+    pub fn edited_message(
+        &self,
+        current: Edited,
+        mut body: Map<String, Value>,
+    ) -> StoreResult<Document> {
+        self.place(&mut body, current.seq);
+        let placement = Placement::of(&body);
+        if (placement.seq, placement.swipe_index) != (current.seq, current.swipe_index) {
+            return Err(StoreError::Internal(anyhow::anyhow!(
+                "an edit tried to move a message"
+            )));
+        }
+        Ok(Document {
+            id: current.id,
+            user_id: self.user.clone(),
+            created_at: current.created_at,
+            updated_at: self.now,
+            version: current.version + 1,
+            body,
+        })
+    }
+
+    fn place(&self, body: &mut Map<String, Value>, seq: u64) {
+        body.insert("chatId".to_owned(), self.chat_id.to_string().into());
+        body.insert("seq".to_owned(), seq.into());
     }
 }

@@ -1,6 +1,14 @@
 //! The metadata store: the one API handlers use to read and write documents, whatever the
-//! backend. Backends form a closed enum; the json backend is the embedded default.
+//! backend. Every backend implements [`MetadataBackend`] (json, the embedded default;
+//! mongodb; dual, written once over any two); [`MetadataStore`] is the cheap handle over the
+//! configured one, and adds what all share: a metric per operation, and `detach` for writes.
+//!
+//! Writes keep running to their end when the request goes away: the handle clones itself
+//! (every backend is a handle) into a spawned task, so the backend's future is `'static`
+//! there and nothing cuts it between its steps; the dual store's mirror write runs in the same
+//! task, after the primary's.
 
+mod backend;
 mod dual;
 pub mod json;
 pub mod messages;
@@ -16,7 +24,8 @@ use anyhow::Context;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub use self::dual::{DualStore, Side};
+pub use self::backend::MetadataBackend;
+pub use self::dual::DualStore;
 pub use self::json::JsonStore;
 pub use self::messages::{ChatStats, MessageChange, MessagePage, MessageQuery};
 pub use self::mongo::MongoStore;
@@ -70,23 +79,15 @@ async fn detach<T: Send + 'static>(
         .map_err(|error| StoreError::Internal(anyhow::anyhow!("a store task failed: {error}")))?
 }
 
-/// The metadata backends. Cheap to clone: each variant is a handle.
+/// The handle handlers hold: the configured backend, cheap to clone (each variant is a handle).
+/// Its methods add what every backend shares: a metric per operation, and writes detached
+/// from the request that asked for them.
 #[derive(Clone)]
 pub enum MetadataStore {
     Json(JsonStore),
     Mongo(MongoStore),
-    Dual(Arc<DualStore>),
-}
-
-/// Calls the same method on whichever backend this is.
-macro_rules! each {
-    ($self:expr, $store:ident => $call:expr) => {
-        match $self {
-            MetadataStore::Json($store) => $call,
-            MetadataStore::Mongo($store) => $call,
-            MetadataStore::Dual($store) => $call,
-        }
-    };
+    /// A [`DualStore`] over both backends; which one is primary is chosen at startup.
+    Dual(Arc<dyn MetadataBackend>),
 }
 
 /// Opens the metadata backend the configuration names.
@@ -101,13 +102,13 @@ pub async fn open(config: &Config) -> anyhow::Result<MetadataStore> {
         DataBackend::Json => MetadataStore::Json(JsonStore::open(&config.data_dir).await?),
         DataBackend::Mongodb => MetadataStore::Mongo(mongo().await?),
         DataBackend::Dual { primary } => {
-            let json = Side::Json(JsonStore::open(&config.data_dir).await?);
-            let mongo = Side::Mongo(mongo().await?);
-            let (first, second) = match primary {
-                Primary::Json => (json, mongo),
-                Primary::Mongodb => (mongo, json),
+            let json = JsonStore::open(&config.data_dir).await?;
+            let mongo = mongo().await?;
+            let dual: Arc<dyn MetadataBackend> = match primary {
+                Primary::Json => Arc::new(DualStore::new(json, mongo)),
+                Primary::Mongodb => Arc::new(DualStore::new(mongo, json)),
             };
-            MetadataStore::Dual(Arc::new(DualStore::new(first, second)))
+            MetadataStore::Dual(dual)
         }
     })
 }
@@ -121,7 +122,7 @@ impl MetadataStore {
         let this = self.clone();
         self.observed(
             "insert",
-            detach(async move { each!(&this, store => store.insert(collection, document).await) }),
+            detach(async move { this.backend().insert(collection, document).await }),
         )
         .await
     }
@@ -132,10 +133,8 @@ impl MetadataStore {
         user: &UserId,
         id: Uuid,
     ) -> StoreResult<Document> {
-        self.observed("get", async {
-            each!(self, store => store.get(collection, user, id).await)
-        })
-        .await
+        self.observed("get", self.backend().get(collection, user, id))
+            .await
     }
 
     /// Replaces the body of a document if its version is still `expected_version`; the new
@@ -149,10 +148,15 @@ impl MetadataStore {
         body: Map<String, Value>,
     ) -> StoreResult<Document> {
         let (this, user) = (self.clone(), user.clone());
-        self.observed("replace", detach(async move {
-            each!(&this, store => store.replace(collection, &user, id, expected_version, body).await)
-        })
-        ).await
+        self.observed(
+            "replace",
+            detach(async move {
+                this.backend()
+                    .replace(collection, &user, id, expected_version, body)
+                    .await
+            }),
+        )
+        .await
     }
 
     /// Deletes a document (a chat with its messages); with `expected_version`, only if it is
@@ -168,17 +172,16 @@ impl MetadataStore {
         self.observed(
             "delete",
             detach(async move {
-                each!(&this, store => store.delete(collection, &user, id, expected_version).await)
+                this.backend()
+                    .delete(collection, &user, id, expected_version)
+                    .await
             }),
         )
         .await
     }
 
     pub async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
-        self.observed("list", async {
-            each!(self, store => store.list(query).await)
-        })
-        .await
+        self.observed("list", self.backend().list(query)).await
     }
 
     /// Which of `ids` name documents of `user` in `collection`.
@@ -188,9 +191,10 @@ impl MetadataStore {
         user: &UserId,
         ids: &[Uuid],
     ) -> StoreResult<HashSet<Uuid>> {
-        self.observed("existing_ids", async {
-            each!(self, store => store.existing_ids(collection, user, ids).await)
-        })
+        self.observed(
+            "existing_ids",
+            self.backend().existing_ids(collection, user, ids),
+        )
         .await
     }
 
@@ -206,7 +210,9 @@ impl MetadataStore {
         self.observed(
             "remove_references",
             detach(async move {
-                each!(&this, store => store.remove_references(collection, &user, &removal).await)
+                this.backend()
+                    .remove_references(collection, &user, &removal)
+                    .await
             }),
         )
         .await
@@ -223,17 +229,17 @@ impl MetadataStore {
         self.observed(
             "commit_messages",
             detach(async move {
-                each!(&this, store => store.commit_messages(&user, chat_id, changes).await)
+                this.backend()
+                    .commit_messages(&user, chat_id, changes)
+                    .await
             }),
         )
         .await
     }
 
     pub async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
-        self.observed("page_messages", async {
-            each!(self, store => store.page_messages(query).await)
-        })
-        .await
+        self.observed("page_messages", self.backend().page_messages(query))
+            .await
     }
 
     pub async fn get_message(
@@ -242,10 +248,8 @@ impl MetadataStore {
         chat_id: Uuid,
         id: Uuid,
     ) -> StoreResult<Document> {
-        self.observed("get_message", async {
-            each!(self, store => store.get_message(user, chat_id, id).await)
-        })
-        .await
+        self.observed("get_message", self.backend().get_message(user, chat_id, id))
+            .await
     }
 
     /// Writes a document as given, whatever is stored (copies and the dual store's mirror).
@@ -255,8 +259,11 @@ impl MetadataStore {
         document: Document,
     ) -> StoreResult<()> {
         let this = self.clone();
-        self.observed("put_document", detach(async move { each!(&this, store => store.put_document(collection, document).await) })
-            ).await
+        self.observed(
+            "put_document",
+            detach(async move { this.backend().put_document(collection, document).await }),
+        )
+        .await
     }
 
     /// Writes messages as given and removes `deleted`, whatever is stored (copies, mirrors).
@@ -270,7 +277,9 @@ impl MetadataStore {
         self.observed(
             "put_messages",
             detach(async move {
-                each!(&this, store => store.put_messages(chat_id, messages, deleted).await)
+                this.backend()
+                    .put_messages(chat_id, messages, deleted)
+                    .await
             }),
         )
         .await
@@ -279,16 +288,13 @@ impl MetadataStore {
     /// The highest `seq` ever assigned in a chat, deleted messages included (copies keep it,
     /// so a `seq` is never handed out twice, not even after a migration).
     pub async fn last_seq(&self, user: &UserId, chat_id: Uuid) -> StoreResult<u64> {
-        each!(self, store => store.last_seq(user, chat_id).await)
+        self.backend().last_seq(user, chat_id).await
     }
 
     /// Raises a chat's highest assigned `seq` to at least `seq`.
     pub async fn raise_last_seq(&self, user: &UserId, chat_id: Uuid, seq: u64) -> StoreResult<()> {
         let (this, user) = (self.clone(), user.clone());
-        detach(
-            async move { each!(&this, store => store.raise_last_seq(&user, chat_id, seq).await) },
-        )
-        .await
+        detach(async move { this.backend().raise_last_seq(&user, chat_id, seq).await }).await
     }
 
     /// Documents of every user in `collection`, by id, after `after` (for copies and checks).
@@ -298,9 +304,10 @@ impl MetadataStore {
         after: Option<Uuid>,
         limit: usize,
     ) -> StoreResult<Vec<Document>> {
-        self.observed("scan_documents", async {
-            each!(self, store => store.scan_documents(collection, after, limit).await)
-        })
+        self.observed(
+            "scan_documents",
+            self.backend().scan_documents(collection, after, limit),
+        )
         .await
     }
 
@@ -319,12 +326,12 @@ impl MetadataStore {
         }
     }
 
-    /// The backend's name in metrics.
-    fn backend_name(&self) -> &'static str {
+    /// The backend behind this handle: the one place that tells the variants apart.
+    fn backend(&self) -> &dyn MetadataBackend {
         match self {
-            Self::Json(_) => "json",
-            Self::Mongo(_) => "mongodb",
-            Self::Dual(_) => "dual",
+            Self::Json(store) => store,
+            Self::Mongo(store) => store,
+            Self::Dual(store) => store.as_ref(),
         }
     }
 
@@ -341,11 +348,11 @@ impl MetadataStore {
             Err(StoreError::Internal(_)) => Some("internal"),
             _ => None,
         };
-        crate::metrics::record_store(self.backend_name(), operation, started.elapsed(), failure);
+        crate::metrics::record_store(self.backend().name(), operation, started.elapsed(), failure);
         result
     }
 
     pub async fn health(&self) -> StoreHealth {
-        each!(self, store => store.health().await)
+        self.backend().health().await
     }
 }

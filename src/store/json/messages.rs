@@ -12,8 +12,10 @@ use uuid::Uuid;
 use super::JsonStore;
 use super::log::{self, ChatLog, Entry, LogState, Record};
 use crate::model::message::Placement;
-use crate::model::{Collection, Document, Removal, Timestamp, UserId, ids};
-use crate::store::messages::{ChatStats, MessageChange, MessagePage, MessageQuery};
+use crate::model::{Collection, Document, Removal, UserId, ids};
+use crate::store::messages::{
+    ChatStats, Edited, MessageChange, MessagePage, MessageQuery, MessageStamp,
+};
 use crate::store::{StoreError, StoreResult};
 
 /// The message logs found at start, by chat id, and the problems met reading them.
@@ -91,7 +93,7 @@ impl JsonStore {
     /// and whoever holds the chat's writer lock plans every queued batch, appends them in one
     /// write with one fsync, and answers each. Each batch still ends in its own commit line,
     /// so it stays atomic on its own.
-    pub async fn commit_messages(
+    pub(super) async fn commit_messages(
         &self,
         user: &UserId,
         chat_id: Uuid,
@@ -313,7 +315,7 @@ impl JsonStore {
     }
 
     /// Writes messages as given and removes `deleted` (a copy or a mirror): one atomic batch.
-    pub async fn put_messages(
+    pub(super) async fn put_messages(
         &self,
         chat_id: Uuid,
         messages: Vec<Document>,
@@ -347,7 +349,7 @@ impl JsonStore {
     }
 
     /// The highest `seq` ever assigned in the chat (deleted messages included).
-    pub async fn last_seq(&self, user: &UserId, chat_id: Uuid) -> StoreResult<u64> {
+    pub(super) async fn last_seq(&self, user: &UserId, chat_id: Uuid) -> StoreResult<u64> {
         self.current(Collection::Chats, user, chat_id)?;
         Ok(self
             .logs()
@@ -356,7 +358,12 @@ impl JsonStore {
     }
 
     /// Makes sure no `seq` up to `seq` is handed out again in the chat (copies).
-    pub async fn raise_last_seq(&self, user: &UserId, chat_id: Uuid, seq: u64) -> StoreResult<()> {
+    pub(super) async fn raise_last_seq(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        seq: u64,
+    ) -> StoreResult<()> {
         self.current(Collection::Chats, user, chat_id)?;
         let log = self.chat_log(chat_id);
         let _writer = log.writer.lock().await;
@@ -373,7 +380,7 @@ impl JsonStore {
             .map(|_| ())
     }
 
-    pub async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
+    pub(super) async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
         self.current(Collection::Chats, &query.user, query.chat_id)?;
         let Some(log) = self.logs().get(&query.chat_id).cloned() else {
             return Ok(MessagePage {
@@ -403,7 +410,7 @@ impl JsonStore {
         .await
     }
 
-    pub async fn get_message(
+    pub(super) async fn get_message(
         &self,
         user: &UserId,
         chat_id: Uuid,
@@ -479,30 +486,17 @@ fn plan(
     changes: Vec<MessageChange>,
     last_seq: u64,
 ) -> StoreResult<(Vec<Record>, u64)> {
-    let now = Timestamp::now();
+    let stamp = MessageStamp::new(user, chat_id);
     let mut next_seq = last_seq;
     let mut touched = HashSet::new();
     let mut records = Vec::new();
-    let new_message = |body: serde_json::Map<String, serde_json::Value>, seq: u64| {
-        let mut body = body;
-        body.insert("chatId".to_owned(), chat_id.to_string().into());
-        body.insert("seq".to_owned(), seq.into());
-        Document {
-            id: ids::new_id(),
-            user_id: user.clone(),
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            body,
-        }
-    };
     for change in changes {
         match change {
             MessageChange::Append { members } => {
                 next_seq += 1;
                 for body in members {
                     records.push(Record::Put {
-                        message: new_message(body, next_seq),
+                        message: stamp.new_message(body, next_seq),
                         commit: false,
                     });
                 }
@@ -521,34 +515,26 @@ fn plan(
                     return Err(StoreError::VersionMismatch);
                 }
                 records.push(Record::Put {
-                    message: new_message(body, seq),
+                    message: stamp.new_message(body, seq),
                     commit: false,
                 });
             }
             MessageChange::Replace {
                 id,
                 expected_version,
-                mut body,
+                body,
             } => {
-                let (key, entry) = current_entry(state, id, expected_version, &mut touched)?;
-                body.insert("chatId".to_owned(), chat_id.to_string().into());
-                body.insert("seq".to_owned(), key.0.into());
-                let placement = Placement::of(&body);
-                if (placement.seq, placement.swipe_index) != key {
-                    return Err(StoreError::Internal(anyhow::anyhow!(
-                        "an edit tried to move a message"
-                    )));
-                }
-                let message = Document {
+                let ((seq, swipe_index), entry) =
+                    current_entry(state, id, expected_version, &mut touched)?;
+                let current = Edited {
                     id,
-                    user_id: user.clone(),
                     created_at: entry.created_at,
-                    updated_at: now,
-                    version: entry.version + 1,
-                    body,
+                    version: entry.version,
+                    seq,
+                    swipe_index,
                 };
                 records.push(Record::Put {
-                    message,
+                    message: stamp.edited_message(current, body)?,
                     commit: false,
                 });
             }

@@ -2,6 +2,7 @@
 //! every write crash-safe and durable before it is acknowledged, indexes in memory. One
 //! generic implementation serves every collection.
 
+mod backend;
 mod disk;
 mod index;
 mod log;
@@ -201,11 +202,7 @@ impl JsonStore {
         }
     }
 
-    pub async fn insert(
-        &self,
-        collection: Collection,
-        document: Document,
-    ) -> StoreResult<Document> {
+    async fn insert(&self, collection: Collection, document: Document) -> StoreResult<Document> {
         self.write_new_version(collection, document).await
     }
 
@@ -227,17 +224,12 @@ impl JsonStore {
         Ok(self.decorate(collection, document))
     }
 
-    pub async fn get(
-        &self,
-        collection: Collection,
-        user: &UserId,
-        id: Uuid,
-    ) -> StoreResult<Document> {
+    async fn get(&self, collection: Collection, user: &UserId, id: Uuid) -> StoreResult<Document> {
         self.current(collection, user, id)
             .map(|document| self.decorate(collection, Document::clone(&document)))
     }
 
-    pub async fn replace(
+    async fn replace(
         &self,
         collection: Collection,
         user: &UserId,
@@ -259,7 +251,7 @@ impl JsonStore {
         self.write_new_version(collection, next).await
     }
 
-    pub async fn delete(
+    async fn delete(
         &self,
         collection: Collection,
         user: &UserId,
@@ -285,7 +277,7 @@ impl JsonStore {
         Ok(Document::clone(&current))
     }
 
-    pub async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
+    async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
         let mut page = match self.read().user(query.collection, &query.user) {
             Some(documents) => documents.list(query),
             None => Page {
@@ -300,7 +292,7 @@ impl JsonStore {
         Ok(page)
     }
 
-    pub async fn existing_ids(
+    async fn existing_ids(
         &self,
         collection: Collection,
         user: &UserId,
@@ -318,11 +310,7 @@ impl JsonStore {
     }
 
     /// Writes a document as given (a copy or a mirror), replacing whatever version is stored.
-    pub async fn put_document(
-        &self,
-        collection: Collection,
-        document: Document,
-    ) -> StoreResult<()> {
+    async fn put_document(&self, collection: Collection, document: Document) -> StoreResult<()> {
         let _guard = self.lock_document(document.id).await;
         self.write_new_version(collection, document)
             .await
@@ -330,7 +318,7 @@ impl JsonStore {
     }
 
     /// Every user's documents of `collection` with ids after `after`, in id order.
-    pub async fn scan_documents(
+    async fn scan_documents(
         &self,
         collection: Collection,
         after: Option<Uuid>,
@@ -350,7 +338,7 @@ impl JsonStore {
             .collect())
     }
 
-    pub async fn remove_references(
+    async fn remove_references(
         &self,
         collection: Collection,
         user: &UserId,
@@ -398,7 +386,7 @@ impl JsonStore {
         Ok(changed)
     }
 
-    pub async fn health(&self) -> StoreHealth {
+    async fn health(&self) -> StoreHealth {
         let started = Instant::now();
         let root = self.inner.root.clone();
         let probe =

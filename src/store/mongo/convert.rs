@@ -329,12 +329,13 @@ mod tests {
         body.insert("name".into(), json!("Awkward"));
         body.insert("extensions".into(), awkward.clone());
         let document = Document {
-            id: Uuid::now_v7(),
-            user_id: UserId::parse("user-1").unwrap(),
-            created_at: Timestamp::from_millis(1),
             updated_at: Timestamp::from_millis(2),
-            version: 1,
-            body,
+            ..Document::new(
+                Uuid::now_v7(),
+                UserId::parse("user-1").unwrap(),
+                Timestamp::from_millis(1),
+                body,
+            )
         };
         let stored = to_bson(Collection::Characters, &document).unwrap();
         let mut keys = Vec::new();

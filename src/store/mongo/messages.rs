@@ -8,14 +8,13 @@ use futures_util::TryStreamExt;
 use mongodb::ClientSession;
 use mongodb::bson::{self, doc};
 use mongodb::options::ReturnDocument;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::convert::{from_bson, integer, to_bson};
 use super::{MongoStore, errors};
 use crate::model::message::Placement;
-use crate::model::{Collection, Document, Timestamp, UserId, ids};
-use crate::store::messages::{MessageChange, MessagePage, MessageQuery};
+use crate::model::{Collection, Document, Timestamp, UserId};
+use crate::store::messages::{Edited, MessageChange, MessagePage, MessageQuery, MessageStamp};
 use crate::store::{StoreError, StoreResult};
 
 /// Runs a driver action inside the session when there is one.
@@ -92,7 +91,7 @@ impl MongoStore {
     ) -> StoreResult<Vec<Document>> {
         let messages = self.collection(Collection::Messages);
         let chats = self.collection(Collection::Chats);
-        let now = Timestamp::now();
+        let stamp = MessageStamp::new(user, chat_id);
         let positions = changes
             .iter()
             .filter(|change| matches!(change, MessageChange::Append { .. }))
@@ -110,18 +109,6 @@ impl MongoStore {
                 .ok_or_else(|| anyhow::anyhow!("the chat's lastSeq is not an integer"))?
                 - positions;
         }
-        let new_message = |mut body: serde_json::Map<String, Value>, seq: i64| {
-            body.insert("chatId".to_owned(), chat_id.to_string().into());
-            body.insert("seq".to_owned(), seq.into());
-            Document {
-                id: ids::new_id(),
-                user_id: user.clone(),
-                created_at: now,
-                updated_at: now,
-                version: 1,
-                body,
-            }
-        };
         let mut written = Vec::new();
         let mut visible_delta: i64 = 0;
         let mut removed_visible = false;
@@ -130,7 +117,7 @@ impl MongoStore {
                 MessageChange::Append { members } => {
                     next_seq += 1;
                     for body in members {
-                        let message = new_message(body, next_seq);
+                        let message = stamp.new_message(body, next_seq as u64);
                         visible_delta += i64::from(Placement::of(&message.body).visible);
                         let insert = messages.insert_one(to_bson(Collection::Messages, &message)?);
                         in_session!(insert, session)?;
@@ -143,7 +130,7 @@ impl MongoStore {
                     if in_session!(messages.find_one(position), session)?.is_none() {
                         return Err(StoreError::NotFound);
                     }
-                    let message = new_message(body, seq as i64);
+                    let message = stamp.new_message(body, seq);
                     visible_delta += i64::from(Placement::of(&message.body).visible);
                     match in_session!(
                         messages.insert_one(to_bson(Collection::Messages, &message)?),
@@ -159,31 +146,17 @@ impl MongoStore {
                 MessageChange::Replace {
                     id,
                     expected_version,
-                    mut body,
+                    body,
                 } => {
                     let current = self.current_message(user, chat_id, id, session).await?;
                     if current.version != expected_version {
                         return Err(StoreError::VersionMismatch);
                     }
-                    body.insert("chatId".to_owned(), chat_id.to_string().into());
-                    body.insert(
-                        "seq".to_owned(),
-                        current.body.get("seq").cloned().unwrap_or_default(),
-                    );
-                    let (before, after) = (Placement::of(&current.body), Placement::of(&body));
-                    if (before.seq, before.swipe_index) != (after.seq, after.swipe_index) {
-                        return Err(StoreError::Internal(anyhow::anyhow!(
-                            "an edit tried to move a message"
-                        )));
-                    }
+                    let message = stamp.edited_message(Edited::of(&current), body)?;
+                    let (before, after) =
+                        (Placement::of(&current.body), Placement::of(&message.body));
                     visible_delta += i64::from(after.visible) - i64::from(before.visible);
                     removed_visible |= before.visible && !after.visible;
-                    let message = Document {
-                        updated_at: now,
-                        version: current.version + 1,
-                        body,
-                        ..current
-                    };
                     let mut filter = Self::message_filter(user, chat_id);
                     filter.insert("id", id.to_string());
                     filter.insert("version", expected_version as i64);

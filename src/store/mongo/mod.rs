@@ -3,6 +3,7 @@
 //! collection is served by the same generic code; optimistic concurrency puts `version` in
 //! the update filter.
 
+mod backend;
 mod convert;
 pub mod errors;
 mod messages;
@@ -68,11 +69,7 @@ impl MongoStore {
         }
     }
 
-    pub async fn insert(
-        &self,
-        collection: Collection,
-        document: Document,
-    ) -> StoreResult<Document> {
+    async fn insert(&self, collection: Collection, document: Document) -> StoreResult<Document> {
         let stored = to_bson(collection, &document)?;
         match self.collection(collection).insert_one(stored).await {
             Ok(_) => Ok(document),
@@ -105,12 +102,7 @@ impl MongoStore {
         }
     }
 
-    pub async fn get(
-        &self,
-        collection: Collection,
-        user: &UserId,
-        id: Uuid,
-    ) -> StoreResult<Document> {
+    async fn get(&self, collection: Collection, user: &UserId, id: Uuid) -> StoreResult<Document> {
         let filter = doc! { "userId": user.as_str(), "id": id.to_string() };
         self.find_one(collection, filter)
             .await?
@@ -125,7 +117,7 @@ impl MongoStore {
         }
     }
 
-    pub async fn replace(
+    async fn replace(
         &self,
         collection: Collection,
         user: &UserId,
@@ -172,7 +164,7 @@ impl MongoStore {
         }
     }
 
-    pub async fn delete(
+    async fn delete(
         &self,
         collection: Collection,
         user: &UserId,
@@ -199,7 +191,7 @@ impl MongoStore {
         Ok(from_bson(collection, stored)?)
     }
 
-    pub async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
+    async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
         let mut filter = doc! { "userId": query.user.as_str() };
         let mut conditions = Vec::new();
         for condition in &query.filters {
@@ -254,7 +246,7 @@ impl MongoStore {
         Ok(Page { items, next, total })
     }
 
-    pub async fn existing_ids(
+    async fn existing_ids(
         &self,
         collection: Collection,
         user: &UserId,
@@ -281,7 +273,7 @@ impl MongoStore {
     }
 
     /// One `updateMany` per removal: `$pull` or `$unset`, with a new version and `updatedAt`.
-    pub async fn remove_references(
+    async fn remove_references(
         &self,
         collection: Collection,
         user: &UserId,
@@ -314,11 +306,7 @@ impl MongoStore {
 
     /// Writes a document as given (a copy or a mirror); a chat keeps its message counters.
     /// Fields the stored version has and the given one lacks are removed.
-    pub async fn put_document(
-        &self,
-        collection: Collection,
-        document: Document,
-    ) -> StoreResult<()> {
+    async fn put_document(&self, collection: Collection, document: Document) -> StoreResult<()> {
         let filter = doc! { "userId": document.user_id.as_str(), "id": document.id.to_string() };
         let mut set = convert::settable(collection, &document)?;
         for (key, value) in doc! { "createdAt": convert::millis(document.created_at) } {
@@ -340,7 +328,7 @@ impl MongoStore {
     }
 
     /// Every user's documents of `collection` with ids after `after`, in id order.
-    pub async fn scan_documents(
+    async fn scan_documents(
         &self,
         collection: Collection,
         after: Option<Uuid>,
