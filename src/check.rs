@@ -26,7 +26,7 @@ pub async fn check_config(raw: RawConfig) -> anyhow::Result<()> {
     match &config.s3 {
         None => checks.push((
             "blobs (fs)",
-            check_data_dir(&config.data_dir.join(crate::BLOBS_DIR)),
+            check_data_dir(&crate::layout::DataDir::new(&config.data_dir).blobs()),
         )),
         Some(s3) => checks.push(("blobs (s3)", check_s3(s3).await)),
     }

@@ -44,6 +44,16 @@ impl DataDir {
         self.root.join(name)
     }
 
+    /// The file name of a chat's message log in the `chats` collection directory.
+    pub fn chat_log_name(chat_id: uuid::Uuid) -> String {
+        format!("{chat_id}.jsonl")
+    }
+
+    /// A chat's message log (json store).
+    pub fn chat_log(&self, chats: &str, chat_id: uuid::Uuid) -> PathBuf {
+        self.collection(chats).join(Self::chat_log_name(chat_id))
+    }
+
     /// The fs blob store's root.
     pub fn blobs(&self) -> PathBuf {
         self.root.join("blobs")

@@ -48,8 +48,6 @@ pub struct AppState {
     pub throttle: Arc<http::throttle::Throttle>,
 }
 
-/// Directory of the fs blob store under `DATA_DIR`.
-pub const BLOBS_DIR: &str = "blobs";
 
 /// Opens the metadata store (taking the `DATA_DIR` lock) and then the blob store: the fs
 /// store removes the temp files of uploads a crash interrupted, the S3 store checks (or
@@ -65,7 +63,7 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<(MetadataStore, Blob
                 config::DataBackend::Mongodb => Some(store::json::lock_data_dir(&config.data_dir)?),
                 config::DataBackend::Json | config::DataBackend::Dual { .. } => None,
             };
-            let blobs = FsBlobStore::open(&config.data_dir.join(BLOBS_DIR)).await?;
+            let blobs = FsBlobStore::open(&layout::DataDir::new(&config.data_dir).blobs()).await?;
             BlobStore::Fs(match lock {
                 Some(lock) => blobs.holding(lock),
                 None => blobs,

@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use uuid::Uuid;
 
+use crate::layout::DataDir;
 use crate::model::Document;
 
 /// The on-disk format this build reads and writes. Bumped on any incompatible change.
 pub const FORMAT_VERSION: u64 = 1;
-const FORMAT_FILE: &str = "format.json";
 const FORMAT_NAME: &str = "quillstore-json";
-pub const LOCK_FILE: &str = "quillstore.lock";
 const TEMP_PREFIX: &str = ".tmp-";
 
 /// Takes the process-wide lock on `root`, creating the directory if needed. The lock is held
@@ -23,7 +22,7 @@ const TEMP_PREFIX: &str = ".tmp-";
 pub fn lock_data_dir(root: &Path) -> anyhow::Result<File> {
     fs::create_dir_all(root)
         .with_context(|| format!("cannot create DATA_DIR {}", root.display()))?;
-    let path = root.join(LOCK_FILE);
+    let path = DataDir::new(root).lock_file();
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -58,7 +57,7 @@ pub fn lock_data_dir(root: &Path) -> anyhow::Result<File> {
 /// Checks the format marker, writing it on a new directory. A directory written by a newer
 /// format is refused rather than misread.
 pub fn check_format(root: &Path) -> anyhow::Result<()> {
-    let path = root.join(FORMAT_FILE);
+    let path = DataDir::new(root).format_file();
     match fs::read(&path) {
         Ok(bytes) => {
             let marker: serde_json::Value = serde_json::from_slice(&bytes)
@@ -77,7 +76,11 @@ pub fn check_format(root: &Path) -> anyhow::Result<()> {
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let marker = serde_json::json!({"format": FORMAT_NAME, "version": FORMAT_VERSION});
-            write_atomically(root, FORMAT_FILE, &serde_json::to_vec_pretty(&marker)?)
+            let name = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .context("the format marker has a file name")?;
+            write_atomically(root, name, &serde_json::to_vec_pretty(&marker)?)
         }
         Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
     }

@@ -1,6 +1,7 @@
 //! Messages in the json store: one append-only log per chat (see `log.rs`), reached through
 //! the chat document so that only the chat's owner can touch them.
 
+use crate::layout::DataDir;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -54,7 +55,7 @@ pub fn drop_orphan_logs(dir: &Path, mut loaded: LoadedLogs) -> anyhow::Result<Lo
             kept.push((chat_id, log));
         } else {
             tracing::warn!(%chat_id, "removing the message log of a deleted chat");
-            super::disk::remove_durably(dir, &format!("{chat_id}.jsonl"))?;
+            super::disk::remove_durably(dir, &DataDir::chat_log_name(chat_id))?;
         }
     }
     loaded.logs = kept;
@@ -63,10 +64,7 @@ pub fn drop_orphan_logs(dir: &Path, mut loaded: LoadedLogs) -> anyhow::Result<Lo
 
 impl JsonStore {
     fn log_path(&self, chat_id: Uuid) -> std::path::PathBuf {
-        self.inner
-            .root
-            .join(Collection::Chats.name())
-            .join(format!("{chat_id}.jsonl"))
+        DataDir::new(&self.inner.root).chat_log(Collection::Chats.name(), chat_id)
     }
 
     fn chat_log(&self, chat_id: Uuid) -> Arc<ChatLog> {

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
-pub use self::disk::{FORMAT_VERSION, LOCK_FILE};
+pub use self::disk::FORMAT_VERSION;
 use self::index::{Indexes, unique_value};
 use super::{HealthStatus, ListQuery, Page, StoreError, StoreHealth, StoreResult};
 use crate::model::{Collection, Document, Removal, Timestamp, UserId};
@@ -65,7 +65,7 @@ impl JsonStore {
         let mut problems = Vec::new();
         let mut count = 0usize;
         for collection in Collection::DOCUMENTS {
-            let loaded = disk::load_collection(&root.join(collection.name()))?;
+            let loaded = disk::load_collection(&crate::layout::DataDir::new(&root).collection(collection.name()))?;
             problems.extend(loaded.problems);
             count += loaded.documents.len();
             for document in loaded.documents {
@@ -75,8 +75,9 @@ impl JsonStore {
                     .put(collection, Arc::new(document));
             }
         }
-        let loaded = messages::load_logs(&root.join(Collection::Chats.name()))?;
-        let loaded = messages::drop_orphan_logs(&root.join(Collection::Chats.name()), loaded)?;
+        let chats = crate::layout::DataDir::new(&root).collection(Collection::Chats.name());
+        let loaded = messages::load_logs(&chats)?;
+        let loaded = messages::drop_orphan_logs(&chats, loaded)?;
         problems.extend(loaded.problems);
         let logs: HashMap<_, _> = loaded
             .logs
@@ -156,7 +157,7 @@ impl JsonStore {
     }
 
     async fn persist(&self, collection: Collection, document: &Document) -> StoreResult<()> {
-        let dir = self.inner.root.join(collection.name());
+        let dir = crate::layout::DataDir::new(&self.inner.root).collection(collection.name());
         let name = disk::document_file_name(document.id);
         let bytes = serde_json::to_vec_pretty(document).context("cannot serialize a document")?;
         run_blocking(move || disk::write_atomically(&dir, &name, &bytes)).await
@@ -263,7 +264,7 @@ impl JsonStore {
         if expected_version.is_some_and(|expected| expected != current.version) {
             return Err(StoreError::VersionMismatch);
         }
-        let dir = self.inner.root.join(collection.name());
+        let dir = crate::layout::DataDir::new(&self.inner.root).collection(collection.name());
         let name = disk::document_file_name(id);
         run_blocking(move || disk::remove_durably(&dir, &name)).await?;
         self.write()
@@ -390,7 +391,7 @@ impl JsonStore {
         let started = Instant::now();
         let root = self.inner.root.clone();
         let probe =
-            tokio::task::spawn_blocking(move || std::fs::metadata(root.join(LOCK_FILE))).await;
+            tokio::task::spawn_blocking(move || std::fs::metadata(crate::layout::DataDir::new(root).lock_file())).await;
         let latency = started.elapsed();
         let (status, message) = match probe {
             Ok(Ok(_)) if self.inner.problems.is_empty() => (HealthStatus::Healthy, None),
