@@ -1,12 +1,13 @@
 //! The blob store: where the bytes of files live. Handlers see only this API (streams in and
 //! out, keys computed here, errors of our own), never a backend's types. Backends form a closed
 //! enum; `fs` (a directory under `DATA_DIR`) is the embedded default, `s3` any S3-compatible
-//! store (`S3_MODE`).
+//! store (`S3_MODE`). The store also says how its bytes reach a client (`delivery.rs`).
 //!
 //! Keys are `users/{userId}/{category}/{fileId}_{safeFilename}` for every backend (on S3 under
 //! `S3_PATH_PREFIX`); a key is never reused, so an upload can never overwrite another file's
 //! bytes. Direct uploads wait under `uploads/{userId}/{uploadId}/` until they are completed.
 
+mod delivery;
 pub mod fs;
 pub mod s3;
 
@@ -19,6 +20,7 @@ use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+pub use self::delivery::{Delivery, DeliveryRequest, DirectUploadRequest};
 pub use self::fs::FsBlobStore;
 pub use self::s3::{DirectUpload, DownloadOverrides, S3BlobStore};
 use crate::model::UserId;
@@ -284,14 +286,6 @@ impl BlobStore {
         match self {
             Self::Fs(store) => store.rename(from, to).await,
             Self::S3(store) => store.rename(from, to).await,
-        }
-    }
-
-    /// The S3 store, when the blobs are on S3 (redirects and presigned uploads).
-    pub fn s3(&self) -> Option<&S3BlobStore> {
-        match self {
-            Self::Fs(_) => None,
-            Self::S3(store) => Some(store),
         }
     }
 

@@ -265,7 +265,8 @@ impl S3BlobStore {
 
     /// A URL that serves the blob without quillstore: `S3_PUBLIC_URL` + key, or a GET
     /// presigned at the start of the current window (so repeated requests get the same URL).
-    pub async fn download_url(
+    /// Reached through `BlobStore::delivery`.
+    pub(super) async fn download_url(
         &self,
         key: &BlobKey,
         overrides: &DownloadOverrides,
@@ -274,7 +275,8 @@ impl S3BlobStore {
     }
 
     /// A presigned PUT of exactly `size` bytes to `key`, with the checksum when one is known.
-    pub async fn upload_url(
+    /// Reached through `BlobStore::direct_upload_target`.
+    pub(super) async fn upload_url(
         &self,
         key: &BlobKey,
         size: u64,

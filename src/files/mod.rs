@@ -1,20 +1,39 @@
-//! Files beyond HTTP: content sniffing, names, signed links, garbage collection, and the
-//! bookkeeping that lets several records of one user share a blob (dedup by SHA-256, the blob
-//! deleted with its last record).
+//! Files beyond HTTP: content sniffing, names, signed links and who they let in (`links`),
+//! how a file is served (`serving`), garbage collection, and the bookkeeping that lets several
+//! records of one user share a blob: dedup by SHA-256 when an upload is recorded
+//! (`registration`), the blob deleted with its last record (`removal`). The rules take the
+//! stores as arguments, so unit tests run them on a json store and an fs blob store.
 
 pub mod content;
 pub mod gc;
+pub mod links;
 pub mod names;
+pub mod registration;
+pub mod removal;
+pub mod serving;
 pub mod signing;
 pub mod uploads;
+
+#[cfg(test)]
+mod tests;
 
 use std::hash::{Hash, Hasher};
 
 use serde_json::Value;
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::blob::BlobStore;
 use crate::model::{Collection, Document, UserId};
 use crate::store::{Filter, ListQuery, MetadataStore, SortField, StoreResult};
+
+/// The stores the file rules work on, borrowed from the caller: records, blobs, and the
+/// locks that keep dedup and reference counting consistent between them.
+#[derive(Clone, Copy)]
+pub struct FileStores<'a> {
+    pub metadata: &'a MetadataStore,
+    pub blobs: &'a BlobStore,
+    pub locks: &'a FileLocks,
+}
 
 const LOCK_STRIPES: usize = 64;
 /// Page size when collecting every record of one blob.

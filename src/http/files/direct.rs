@@ -14,20 +14,19 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::form::FormFields;
-use super::register::{BlobCleanup, StoredBlob, register};
+use super::register::{StoredBlob, register};
 use crate::AppState;
-use crate::blob::{BlobError, BlobKey, PutOutcome};
+use crate::blob::{BlobError, BlobKey, DirectUploadRequest, PutOutcome};
 use crate::error::{ApiError, Result};
 use crate::files::content::{image_dimensions, is_allowed, resolve_type};
+use crate::files::links::LinkPurpose;
 use crate::files::names::sanitize_filename;
-use crate::files::signing::{SignedQuery, unix_now};
+use crate::files::registration::PendingBlob;
+use crate::files::signing::SignedQuery;
 use crate::files::uploads::{self, Ticket, URL_LIFETIME};
 use crate::http::extract::{CurrentUser, DocumentId, JsonObject};
 use crate::model::file::FileCategory;
 use crate::model::{Timestamp, UserId, ids};
-
-/// The largest object one S3 PUT may write.
-const MAX_SINGLE_PUT: u64 = 5 << 30;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -53,10 +52,7 @@ pub async fn create_upload(
             "files of type {mime_type} are not accepted (see GET /api/limits)"
         )));
     }
-    let limit = match state.blobs.s3() {
-        Some(_) => files.max_upload_size.min(MAX_SINGLE_PUT),
-        None => files.max_upload_size,
-    };
+    let limit = state.blobs.direct_upload_limit(files.max_upload_size);
     if request.size > limit {
         return Err(ApiError::PayloadTooLarge(format!(
             "the file is larger than the upload limit of {limit} bytes (see GET /api/limits)"
@@ -81,34 +77,33 @@ pub async fn create_upload(
     let upload_id = ids::new_id();
     uploads::save_ticket(&state.blobs, &user, upload_id, &ticket).await?;
     let data = BlobKey::upload_data(&user, upload_id);
-    let (url, method, headers, expires) = match state.blobs.s3() {
-        Some(store) => {
-            let put = store
-                .upload_url(&data, ticket.size, ticket.sha256.as_deref(), URL_LIFETIME)
-                .await?;
-            let expires = put
-                .expires_at
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |elapsed| elapsed.as_secs());
-            let headers: Map<String, Value> = put
-                .headers
-                .into_iter()
-                .map(|(name, value)| (name, Value::String(value)))
-                .collect();
-            (put.url, put.method, headers, expires)
-        }
-        None => {
-            let expires = unix_now() + URL_LIFETIME.as_secs();
-            let url = state.signer.signed_upload_path(upload_id, &user, expires);
-            (url, "PUT".to_owned(), Map::new(), expires)
-        }
+    let target = DirectUploadRequest {
+        key: &data,
+        size: ticket.size,
+        sha256: ticket.sha256.as_deref(),
+        lifetime: URL_LIFETIME,
     };
+    let put = state
+        .blobs
+        .direct_upload_target(&target, |expires| {
+            state.signer.signed_upload_path(upload_id, &user, expires)
+        })
+        .await?;
+    let expires = put
+        .expires_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let headers: Map<String, Value> = put
+        .headers
+        .into_iter()
+        .map(|(name, value)| (name, Value::String(value)))
+        .collect();
     let expires_at =
         Timestamp::from_millis(i64::try_from(expires).unwrap_or(i64::MAX / 1000) * 1000);
     let answer = json!({
         "uploadId": upload_id,
-        "url": url,
-        "method": method,
+        "url": put.url,
+        "method": put.method,
         "headers": headers,
         "expiresAt": expires_at,
     });
@@ -131,9 +126,7 @@ pub async fn put_upload(
         .as_ref()
         .map(|Query(signed)| signed.clone())
         .unwrap_or_default();
-    let user = super::link_or_bearer(&state, &headers, id, &signed, |id, signed| {
-        state.signer.verify_upload(id, signed, unix_now())
-    })?;
+    let user = super::link_or_bearer(&state, &headers, LinkPurpose::Upload, id, &signed)?;
     let upload_id =
         id.ok_or_else(|| ApiError::bad_request("the path does not name a valid upload id"))?;
     if let Err(rejection) = query {
@@ -266,7 +259,7 @@ async fn finish(
         mime_type,
         dimensions,
         filename: ticket.filename,
-        cleanup: BlobCleanup::new(state.blobs.clone(), key),
+        pending: PendingBlob::new(state.blobs.clone(), key),
     };
     let registered = register(state, user, ticket.file_id, form, blob).await;
     if let Err(error) = uploads::discard(&state.blobs, user, upload_id).await {

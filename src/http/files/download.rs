@@ -1,9 +1,10 @@
 //! `GET`/`HEAD /api/files/{id}`: the bytes of a file, streamed with `Content-Length`, for the
 //! owner (auth header) or for anyone holding a signed link to that one file. `ETag` is the
 //! SHA-256 (`If-None-Match` → 304), a single `Range` gets a 206, an unsatisfiable one a 416.
-//! Passive types are shown inline; everything else is a sandboxed attachment. On S3, large
-//! files (`FILES_REDIRECT`, `FILES_REDIRECT_THRESHOLD`) get a 302 to a presigned GET whose
-//! response headers follow the same rules, or to `S3_PUBLIC_URL`.
+//! Passive types are shown inline; everything else is a sandboxed attachment
+//! (`files::serving`). The blob store decides whether the bytes are streamed or the client is
+//! sent a 302 to them (a presigned GET whose response headers follow the same rules, or
+//! `S3_PUBLIC_URL`).
 
 use std::collections::HashMap;
 
@@ -17,16 +18,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::AppState;
-use crate::blob::{BlobError, BlobKey, DownloadOverrides};
-use crate::config::RedirectMode;
+use crate::blob::{BlobError, BlobKey, Delivery};
 use crate::error::{ApiError, Result};
-use crate::files::content::serves_inline;
-use crate::files::names::content_disposition;
-use crate::files::signing::{SignedQuery, unix_now};
+use crate::files::links::LinkPurpose;
+use crate::files::serving::{self, CACHE_CONTROL, Presentation};
+use crate::files::signing::SignedQuery;
 use crate::model::file::File;
 use crate::model::{Collection, ids};
-
-const CACHE_CONTROL: &str = "private, immutable";
 
 /// The part of the bytes a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,9 +63,7 @@ pub async fn get_file(
             signature: query.signature.clone(),
         })
         .unwrap_or_default();
-    let user = super::link_or_bearer(&state, &headers, id, &signed, |id, signed| {
-        state.signer.verify(id, signed, unix_now())
-    })?;
+    let user = super::link_or_bearer(&state, &headers, LinkPurpose::Download, id, &signed)?;
     let id = id.ok_or_else(|| ApiError::bad_request("the path does not name a valid file id"))?;
     match query {
         Err(rejection) => {
@@ -106,19 +102,18 @@ async fn serve(
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
     let wanted = wanted_range(request, &etag, file.size)?;
-    let inline = serves_inline(&file.mime_type);
-    let content_type = if file.mime_type == "text/plain" {
-        "text/plain; charset=utf-8"
-    } else {
-        file.mime_type.as_str()
-    };
-    insert(&mut headers, header::CONTENT_TYPE, content_type);
+    let presentation = Presentation::of(file);
+    insert(
+        &mut headers,
+        header::CONTENT_TYPE,
+        &presentation.content_type,
+    );
     insert(
         &mut headers,
         header::CONTENT_DISPOSITION,
-        &content_disposition(inline, &file.original_filename),
+        &presentation.content_disposition,
     );
-    if !inline {
+    if presentation.sandboxed {
         insert(&mut headers, header::CONTENT_SECURITY_POLICY, "sandbox");
     }
     insert(&mut headers, header::ACCEPT_RANGES, "bytes");
@@ -139,19 +134,9 @@ async fn serve(
         return Ok((status, headers).into_response());
     }
     let key = BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?;
-    if let Some(store) = state.blobs.s3()
-        && redirects(
-            state.config.files.redirect,
-            state.config.files.redirect_threshold,
-            file.size,
-        )
+    if let Delivery::Redirect(url) =
+        serving::delivery(&state.blobs, &state.config.files, &key, file).await?
     {
-        let overrides = DownloadOverrides {
-            content_type: content_type.to_owned(),
-            content_disposition: content_disposition(inline, &file.original_filename),
-            cache_control: CACHE_CONTROL.to_owned(),
-        };
-        let url = store.download_url(&key, &overrides).await?;
         let mut headers = HeaderMap::new();
         insert(&mut headers, header::LOCATION, &url);
         insert(&mut headers, header::CACHE_CONTROL, "private, no-store");
@@ -167,15 +152,6 @@ async fn serve(
         Err(error) => return Err(error.into()),
     };
     Ok((status, headers, Body::from_stream(read.body)).into_response())
-}
-
-/// Whether a download of `size` bytes from S3 is answered with a redirect.
-fn redirects(mode: RedirectMode, threshold: u64, size: u64) -> bool {
-    match mode {
-        RedirectMode::Never => false,
-        RedirectMode::Always => true,
-        RedirectMode::Auto => size > threshold,
-    }
 }
 
 fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
@@ -244,14 +220,6 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::RANGE, HeaderValue::from_str(value).unwrap());
         wanted_range(&headers, "\"x\"", size)
-    }
-
-    #[test]
-    fn redirects_follow_the_mode_and_threshold() {
-        assert!(!redirects(RedirectMode::Auto, 10, 10));
-        assert!(redirects(RedirectMode::Auto, 10, 11));
-        assert!(!redirects(RedirectMode::Never, 0, 1 << 40));
-        assert!(redirects(RedirectMode::Always, 10, 0));
     }
 
     #[test]

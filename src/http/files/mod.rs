@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
 
-use super::extract::{ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject, Precondition};
+use super::extract::{ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject};
 use super::list::{ListParams, ListSpec};
 use super::openapi::files as docs;
 use super::resource::{self, HttpResource};
@@ -27,12 +27,12 @@ use super::routes::{Endpoint, Routes};
 use crate::AppState;
 use crate::config::Config;
 use crate::error::{ApiError, Result};
-use crate::files::signing::{
-    DEFAULT_LIFETIME_SECS, LinkError, MAX_LIFETIME_SECS, SignedQuery, unix_now,
-};
-use crate::files::{records_with_hash, storage_key};
+use crate::files::FileStores;
+use crate::files::links::{self, LinkPurpose};
+use crate::files::removal;
+use crate::files::signing::{SignedQuery, unix_now};
 use crate::model::file::File;
-use crate::model::{Collection, Timestamp, UserId};
+use crate::model::{Collection, UserId};
 
 impl HttpResource for File {
     const LIST: ListSpec = ListSpec {
@@ -112,25 +112,30 @@ pub fn routes(config: &Config) -> Routes {
         })
 }
 
-/// The caller of a route open to signed links: with link parameters in the query, the user
-/// `verify` finds the link signed for (for the id in the path); without them, the bearer
-/// token's user. A link on a path without a valid id is a bad signature.
+/// The file rules' view of the state.
+fn file_stores(state: &AppState) -> FileStores<'_> {
+    FileStores {
+        metadata: &state.store,
+        blobs: &state.blobs,
+        locks: &state.file_locks,
+    }
+}
+
+/// The caller of a route open to signed links of `purpose`: the link's user, or without
+/// link parameters the bearer token's.
 fn link_or_bearer(
     state: &AppState,
     headers: &axum::http::HeaderMap,
+    purpose: LinkPurpose,
     id: Option<Uuid>,
     signed: &SignedQuery,
-    verify: impl FnOnce(Uuid, &SignedQuery) -> std::result::Result<UserId, LinkError>,
 ) -> Result<UserId> {
-    if signed.is_empty() {
+    links::caller(&state.signer, purpose, id, signed, unix_now(), || {
         let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok());
-        return state.auth.authenticate(authorization);
-    }
-    let id = id.ok_or(LinkError::BadSignature);
-    id.and_then(|id| verify(id, signed))
-        .map_err(|problem| ApiError::Unauthorized(problem.to_string()))
+        state.auth.authenticate(authorization)
+    })
 }
 
 async fn list_files(
@@ -168,41 +173,13 @@ async fn delete_file(
     IfMatch(precondition): IfMatch,
 ) -> Result<StatusCode> {
     // Runs to its end even if the client goes away, like every store write.
-    tokio::spawn(async move { remove_file(&state, &user, id, precondition).await })
-        .await
-        .map_err(|error| anyhow::anyhow!("a delete task failed: {error}"))??;
+    tokio::spawn(async move {
+        let delete_record = resource::delete::<File>(&state, &user, id, precondition);
+        removal::remove_file(file_stores(&state), &user, id, delete_record).await
+    })
+    .await
+    .map_err(|error| anyhow::anyhow!("a delete task failed: {error}"))??;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn remove_file(
-    state: &AppState,
-    user: &UserId,
-    id: Uuid,
-    precondition: Precondition,
-) -> Result<()> {
-    let current = state.store.get(Collection::Files, user, id).await?;
-    let sha256 = current
-        .body
-        .get("sha256")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let key = storage_key(&current).unwrap_or_default().to_owned();
-    let _shared = state.file_locks.lock(user, sha256).await;
-    resource::delete::<File>(state, user, id, precondition).await?;
-    let still_used = records_with_hash(&state.store, user, sha256)
-        .await?
-        .iter()
-        .any(|record| storage_key(record) == Some(key.as_str()));
-    if !still_used {
-        let removed = match crate::blob::BlobKey::parse(&key) {
-            Ok(key) => state.blobs.delete(&key).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = removed {
-            tracing::error!(%key, error = %error, "cannot delete the blob of a deleted file; `quillstore gc` will find it");
-        }
-    }
-    Ok(())
 }
 
 /// The optional body of `POST /api/files/{id}/url`.
@@ -234,17 +211,9 @@ async fn create_url(
     } else {
         UrlRequest { expires_in: None }
     };
-    let lifetime = request.expires_in.unwrap_or(DEFAULT_LIFETIME_SECS);
-    if !(1..=MAX_LIFETIME_SECS).contains(&lifetime) {
-        return Err(ApiError::validation(
-            "expiresIn",
-            format!("must be 1-{MAX_LIFETIME_SECS} seconds"),
-        ));
-    }
+    let link = links::file_link(&state.signer, id, &user, request.expires_in, unix_now())?;
     state.store.get(Collection::Files, &user, id).await?;
-    let expires = unix_now() + lifetime;
-    let url = state.signer.signed_path(id, &user, expires);
-    let expires_at =
-        Timestamp::from_millis(i64::try_from(expires).unwrap_or(i64::MAX / 1000) * 1000);
-    Ok(axum::Json(json!({"url": url, "expiresAt": expires_at})))
+    Ok(axum::Json(
+        json!({"url": link.url, "expiresAt": link.expires_at}),
+    ))
 }

@@ -15,12 +15,13 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::form::{FORM_OVERHEAD, FormFields, malformed};
-use super::register::{BlobCleanup, StoredBlob, register};
+use super::register::{StoredBlob, register};
 use crate::AppState;
 use crate::blob::{BlobError, BlobKey};
 use crate::error::{ApiError, Result};
 use crate::files::content::{HEAD_LEN, image_dimensions, resolve_type};
 use crate::files::names::sanitize_filename;
+use crate::files::registration::PendingBlob;
 use crate::http::extract::CurrentUser;
 use crate::model::file::FileCategory;
 use crate::model::{UserId, ids};
@@ -60,7 +61,7 @@ pub async fn upload_file(
     .await;
     match (read, stored) {
         (Err(error), Some(blob)) => {
-            blob.cleanup.remove().await;
+            blob.pending.remove().await;
             Err(error)
         }
         (Err(error), None) => Err(error),
@@ -140,7 +141,7 @@ async fn store_file(
         mime_type,
         dimensions,
         filename,
-        cleanup: BlobCleanup::new(state.blobs.clone(), key),
+        pending: PendingBlob::new(state.blobs.clone(), key),
     })
 }
 
