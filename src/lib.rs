@@ -48,7 +48,6 @@ pub struct AppState {
     pub throttle: Arc<http::throttle::Throttle>,
 }
 
-
 /// Opens the metadata store (taking the `DATA_DIR` lock) and then the blob store: the fs
 /// store removes the temp files of uploads a crash interrupted, the S3 store checks (or
 /// creates) its bucket.

@@ -166,7 +166,7 @@ impl BlobSpec {
     pub async fn open(&self, role: Role, config: &RawConfig) -> anyhow::Result<BlobStore> {
         match self {
             Self::Fs(dir) => {
-                let root = crate::layout::DataDir::new(&dir).blobs();
+                let root = crate::layout::DataDir::new(dir).blobs();
                 if role == Role::Source {
                     require_dir(dir)?;
                 }

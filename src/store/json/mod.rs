@@ -65,7 +65,9 @@ impl JsonStore {
         let mut problems = Vec::new();
         let mut count = 0usize;
         for collection in Collection::DOCUMENTS {
-            let loaded = disk::load_collection(&crate::layout::DataDir::new(&root).collection(collection.name()))?;
+            let loaded = disk::load_collection(
+                &crate::layout::DataDir::new(&root).collection(collection.name()),
+            )?;
             problems.extend(loaded.problems);
             count += loaded.documents.len();
             for document in loaded.documents {
@@ -390,8 +392,10 @@ impl JsonStore {
     async fn health(&self) -> StoreHealth {
         let started = Instant::now();
         let root = self.inner.root.clone();
-        let probe =
-            tokio::task::spawn_blocking(move || std::fs::metadata(crate::layout::DataDir::new(root).lock_file())).await;
+        let probe = tokio::task::spawn_blocking(move || {
+            std::fs::metadata(crate::layout::DataDir::new(root).lock_file())
+        })
+        .await;
         let latency = started.elapsed();
         let (status, message) = match probe {
             Ok(Ok(_)) if self.inner.problems.is_empty() => (HealthStatus::Healthy, None),
