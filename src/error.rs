@@ -5,9 +5,9 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde_json::{Value, json};
 
+pub use crate::model::FieldError;
 use crate::store::StoreError;
 
 /// `Result` with [`ApiError`] as the default error.
@@ -30,22 +30,6 @@ pub const ERROR_CODES: &[&str] = &[
     "unavailable",
     "internal",
 ];
-
-/// One problem with one field of a request, listed in `details` of a 400 or 422.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -11,12 +11,14 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod generated;
+pub mod health;
 pub mod http;
 pub mod layout;
 pub mod metrics;
 pub mod migrate;
 pub mod model;
 pub mod store;
+pub mod stores;
 pub mod telemetry;
 
 use std::net::SocketAddr;
@@ -27,51 +29,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::Authenticator;
-use crate::blob::{BlobStore, FsBlobStore, S3BlobStore};
 use crate::config::Config;
 use crate::files::FileLocks;
 use crate::files::signing::UrlSigner;
-use crate::store::MetadataStore;
-
-/// What every handler gets: cheap handles, built once.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: MetadataStore,
-    pub auth: Arc<Authenticator>,
-    pub blobs: BlobStore,
-    pub signer: Arc<UrlSigner>,
-    pub file_locks: Arc<FileLocks>,
-    /// Serializes completions of one direct upload (separate from `file_locks`, which a
-    /// completion takes in turn).
-    pub upload_locks: Arc<FileLocks>,
-    pub throttle: Arc<http::throttle::Throttle>,
-}
-
-/// Opens the metadata store (taking the `DATA_DIR` lock) and then the blob store: the fs
-/// store removes the temp files of uploads a crash interrupted, the S3 store checks (or
-/// creates) its bucket.
-pub async fn open_stores(config: &Config) -> anyhow::Result<(MetadataStore, BlobStore)> {
-    let store = store::open(config).await?;
-    let blobs = match &config.s3 {
-        None => {
-            // Opening the fs store clears the temp files of uploads in flight, so a second
-            // process on the same DATA_DIR must not open it. The json store (json, dual) locks
-            // DATA_DIR itself; with MongoDB metadata the blob store takes that lock.
-            let lock = match config.data_backend {
-                config::DataBackend::Mongodb => Some(store::json::lock_data_dir(&config.data_dir)?),
-                config::DataBackend::Json | config::DataBackend::Dual { .. } => None,
-            };
-            let blobs = FsBlobStore::open(&layout::DataDir::new(&config.data_dir).blobs()).await?;
-            BlobStore::Fs(match lock {
-                Some(lock) => blobs.holding(lock),
-                None => blobs,
-            })
-        }
-        Some(s3) => BlobStore::S3(S3BlobStore::open(s3).await?),
-    };
-    Ok((store, blobs))
-}
+pub use crate::http::AppState;
+pub use crate::stores::open_stores;
 
 /// The signer of file links: `FILES_SIGNING_SECRET`, or else a key generated once into
 /// `DATA_DIR` so links survive restarts. With MongoDB, instances do not share a `DATA_DIR`:

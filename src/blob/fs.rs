@@ -17,7 +17,7 @@ use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
 use super::{BlobEntry, BlobError, BlobHead, BlobKey, BlobRead, BlobResult, Meter, PutOutcome};
-use crate::store::{HealthStatus, StoreHealth};
+use crate::health::{HealthStatus, StoreHealth};
 
 /// Directory (under the blob root) of uploads in progress.
 pub const TEMP_DIR: &str = ".tmp";

@@ -23,9 +23,9 @@ use uuid::Uuid;
 pub use self::delivery::{Delivery, DeliveryRequest, DirectUploadRequest};
 pub use self::fs::FsBlobStore;
 pub use self::s3::{DirectUpload, DownloadOverrides, S3BlobStore};
+use crate::health::StoreHealth;
 use crate::model::UserId;
 use crate::model::file::FileCategory;
-use crate::store::StoreHealth;
 
 /// The longest file name kept inside a key.
 const MAX_KEY_FILENAME: usize = 80;

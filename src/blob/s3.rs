@@ -24,7 +24,7 @@ use self::errors::classify;
 pub use self::presign::{DirectUpload, DownloadOverrides};
 use super::{BlobEntry, BlobError, BlobHead, BlobKey, BlobRead, BlobResult, Meter, PutOutcome};
 use crate::config::S3Config;
-use crate::store::{HealthStatus, StoreHealth};
+use crate::health::{HealthStatus, StoreHealth};
 
 /// Health answers within 5 s even when S3_TIMEOUT_MS is longer.
 const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);

@@ -56,7 +56,7 @@ pub const DEFAULT_MIN_AGE_SECS: u64 = 600;
 /// Opens the stores of `config` (the json store takes the `DATA_DIR` lock, so there the
 /// service must be stopped) and runs [`collect`].
 pub async fn run(config: &Config, apply: bool, min_age: Duration) -> anyhow::Result<GcReport> {
-    let (store, blobs) = crate::open_stores(config).await?;
+    let (store, blobs) = crate::stores::open_stores(config).await?;
     collect(&store, &blobs, apply, min_age).await
 }
 

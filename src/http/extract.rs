@@ -11,8 +11,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::AppState;
 use crate::model::{UserId, ids};
 
 /// The user the request acts for.

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::openapi::{Access, Op, json_response, reference, with_dependencies};
 use super::routes::{Endpoint, Routes};
-use crate::AppState;
+use crate::http::AppState;
 use crate::model::Timestamp;
 use crate::store::{HealthStatus, StoreHealth};
 

@@ -135,3 +135,27 @@ mod tests {
         assert_eq!(watch.waiting_for(), Duration::ZERO);
     }
 }
+
+/// Bounds the time of a JSON request; past `REQUEST_TIMEOUT_SECS` (`timeout`) it is answered
+/// with 408 when it was still waiting for the client's body, else with 503 (a store too slow).
+pub(super) async fn limit_time(timeout: Duration, request: Request, next: Next) -> Response {
+    // Most JSON requests (every GET) have no body: nothing to watch, nothing to wrap.
+    let empty = axum::body::HttpBody::size_hint(request.body()).exact() == Some(0);
+    let (request, body) = if empty {
+        (request, None)
+    } else {
+        let (request, watch) = watch_body(request);
+        (request, Some(watch))
+    };
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) if body.is_some_and(|body| body.waiting_for() > Duration::ZERO) => {
+            ApiError::RequestTimeout(format!(
+                "the request body did not arrive within {} s (REQUEST_TIMEOUT_SECS)",
+                timeout.as_secs()
+            ))
+            .into_response()
+        }
+        Err(_) => ApiError::unavailable("the request took too long").into_response(),
+    }
+}

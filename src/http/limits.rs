@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::openapi::{Access, Op, reference, with_dependencies};
 use super::routes::{Endpoint, Routes};
-use crate::AppState;
+use crate::http::AppState;
 
 pub fn routes() -> Routes {
     let op = Op::new("getLimits", "service", "Upload and body limits")

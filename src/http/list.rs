@@ -263,3 +263,13 @@ fn parse_bool(name: &str, text: &str) -> Result<bool> {
         ))),
     }
 }
+
+/// A resource served over HTTP: its routes live under `/api/{collection}`, and its schema
+/// (`ToSchema`) describes them in the OpenAPI document.
+pub trait HttpResource: crate::model::Resource + utoipa::ToSchema {
+    /// The filters its list accepts.
+    const LIST: ListSpec;
+    /// Operations (by id) beyond the document routes that take a document's id as `id`:
+    /// the document links a created document to them.
+    const RELATED_OPERATIONS: &'static [&'static str] = &[];
+}

@@ -23,9 +23,9 @@ use super::resource::{
     retry_unless_pinned, to_body,
 };
 use super::routes::{Endpoint, Routes};
-use crate::AppState;
 use crate::chats::{StoredMessage, SwipeError, swipes};
 use crate::error::{ApiError, FieldError, Result};
+use crate::http::AppState;
 use crate::model::message::{MESSAGE_SERVER_FIELDS, Message, Role};
 use crate::model::{Document, Resource, SERVER_OWNED_FIELDS, UserId, ids};
 use crate::store::retry::{Attempt, retry_on_conflict};

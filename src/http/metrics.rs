@@ -10,8 +10,8 @@ use axum::routing::get;
 
 use super::openapi::{Access, Op, string};
 use super::routes::{Endpoint, Routes};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::AppState;
 
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 

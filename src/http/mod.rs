@@ -18,9 +18,11 @@ pub mod resource;
 mod router;
 pub mod routes;
 pub mod server;
+mod state;
 mod tags;
 pub mod throttle;
 mod transfer;
 
 pub use self::metrics::private_router as metrics_router;
 pub use self::router::{build_router, route_table};
+pub use self::state::AppState;

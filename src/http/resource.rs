@@ -11,24 +11,15 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::extract::{ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject, Precondition};
+pub use super::list::HttpResource;
 use super::list::{ListParams, ListSpec};
 use super::openapi::resource::{document_ops, document_schemas};
 use super::routes::{Endpoint, Routes};
-use crate::AppState;
 use crate::error::{ApiError, FieldError, Result};
+use crate::http::AppState;
 use crate::model::{Document, Reference, Resource, SERVER_OWNED_FIELDS, Timestamp, UserId, ids};
 use crate::store::retry::{Attempt, retry_on_conflict};
 use crate::store::{ListQuery, StoreResult};
-
-/// A resource served over HTTP: its routes live under `/api/{collection}`, and its schema
-/// (`ToSchema`) describes them in the OpenAPI document.
-pub trait HttpResource: Resource + utoipa::ToSchema {
-    /// The filters its list accepts.
-    const LIST: ListSpec;
-    /// Operations (by id) beyond the document routes that take a document's id as `id`:
-    /// the document links a created document to them.
-    const RELATED_OPERATIONS: &'static [&'static str] = &[];
-}
 
 /// The five document routes of one collection, with their operations and schemas.
 pub fn document_routes<R: HttpResource>() -> Routes {

@@ -22,9 +22,9 @@ use super::{
     characters, chats, docs, files, health, limits, messages, metrics, openapi, personas, tags,
     throttle,
 };
-use crate::AppState;
 use crate::config::{Config, CorsOrigins};
 use crate::error::{ApiError, envelope};
+use crate::http::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -43,7 +43,7 @@ pub fn routes(config: &Config) -> Routes {
             router
                 .layer(DefaultBodyLimit::max(max_json_bytes))
                 .route_layer(middleware::from_fn(move |request, next| {
-                    limit_time(timeout, request, next)
+                    super::idle::limit_time(timeout, request, next)
                 }))
         });
 
@@ -166,30 +166,6 @@ fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     let body = envelope("internal", "internal server error", serde_json::Value::Null);
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
-}
-
-/// Bounds the time of a JSON request; past `REQUEST_TIMEOUT_SECS` (`timeout`) it is answered
-/// with 408 when it was still waiting for the client's body, else with 503 (a store too slow).
-pub(super) async fn limit_time(timeout: Duration, request: Request, next: Next) -> Response {
-    // Most JSON requests (every GET) have no body: nothing to watch, nothing to wrap.
-    let empty = axum::body::HttpBody::size_hint(request.body()).exact() == Some(0);
-    let (request, body) = if empty {
-        (request, None)
-    } else {
-        let (request, watch) = super::idle::watch_body(request);
-        (request, Some(watch))
-    };
-    match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) if body.is_some_and(|body| body.waiting_for() > Duration::ZERO) => {
-            ApiError::RequestTimeout(format!(
-                "the request body did not arrive within {} s (REQUEST_TIMEOUT_SECS)",
-                timeout.as_secs()
-            ))
-            .into_response()
-        }
-        Err(_) => ApiError::unavailable("the request took too long").into_response(),
-    }
 }
 
 /// Records each request in the metrics: count and latency by route and status, and the body

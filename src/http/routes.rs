@@ -10,7 +10,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{HttpMethod, RefOr, Schema};
 
-use crate::AppState;
+use crate::http::AppState;
 
 /// One documented method of one path.
 #[derive(Clone)]

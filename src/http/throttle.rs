@@ -12,9 +12,9 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::AppState;
 use crate::config::GuardConfig;
 use crate::error::ApiError;
+use crate::http::AppState;
 use crate::model::UserId;
 
 /// Keys kept before limiters forget clients that have been quiet.

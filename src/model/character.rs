@@ -5,10 +5,10 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::FieldError;
 use super::common::{Checks, PhysicalDescription, tag_references};
 use super::file::{file_references, link_removal};
 use super::{Collection, Reference, Removal, Resource};
-use crate::error::FieldError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

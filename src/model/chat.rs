@@ -6,9 +6,9 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::FieldError;
 use super::common::{Checks, tag_references};
 use super::{Collection, Reference, Removal, Resource, Timestamp};
-use crate::error::FieldError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::FieldError;
 use super::{Collection, Reference};
-use crate::error::FieldError;
 
 /// Collects field errors while a resource is validated.
 #[derive(Default)]

@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::FieldError;
 use super::{Collection, Reference, Resource};
-use crate::error::FieldError;
 
 /// Fields of a message only the server sets.
 pub const MESSAGE_SERVER_FIELDS: &[&str] =

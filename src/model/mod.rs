@@ -5,6 +5,7 @@
 pub mod character;
 pub mod chat;
 pub mod common;
+pub mod field_error;
 pub mod file;
 pub mod ids;
 pub mod message;
@@ -17,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+pub use self::field_error::FieldError;
 pub use self::ids::UserId;
 pub use self::time::Timestamp;
-use crate::error::FieldError;
 
 /// Fields every document has and no client may set.
 pub const SERVER_OWNED_FIELDS: &[&str] = &["id", "userId", "createdAt", "updatedAt", "version"];

@@ -18,7 +18,6 @@ pub mod retry;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{Map, Value};
@@ -31,6 +30,7 @@ pub use self::messages::{ChatStats, MessageChange, MessagePage, MessageQuery};
 pub use self::mongo::MongoStore;
 pub use self::query::{Filter, ListQuery, Page, SortField, SortValue};
 use crate::config::{Config, DataBackend, Primary};
+pub use crate::health::{HealthStatus, StoreHealth};
 use crate::model::{Collection, Document, Removal, UserId};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,23 +51,6 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// What a health probe of a store found.
-#[derive(Debug, Clone)]
-pub struct StoreHealth {
-    pub backend: &'static str,
-    pub status: HealthStatus,
-    pub latency: Duration,
-    pub message: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum HealthStatus {
-    Healthy,
-    Degraded,
-    Unhealthy,
-}
 
 /// Runs a write to its end even if the request that asked for it goes away (a timeout, a
 /// client disconnect, shutdown): a write is never cut between its steps.

@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use super::form::FormFields;
 use super::register::{StoredBlob, register};
-use crate::AppState;
 use crate::blob::{BlobError, BlobKey, DirectUploadRequest, PutOutcome};
 use crate::error::{ApiError, Result};
 use crate::files::content::{image_dimensions, is_allowed, resolve_type};
@@ -24,6 +23,7 @@ use crate::files::names::sanitize_filename;
 use crate::files::registration::PendingBlob;
 use crate::files::signing::SignedQuery;
 use crate::files::uploads::{self, Ticket, URL_LIFETIME};
+use crate::http::AppState;
 use crate::http::extract::{CurrentUser, DocumentId, JsonObject};
 use crate::model::file::FileCategory;
 use crate::model::{Timestamp, UserId, ids};

@@ -17,12 +17,12 @@ use http_range_header::{EndPosition, RangeUnsatisfiableError, StartPosition};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::AppState;
 use crate::blob::{BlobError, BlobKey, Delivery};
 use crate::error::{ApiError, Result};
 use crate::files::links::LinkPurpose;
 use crate::files::serving::{self, CACHE_CONTROL, Presentation};
 use crate::files::signing::SignedQuery;
+use crate::http::AppState;
 use crate::model::file::File;
 use crate::model::{Collection, ids};
 

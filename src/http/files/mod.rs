@@ -24,13 +24,13 @@ use super::list::{ListParams, ListSpec};
 use super::openapi::files as docs;
 use super::resource::{self, HttpResource};
 use super::routes::{Endpoint, Routes};
-use crate::AppState;
 use crate::config::Config;
 use crate::error::{ApiError, Result};
 use crate::files::FileStores;
 use crate::files::links::{self, LinkPurpose};
 use crate::files::removal;
 use crate::files::signing::{SignedQuery, unix_now};
+use crate::http::AppState;
 use crate::model::file::File;
 use crate::model::{Collection, UserId};
 
@@ -58,7 +58,7 @@ pub fn routes(config: &Config) -> Routes {
         route
             .layer(DefaultBodyLimit::max(max_json_bytes))
             .layer(middleware::from_fn(move |request, next| {
-                super::router::limit_time(timeout, request, next)
+                super::idle::limit_time(timeout, request, next)
             }))
     };
     Routes::new()

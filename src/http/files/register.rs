@@ -10,10 +10,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::form::FormFields;
-use crate::AppState;
 use crate::blob::PutOutcome;
 use crate::error::{ApiError, Result};
 use crate::files::registration::{PendingBlob, register_file};
+use crate::http::AppState;
 use crate::http::resource::{check_references, document_response, parse};
 use crate::model::file::{File, FileCategory, StorageRef};
 use crate::model::{Resource, UserId};

@@ -16,12 +16,12 @@ use uuid::Uuid;
 
 use super::form::{FORM_OVERHEAD, FormFields, malformed};
 use super::register::{StoredBlob, register};
-use crate::AppState;
 use crate::blob::{BlobError, BlobKey};
 use crate::error::{ApiError, Result};
 use crate::files::content::{HEAD_LEN, image_dimensions, resolve_type};
 use crate::files::names::sanitize_filename;
 use crate::files::registration::PendingBlob;
+use crate::http::AppState;
 use crate::http::extract::CurrentUser;
 use crate::model::file::FileCategory;
 use crate::model::{UserId, ids};

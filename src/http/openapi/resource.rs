@@ -5,8 +5,7 @@
 use utoipa::openapi::{RefOr, Schema};
 
 use super::{Op, boolean, integer, one_of, page_schema, patch_schema, string, uuid};
-use crate::http::list::{CATEGORIES, LINK_KINDS, ListSpec, MAX_LIMIT};
-use crate::http::resource::HttpResource;
+use crate::http::list::{CATEGORIES, HttpResource, LINK_KINDS, ListSpec, MAX_LIMIT};
 
 const UUID_PATTERN: &str =
     "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";

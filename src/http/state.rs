@@ -1,0 +1,26 @@
+//! What every handler gets: cheap handles to the stores and services, built once at startup.
+
+use std::sync::Arc;
+
+use super::throttle::Throttle;
+use crate::auth::Authenticator;
+use crate::blob::BlobStore;
+use crate::config::Config;
+use crate::files::FileLocks;
+use crate::files::signing::UrlSigner;
+use crate::store::MetadataStore;
+
+/// What every handler gets: cheap handles, built once.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: MetadataStore,
+    pub auth: Arc<Authenticator>,
+    pub blobs: BlobStore,
+    pub signer: Arc<UrlSigner>,
+    pub file_locks: Arc<FileLocks>,
+    /// Serializes completions of one direct upload (separate from `file_locks`, which a
+    /// completion takes in turn).
+    pub upload_locks: Arc<FileLocks>,
+    pub throttle: Arc<Throttle>,
+}
