@@ -33,7 +33,7 @@ impl MongoStore {
         doc! { "userId": user.as_str(), "id": chat_id.to_string() }
     }
 
-    pub(super) fn message_filter(user: &UserId, chat_id: Uuid) -> bson::Document {
+    fn message_filter(user: &UserId, chat_id: Uuid) -> bson::Document {
         doc! { "userId": user.as_str(), "chatId": chat_id.to_string() }
     }
 

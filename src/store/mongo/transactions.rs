@@ -1,11 +1,12 @@
 //! Message batches as MongoDB transactions: each attempt on a session of its own, a collision
 //! (a `TransientTransactionError`) run again a bounded number of times, then given up as
-//! `Contended` (409). A document the transaction did not find is answered `NotFound` only when
-//! a read outside the transaction confirms it is gone: inside, a miss says only what the
-//! transaction's snapshot held, and a 404 makes a client delete its copy.
+//! `Contended` (409). A batch that names a message it then does not find was planned from
+//! reads a concurrent writer has since changed (a swipe member deleted meanwhile, or a
+//! transaction snapshot older than those reads): that is a `VersionMismatch`, so the caller
+//! plans again from fresh reads. Only a chat that a read outside any transaction does not
+//! find is `NotFound`: a 404 makes a client delete its copy.
 
 use mongodb::ClientSession;
-use mongodb::bson::doc;
 use uuid::Uuid;
 
 use super::{MongoStore, errors};
@@ -27,17 +28,32 @@ impl MongoStore {
         changes: Vec<MessageChange>,
     ) -> StoreResult<Vec<Document>> {
         self.get(Collection::Chats, user, chat_id).await?;
-        if changes.is_empty() {
-            return Ok(Vec::new());
+        match changes.len() {
+            0 => Ok(Vec::new()),
+            1 => self.apply(user, chat_id, changes, &mut None).await,
+            _ => match self.commit_batch(user, chat_id, changes).await {
+                // Only the chat's absence, read outside any transaction, is a 404.
+                Err(StoreError::NotFound) => {
+                    Err(self.missed(Collection::Chats, user, chat_id).await)
+                }
+                other => other,
+            },
         }
-        if changes.len() == 1 {
-            return self.apply(user, chat_id, changes, &mut None).await;
-        }
+    }
+
+    /// Several changes at once: in a transaction where the deployment has them, run again
+    /// while it collides with another one.
+    async fn commit_batch(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        changes: Vec<MessageChange>,
+    ) -> StoreResult<Vec<Document>> {
         for attempt in 1..=TRANSACTION_ATTEMPTS {
             let mut session = self.client.start_session().await?;
             session.start_transaction().await?;
             let mut slot = Some(&mut session);
-            let failure = match self.apply(user, chat_id, changes.clone(), &mut slot).await {
+            let error = match self.apply(user, chat_id, changes.clone(), &mut slot).await {
                 Ok(written) => match commit(&mut session).await {
                     Ok(()) => return Ok(written),
                     Err(error) => StoreError::from(error),
@@ -51,55 +67,13 @@ impl MongoStore {
                     error
                 }
             };
-            let collided = match failure {
-                StoreError::NotFound => {
-                    if !self.batch_is_present(user, chat_id, &changes).await? {
-                        return Err(StoreError::NotFound);
-                    }
-                    true
-                }
-                ref error => is_transient(error),
-            };
-            if !collided {
-                return Err(failure);
+            if !is_transient(&error) {
+                return Err(error);
             }
             tracing::debug!(attempt, %chat_id, "a message transaction collided; running it again");
             tokio::time::sleep(backoff(attempt)).await;
         }
         Err(StoreError::Contended)
-    }
-
-    /// Whether the chat and every message the batch names are stored, read outside any
-    /// transaction: false confirms the absence a transaction saw.
-    async fn batch_is_present(
-        &self,
-        user: &UserId,
-        chat_id: Uuid,
-        changes: &[MessageChange],
-    ) -> StoreResult<bool> {
-        match self.get(Collection::Chats, user, chat_id).await {
-            Err(StoreError::NotFound) => return Ok(false),
-            other => other?,
-        };
-        let messages = self.collection(Collection::Messages);
-        for change in changes {
-            let mut filter = Self::message_filter(user, chat_id);
-            match change {
-                MessageChange::Append { .. } => continue,
-                MessageChange::Insert { seq, .. } => filter.insert("seq", *seq as i64),
-                MessageChange::Replace { id, .. } | MessageChange::Delete { id, .. } => {
-                    filter.insert("id", id.to_string())
-                }
-            };
-            let found = messages
-                .find_one(filter)
-                .projection(doc! { "_id": 1 })
-                .await?;
-            if found.is_none() {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
 }
 
