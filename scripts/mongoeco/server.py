@@ -13,9 +13,12 @@ A few shims make it answer the official Rust driver as mongod would:
   * 64-bit getMore / limit / batchSize values accepted;
   * `--replset NAME`: `hello` says primary of a one-node replica set, so the driver uses
     transactions;
-  * collMod of validator / validationLevel / validationAction (the memory engine lacks it).
+  * collMod of validator / validationLevel / validationAction (the memory engine lacks it);
+  * a transaction ends as on mongod: when its commit fails, when the session starts another
+    one, and when the session runs a command outside any transaction (issue 20;
+    scripts/mongoeco/repro_swipes.py shows what happened without it).
 
-Usage: python server.py PORT [--host 127.0.0.1] [--replset NAME]
+Usage: python server.py PORT [--host 127.0.0.1] [--replset NAME] [--unpatched-transactions]
 Prints "listening mongodb://HOST:PORT/..." once it accepts connections.
 """
 
@@ -27,12 +30,16 @@ from mongoeco.core.bson_scalars import BsonInt64
 from mongoeco.wire import AsyncMongoEcoProxyServer
 from mongoeco.wire import executor as _executor
 from mongoeco.wire import proxy as _proxy
+from mongoeco.wire._session_identity import wire_session_key
 from mongoeco.wire.handshake import WireHandshakeService
+from mongoeco.wire.sessions import WireSessionStore
 
 parser = argparse.ArgumentParser()
 parser.add_argument("port", type=int)
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--replset", default=None)
+parser.add_argument("--unpatched-transactions", action="store_true",
+                    help="keep mongoeco's own transaction endings (to rerun the issue 20 repro)")
 args = parser.parse_args()
 
 if args.replset:
@@ -117,6 +124,47 @@ def _build_request_context(self, body, **kwargs):
 
 
 _executor.WireCommandExecutor._build_request_context = _build_request_context
+
+
+# mongoeco keeps a transaction open after its commit failed (a write conflict), and joins a
+# later startTransaction or plain command on the same lsid to it: drivers pool server
+# sessions, so retries and unrelated implicit-session reads and writes ran in that dead
+# snapshot (documents written since "not found", writes acknowledged and then lost). mongod
+# aborts a transaction whose commit failed, and a newer txnNumber or a command without
+# autocommit=false never runs inside an older transaction.
+def end_transactions_as_mongod_does():
+    _commit_transaction = WireSessionStore.commit_transaction
+
+    def commit_transaction(self, body):
+        try:
+            return _commit_transaction(self, body)
+        except Exception:
+            lsid = body.get("lsid")
+            context = None if lsid is None else self._sessions.get(wire_session_key(lsid))
+            if context is not None and context.session.transaction_active:
+                context.session.abort_transaction()
+            raise
+
+    WireSessionStore.commit_transaction = commit_transaction
+
+    _resolve_for_command = WireSessionStore.resolve_for_command
+
+    def resolve_for_command(self, client, body, *, capability):
+        lsid = body.get("lsid")
+        if capability.binds_session and lsid is not None:
+            context = self._sessions.get(wire_session_key(lsid))
+            joins_open_transaction = (body.get("autocommit") is False
+                                      and body.get("startTransaction") is not True)
+            if (context is not None and context.session.active
+                    and context.session.transaction_active and not joins_open_transaction):
+                context.session.abort_transaction()
+        return _resolve_for_command(self, client, body, capability=capability)
+
+    WireSessionStore.resolve_for_command = resolve_for_command
+
+
+if not args.unpatched_transactions:
+    end_transactions_as_mongod_does()
 
 
 async def main():

@@ -1,7 +1,7 @@
 //! Optimistic concurrency: `If-Match`, and no lost updates under concurrent writers.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Api, assert_error, header, json_body, spawn_app};
 
@@ -195,4 +195,149 @@ async fn concurrent_patches_without_if_match_all_apply() {
         );
     }
     assert_eq!(document["version"], WRITERS + 1);
+}
+
+/// The status of a response that must be `expected` or the documented 409 asking to retry;
+/// the body when it is `expected`.
+async fn landed(response: reqwest::Response, expected: StatusCode, what: &str) -> Option<Value> {
+    let status = response.status();
+    let body = if status == StatusCode::NO_CONTENT {
+        Value::Null
+    } else {
+        json_body(response).await
+    };
+    match status {
+        status if status == expected => Some(body),
+        StatusCode::CONFLICT if body["error"]["code"] == "conflict" => None,
+        other => panic!("{what}: {other} {body}"),
+    }
+}
+
+/// What one writer does: appends its own messages, edits the shared ones, deletes its own
+/// target and some of its appends, and adds a swipe to the shared assistant message and later
+/// removes it (multi-document batches). Returns the ids it deleted.
+async fn write_mix(api: Api, chat: String, shared: Vec<String>, target: String) -> Vec<String> {
+    const ROUNDS: usize = 4;
+    let messages = format!("/api/chats/{chat}/messages");
+    let mut deleted = Vec::new();
+    let response = api.delete(&format!("{messages}/{target}")).await;
+    landed(response, StatusCode::NO_CONTENT, "delete target").await;
+    deleted.push(target);
+    let swipe = api
+        .post(
+            &format!("{messages}/{}/swipes", shared[0]),
+            &json!({"content": "racing swipe"}),
+        )
+        .await;
+    let swipe = landed(swipe, StatusCode::CREATED, "swipe").await;
+    for round in 0..ROUNDS {
+        let body = json!({"role": "user", "content": format!("round {round}")});
+        let appended = landed(
+            api.post(&messages, &body).await,
+            StatusCode::CREATED,
+            "append",
+        )
+        .await;
+        let edited = &shared[1 + round % (shared.len() - 1)];
+        let patch = json!({"content": format!("edited in round {round}")});
+        let response = api.patch(&format!("{messages}/{edited}"), &patch).await;
+        landed(response, StatusCode::OK, "edit").await;
+        if let Some(appended) = appended.filter(|_| round % 2 == 0) {
+            let id = appended["id"].as_str().unwrap().to_owned();
+            let response = api.delete(&format!("{messages}/{id}")).await;
+            if landed(response, StatusCode::NO_CONTENT, "delete append")
+                .await
+                .is_some()
+            {
+                deleted.push(id);
+            }
+        }
+    }
+    if let Some(swipe) = swipe {
+        let id = swipe["id"].as_str().unwrap().to_owned();
+        let response = api.delete(&format!("{messages}/{id}")).await;
+        if landed(response, StatusCode::NO_CONTENT, "delete swipe")
+            .await
+            .is_some()
+        {
+            deleted.push(id);
+        }
+    }
+    deleted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_edits_and_deletes_on_one_chat_keep_it_consistent() {
+    const WRITERS: usize = 6;
+    let app = spawn_app().await;
+    let chat = app
+        .create("chats", json!({"title": "busy", "participants": []}))
+        .await;
+    let chat_id = chat["id"].as_str().unwrap().to_owned();
+    let messages = format!("/api/chats/{chat_id}/messages");
+    let mut seeded = Vec::new();
+    for (role, content) in [("user", "question"), ("assistant", "answer")]
+        .into_iter()
+        .chain((0..3 + WRITERS).map(|_| ("user", "seed")))
+    {
+        let body = json!({"role": role, "content": content});
+        let response = app.post(&messages, &body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        seeded.push(json_body(response).await["id"].as_str().unwrap().to_owned());
+    }
+    // The assistant answer and three user messages are shared by every writer; each writer
+    // deletes one seed of its own.
+    let shared: Vec<String> = seeded[1..5].to_vec();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let target = seeded[5 + writer].clone();
+            let (api, chat, shared) = (app.api.clone(), chat_id.clone(), shared.clone());
+            tokio::spawn(write_mix(api, chat, shared, target))
+        })
+        .collect();
+    let mut deleted = Vec::new();
+    for writer in writers {
+        deleted.extend(writer.await.expect("writer task"));
+    }
+
+    let all = app
+        .list(&format!("{messages}?includeSwipes=true&limit=200"))
+        .await;
+    let all = all["items"].as_array().unwrap();
+    for message in all {
+        let id = message["id"].as_str().unwrap();
+        assert!(!deleted.iter().any(|gone| gone == id), "{id} was deleted");
+        let read = app.get(&format!("{messages}/{id}")).await;
+        assert_eq!(read.status(), StatusCode::OK, "a listed message is found");
+    }
+    for id in seeded.iter().filter(|id| !deleted.contains(id)) {
+        assert!(
+            all.iter().any(|message| message["id"] == id.as_str()),
+            "{id} survives"
+        );
+    }
+    for id in &deleted {
+        let read = app.get(&format!("{messages}/{id}")).await;
+        assert_error(read, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    let visible = app.list(&format!("{messages}?limit=200")).await;
+    let seqs: Vec<u64> = visible["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["seq"].as_u64().unwrap())
+        .collect();
+    assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "{seqs:?}");
+    let answer_seq = all
+        .iter()
+        .find(|message| message["id"] == shared[0].as_str())
+        .unwrap()["seq"]
+        .clone();
+    let active = all
+        .iter()
+        .filter(|message| message["seq"] == answer_seq && message["swipeActive"] != false)
+        .count();
+    assert_eq!(active, 1, "one active member at the answer's position");
+    let chat = app.read("chats", &chat_id).await;
+    assert_eq!(chat["messageCount"], seqs.len(), "{chat}");
 }

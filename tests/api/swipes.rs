@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::chats::{append, create_chat};
-use crate::helpers::{Api, assert_error, json_body, spawn_app};
+use crate::helpers::{Api, Backend, assert_error, json_body, skip, spawn_app};
 
 async fn add_swipe(api: &Api, chat_id: &str, message_id: &str, content: &str) -> Value {
     let path = format!("/api/chats/{chat_id}/messages/{message_id}/swipes");
@@ -185,14 +185,6 @@ async fn deleting_swipes_hands_over_the_active_role() {
 #[tokio::test]
 async fn concurrent_swipes_on_one_message_all_land_with_distinct_indexes() {
     const WRITERS: usize = 8;
-    if crate::helpers::on_mongodb_emulator(
-        "concurrent_swipes_on_one_message_all_land_with_distinct_indexes",
-        "under 8 concurrent colliding transactions, one does not find a swipe member that a \
-         plain read just before it returned (404); not seen on json, not diagnosed further on \
-         the emulator, whose transactions collide on any write; a real MongoDB must tell",
-    ) {
-        return;
-    }
     let app = spawn_app().await;
     let chat = create_chat(&app, "racing swipes", json!([])).await;
     let chat_id = chat["id"].as_str().unwrap().to_owned();
@@ -224,4 +216,87 @@ async fn concurrent_swipes_on_one_message_all_land_with_distinct_indexes() {
     assert_eq!(active, 1, "exactly one active member: {page}");
     let chat = app.read("chats", &chat_id).await;
     assert_eq!(chat["messageCount"], 2, "a swipe group counts once: {chat}");
+}
+
+/// Turns the server's `failCommand` fail point on (`mode` "alwaysOn") or off for inserts into
+/// `database.messages`: each answered as a write conflict in a transaction would be. Err when
+/// the server has no such fail point (mongod needs `enableTestCommands`).
+async fn fail_message_inserts(database: &str, mode: &str) -> mongodb::error::Result<()> {
+    use mongodb::bson::doc;
+    let uri = std::env::var("MONGODB_TEST_URI").expect("the mongodb pass sets MONGODB_TEST_URI");
+    let client = mongodb::Client::with_uri_str(uri).await?;
+    let command = doc! {
+        "configureFailPoint": "failCommand",
+        "mode": mode,
+        "data": {
+            "failCommands": ["insert"],
+            "namespace": format!("{database}.messages"),
+            "errorCode": 112,
+            "errorLabels": ["TransientTransactionError"],
+        },
+    };
+    client.database("admin").run_command(command).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_swipe_whose_transaction_keeps_colliding_is_a_409_and_loses_nothing() {
+    const TEST: &str = "a_swipe_whose_transaction_keeps_colliding_is_a_409_and_loses_nothing";
+    if Backend::under_test() != Backend::Mongodb {
+        skip(
+            TEST,
+            "it forces MongoDB transaction collisions with a fail point; json has no transactions",
+        );
+        return;
+    }
+    let app = spawn_app().await;
+    let database = app
+        .raw_config()
+        .mongodb_database
+        .expect("a mongodb test app");
+    let chat = create_chat(&app, "colliding swipes", json!([])).await;
+    let chat_id = chat["id"].as_str().unwrap().to_owned();
+    let question = append(&app, &chat_id, "user", "question").await;
+    let original = append(&app, &chat_id, "assistant", "answer 0").await;
+    let original_id = original["id"].as_str().unwrap().to_owned();
+    let first = add_swipe(&app, &chat_id, &original_id, "answer 1").await;
+
+    if let Err(error) = fail_message_inserts(&database, "alwaysOn").await {
+        skip(
+            TEST,
+            &format!("the server refused the failCommand fail point: {error}"),
+        );
+        return;
+    }
+    let path = format!("/api/chats/{chat_id}/messages/{original_id}/swipes");
+    let colliding = app.post(&path, &json!({"content": "answer 2"})).await;
+    fail_message_inserts(&database, "off")
+        .await
+        .expect("the fail point is turned off again");
+    assert_error(colliding, StatusCode::CONFLICT, "conflict").await;
+
+    for message in [&question, &original, &first] {
+        let id = message["id"].as_str().unwrap();
+        let read = app
+            .get(&format!("/api/chats/{chat_id}/messages/{id}"))
+            .await;
+        assert_eq!(read.status(), StatusCode::OK, "{message} is still found");
+    }
+    let again = add_swipe(&app, &chat_id, &original_id, "answer 2").await;
+    assert_eq!(
+        again["swipeIndex"], 2,
+        "the failed attempts left nothing behind"
+    );
+    let page = app
+        .list(&format!("/api/chats/{chat_id}/messages?includeSwipes=true"))
+        .await;
+    assert_eq!(
+        shape(&page)[1..].to_vec(),
+        vec![
+            ("answer 0".into(), 0, false),
+            ("answer 1".into(), 1, false),
+            ("answer 2".into(), 2, true)
+        ]
+    );
+    assert_eq!(app.read("chats", &chat_id).await["messageCount"], 2);
 }

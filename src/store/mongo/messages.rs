@@ -27,9 +27,6 @@ macro_rules! in_session {
     };
 }
 
-/// The server's answer when transactions need a replica set.
-const ILLEGAL_OPERATION: i32 = 20;
-
 impl MongoStore {
     fn chat_filter(user: &UserId, chat_id: Uuid) -> bson::Document {
         doc! { "userId": user.as_str(), "id": chat_id.to_string() }
@@ -39,50 +36,8 @@ impl MongoStore {
         doc! { "userId": user.as_str(), "chatId": chat_id.to_string() }
     }
 
-    pub async fn commit_messages(
-        &self,
-        user: &UserId,
-        chat_id: Uuid,
-        changes: Vec<MessageChange>,
-    ) -> StoreResult<Vec<Document>> {
-        self.get(Collection::Chats, user, chat_id).await?;
-        if changes.is_empty() {
-            return Ok(Vec::new());
-        }
-        if changes.len() == 1 {
-            return self.apply(user, chat_id, changes, &mut None).await;
-        }
-        // A transaction that collides with another one on the same chat is aborted by the
-        // server with `TransientTransactionError`; the whole batch is then run again, a bounded
-        // number of times with a growing, jittered pause.
-        for attempt in 1..=TRANSACTION_ATTEMPTS {
-            let mut session = self.client.start_session().await?;
-            session.start_transaction().await?;
-            let mut slot = Some(&mut session);
-            let error = match self.apply(user, chat_id, changes.clone(), &mut slot).await {
-                Ok(written) => match commit(&mut session).await {
-                    Ok(()) => return Ok(written),
-                    Err(error) => StoreError::from(error),
-                },
-                Err(StoreError::Internal(error)) if is_transactions_unsupported(&error) => {
-                    let _ = session.abort_transaction().await;
-                    return self.apply(user, chat_id, changes, &mut None).await;
-                }
-                Err(error) => {
-                    let _ = session.abort_transaction().await;
-                    error
-                }
-            };
-            if !is_transient(&error) {
-                return Err(error);
-            }
-            tracing::debug!(attempt, %chat_id, "a message transaction collided; running it again");
-            tokio::time::sleep(backoff(attempt)).await;
-        }
-        Err(StoreError::Contended)
-    }
-
-    async fn apply(
+    /// Applies a batch, in `session` when there is one; a miss is `NotFound`.
+    pub(super) async fn apply(
         &self,
         user: &UserId,
         chat_id: Uuid,
@@ -292,7 +247,7 @@ impl MongoStore {
         Ok(())
     }
 
-    async fn current_message(
+    pub(super) async fn current_message(
         &self,
         user: &UserId,
         chat_id: Uuid,
@@ -375,55 +330,4 @@ impl MongoStore {
         }
         Ok(MessagePage { items, has_more })
     }
-}
-
-fn is_transactions_unsupported(error: &anyhow::Error) -> bool {
-    error
-        .downcast_ref::<mongodb::error::Error>()
-        .is_some_and(|error| errors::code_of(error) == Some(ILLEGAL_OPERATION))
-        || error
-            .to_string()
-            .contains("Transaction numbers are only allowed")
-}
-
-/// How many times a colliding message transaction is run before the write gives up (409).
-const TRANSACTION_ATTEMPTS: u32 = 8;
-
-/// Commits, retrying the commit alone while its outcome is unknown (a network blip during
-/// the commit), as the server's transaction protocol allows.
-async fn commit(session: &mut ClientSession) -> mongodb::error::Result<()> {
-    let mut attempts = 0;
-    loop {
-        match session.commit_transaction().await {
-            Err(error)
-                if error.contains_label(mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT)
-                    && attempts < 3 =>
-            {
-                attempts += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// True when the server aborted a transaction that may succeed if run again.
-fn is_transient(error: &StoreError) -> bool {
-    match error {
-        StoreError::Internal(error) => error
-            .chain()
-            .filter_map(|cause| cause.downcast_ref::<mongodb::error::Error>())
-            .any(|error| {
-                error.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
-                    || errors::code_of(error) == Some(errors::WRITE_CONFLICT)
-            }),
-        _ => false,
-    }
-}
-
-/// The pause before attempt `attempt + 1`: 5 ms doubling up to 320 ms, plus up to as much
-/// again at random, so colliding writers spread out.
-fn backoff(attempt: u32) -> std::time::Duration {
-    let base = 5u64 << attempt.min(6);
-    let jitter = u64::from(Uuid::new_v4().as_bytes()[0]) * base / 256;
-    std::time::Duration::from_millis(base + jitter)
 }

@@ -8,6 +8,7 @@ mod convert;
 pub mod errors;
 mod messages;
 pub mod schema;
+mod transactions;
 
 use std::collections::HashSet;
 use std::time::Instant;
