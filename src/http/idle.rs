@@ -118,24 +118,6 @@ impl Stream for Watched {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_time_spent_waiting_counts() {
-        let watch = Watch::new();
-        assert_eq!(watch.waiting_for(), Duration::ZERO);
-        watch.waiting();
-        std::thread::sleep(Duration::from_millis(30));
-        // A second poll while still waiting keeps the first moment.
-        watch.waiting();
-        assert!(watch.waiting_for() >= Duration::from_millis(30));
-        watch.not_waiting();
-        assert_eq!(watch.waiting_for(), Duration::ZERO);
-    }
-}
-
 /// Bounds the time of a JSON request; past `REQUEST_TIMEOUT_SECS` (`timeout`) it is answered
 /// with 408 when it was still waiting for the client's body, else with 503 (a store too slow).
 pub(super) async fn limit_time(timeout: Duration, request: Request, next: Next) -> Response {
@@ -157,5 +139,23 @@ pub(super) async fn limit_time(timeout: Duration, request: Request, next: Next) 
             .into_response()
         }
         Err(_) => ApiError::unavailable("the request took too long").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_time_spent_waiting_counts() {
+        let watch = Watch::new();
+        assert_eq!(watch.waiting_for(), Duration::ZERO);
+        watch.waiting();
+        std::thread::sleep(Duration::from_millis(30));
+        // A second poll while still waiting keeps the first moment.
+        watch.waiting();
+        assert!(watch.waiting_for() >= Duration::from_millis(30));
+        watch.not_waiting();
+        assert_eq!(watch.waiting_for(), Duration::ZERO);
     }
 }

@@ -29,7 +29,7 @@ use crate::http::AppState;
 use crate::model::message::{MESSAGE_SERVER_FIELDS, Message, Role};
 use crate::model::{Document, Resource, SERVER_OWNED_FIELDS, UserId, ids};
 use crate::store::retry::{Attempt, retry_on_conflict};
-use crate::store::{MessageChange, MessageQuery};
+use crate::store::{MessageChange, MessageQuery, StoreError};
 
 /// How often a write re-reads messages that concurrent writers changed.
 const ATTEMPTS: usize = 32;
@@ -256,8 +256,12 @@ async fn commit(
     chat_id: Uuid,
     changes: Vec<MessageChange>,
 ) -> Result<Attempt<Vec<Document>>> {
-    let written = state.store.commit_messages(user, chat_id, changes).await;
-    Ok(Attempt::of_write(written)?)
+    match state.store.commit_messages(user, chat_id, changes).await {
+        // A message the plan named is gone: a concurrent delete. Every plan starts by reading
+        // the path's message again, so a real absence is answered 404 by that read.
+        Err(StoreError::NotFound) => Ok(Attempt::Conflict),
+        written => Ok(Attempt::of_write(written)?),
+    }
 }
 
 /// A refused swipe request is a validation problem of the field that asked for it.
@@ -328,7 +332,12 @@ async fn add_swipe(
             .get_message(&user, path.chat_id, path.message_id)
             .await?;
         let members = members_at(&state, &user, path.chat_id, target.seq()).await?;
-        let changes = swipes::plan_swipe(&target, &members, new_body.clone(), ids::new_id())?;
+        // Plan from one read: the target as the members' read found it (a swipe landing
+        // between the two reads may have put it in a group meanwhile).
+        let Some(target) = members.iter().find(|member| member.id == target.id) else {
+            return Ok(Attempt::Conflict);
+        };
+        let changes = swipes::plan_swipe(target, &members, new_body.clone(), ids::new_id())?;
         commit(&state, &user, path.chat_id, changes).await
     })
     .await
