@@ -236,3 +236,18 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transaction that kept colliding (`StoreError::Contended`) is a conflict the client
+    /// retries, never an absence (a client drops its copy on a 404).
+    #[test]
+    fn a_store_that_kept_colliding_is_a_409_not_a_404() {
+        let response = ApiError::from(StoreError::Contended).into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let response = ApiError::from(StoreError::VersionMismatch).into_response();
+        assert_ne!(response.status(), StatusCode::NOT_FOUND);
+    }
+}

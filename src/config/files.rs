@@ -10,7 +10,7 @@ pub struct FilesConfig {
     pub max_upload_size: u64,
     /// Lowercase MIME types; an entry `type/*` admits every subtype.
     pub allowed_mime_types: Vec<String>,
-    /// `None`: a key generated once into `DATA_DIR` (see `crate::generated`) is used.
+    /// `None`: a key generated once into `DATA_DIR` (see `src/generated.rs`) is used.
     pub signing_secret: Option<Secret>,
     pub redirect_threshold: u64,
     /// Whether downloads from S3 are redirected (`FILES_REDIRECT`).

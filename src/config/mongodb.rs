@@ -49,10 +49,7 @@ impl MongoConfig {
                 "MONGODB_URI must start with mongodb:// or mongodb+srv://".to_owned(),
             ));
         }
-        let database = raw
-            .mongodb_database
-            .clone()
-            .unwrap_or_else(|| "quillstore".to_owned());
+        let database = choose_database(raw.mongodb_database.clone(), &uri, check);
         let valid_name = !database.is_empty()
             && database.len() <= 63
             && !database.contains(['/', '\\', '.', ' ', '"', '$', '*', '<', '>', ':', '|', '?']);
@@ -111,6 +108,32 @@ impl MongoConfig {
             self.timeout.as_millis().to_string(),
         ));
         lines.push(("MONGODB_AUTO_MIGRATE", self.auto_migrate.to_string()));
+    }
+}
+
+/// The database: `MONGODB_DATABASE`, else the one named in `MONGODB_URI`'s path (the seeds'
+/// `mongodb://host/quilltap` form), else `quillstore`. Both set and different is a problem:
+/// one of them would be silently ignored and the data would look missing.
+fn choose_database(
+    configured: Option<String>,
+    uri: &str,
+    check: &mut impl FnMut(Result<(), String>),
+) -> String {
+    let in_uri = mongodb::options::ConnectionString::parse(uri)
+        .ok()
+        .and_then(|parsed| parsed.default_database)
+        .filter(|name| !name.is_empty());
+    match (configured, in_uri) {
+        (Some(configured), Some(in_uri)) if configured != in_uri => {
+            check(Err(format!(
+                "MONGODB_DATABASE={configured} and the database in MONGODB_URI ({in_uri}) \
+                 differ: set only one of them, or the same name in both"
+            )));
+            configured
+        }
+        (Some(configured), _) => configured,
+        (None, Some(in_uri)) => in_uri,
+        (None, None) => "quillstore".to_owned(),
     }
 }
 
@@ -181,5 +204,39 @@ mod tests {
         assert_eq!(settings.database, "quillstore");
         assert_eq!(settings.max_pool_size, 20);
         assert!(!settings.auto_migrate);
+    }
+
+    fn database_of(uri: &str, configured: Option<&str>) -> (String, Vec<String>) {
+        let mut problems = Vec::new();
+        let database = choose_database(configured.map(str::to_owned), uri, &mut |result| {
+            if let Err(problem) = result {
+                problems.push(problem);
+            }
+        });
+        (database, problems)
+    }
+
+    #[test]
+    fn the_database_in_the_uri_is_used_when_mongodb_database_is_unset() {
+        let (database, problems) = database_of("mongodb://mongo:27017/quilltap", None);
+        assert_eq!(database, "quilltap");
+        assert!(problems.is_empty());
+        let (database, _) = database_of("mongodb://mongo:27017/?authSource=admin", None);
+        assert_eq!(database, "quillstore");
+        let (database, problems) = database_of("mongodb://mongo:27017/quilltap", Some("quilltap"));
+        assert_eq!(database, "quilltap");
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn two_different_databases_are_a_problem_naming_both() {
+        let (_, problems) = database_of("mongodb://mongo:27017/quilltap", Some("quillstore"));
+        assert_eq!(
+            problems,
+            [
+                "MONGODB_DATABASE=quillstore and the database in MONGODB_URI (quilltap) differ: \
+              set only one of them, or the same name in both"
+            ]
+        );
     }
 }

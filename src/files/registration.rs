@@ -82,14 +82,7 @@ pub async fn register_file(
             )));
         };
         let now = Timestamp::now();
-        let document = Document {
-            id: file_id,
-            user_id: user.clone(),
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            body,
-        };
+        let document = Document::new(file_id, user.clone(), now, body);
         Ok::<_, ApiError>(stores.metadata.insert(Collection::Files, document).await?)
     };
     match inserted.await {

@@ -234,14 +234,7 @@ pub async fn insert<R: Resource>(
     let resource: R = parse(body)?;
     check_references(state, user, resource.references(), &HashSet::new()).await?;
     let now = Timestamp::now();
-    let document = Document {
-        id: ids::new_id(),
-        user_id: user.clone(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-        body: to_body(&resource)?,
-    };
+    let document = Document::new(ids::new_id(), user.clone(), now, to_body(&resource)?);
     Ok(state.store.insert(R::COLLECTION, document).await?)
 }
 

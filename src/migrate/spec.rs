@@ -1,7 +1,8 @@
 //! Where a copy reads and writes, as named on the command line:
 //!
 //! - metadata: `json:DIR` (the json store in `DIR`, a `DATA_DIR`), `mongodb:URI` or
-//!   `mongodb:URI#DATABASE` (database `quillstore` when no `#DATABASE` is given), or plain
+//!   `mongodb:URI#DATABASE` (without `#DATABASE`: the database in the URI's path, else
+//!   `quillstore`), or plain
 //!   `mongodb` for the configured `MONGODB_URI` / `MONGODB_DATABASE`;
 //! - blobs: `fs:DIR` (the fs blob store of the `DATA_DIR` `DIR`, i.e. `DIR/blobs`) or plain
 //!   `s3` for the bucket the `S3_*` settings name (`S3_MODE`, `S3_BUCKET`, `S3_PATH_PREFIX`...).
@@ -18,7 +19,15 @@ use crate::blob::{BlobStore, FsBlobStore, S3BlobStore};
 use crate::config::{MongoConfig, RawConfig, Secret, mask_uri};
 use crate::store::{JsonStore, MetadataStore, MongoStore, mongo::schema};
 
-/// The database a `mongodb:URI` spec without `#DATABASE` names.
+/// The database named in a MongoDB URI's path, if any.
+fn database_in_uri(uri: &str) -> Option<String> {
+    mongodb::options::ConnectionString::parse(uri)
+        .ok()
+        .and_then(|parsed| parsed.default_database)
+        .filter(|name| !name.is_empty())
+}
+
+/// The database a `mongodb:URI` spec without `#DATABASE` (nor one in the URI) names.
 const DEFAULT_DATABASE: &str = "quillstore";
 
 /// Which end of a copy a store is: a source must exist and is never changed.
@@ -62,15 +71,19 @@ impl MetadataSpec {
             Some(("json", dir)) if !dir.is_empty() => Ok(Self::Json(PathBuf::from(dir))),
             Some(("mongodb", rest)) if !rest.is_empty() => {
                 let (uri, database) = match rest.rsplit_once('#') {
-                    Some((uri, database)) => (uri, database),
-                    None => (rest, DEFAULT_DATABASE),
+                    Some((uri, database)) => (uri, database.to_owned()),
+                    // Like MONGODB_URI: a database in the URI's path is the one meant.
+                    None => (
+                        rest,
+                        database_in_uri(rest).unwrap_or(DEFAULT_DATABASE.to_owned()),
+                    ),
                 };
                 if !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
                     return Err("expected mongodb:mongodb://HOST[#DATABASE]".to_owned());
                 }
                 Ok(Self::Mongodb {
                     uri: Secret::new(uri),
-                    database: database.to_owned(),
+                    database,
                 })
             }
             _ => Err("expected json:DIR, mongodb:URI[#DATABASE] or mongodb".to_owned()),
@@ -256,6 +269,13 @@ mod tests {
             MetadataSpec::Mongodb {
                 uri: Secret::new("mongodb://db"),
                 database: DEFAULT_DATABASE.to_owned()
+            }
+        );
+        assert_eq!(
+            MetadataSpec::parse("mongodb:mongodb://db/quilltap").unwrap(),
+            MetadataSpec::Mongodb {
+                uri: Secret::new("mongodb://db/quilltap"),
+                database: "quilltap".to_owned()
             }
         );
         assert_eq!(

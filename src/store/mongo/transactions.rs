@@ -127,8 +127,6 @@ fn backoff(attempt: u32) -> std::time::Duration {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::StatusCode;
-    use axum::response::IntoResponse;
     use mongodb::error::{CommandError, Error, ErrorKind};
 
     use super::*;
@@ -146,11 +144,5 @@ mod tests {
         assert!(is_transient(&command_error(errors::WRITE_CONFLICT)));
         assert!(!is_transient(&command_error(2)));
         assert!(!is_transient(&StoreError::NotFound));
-    }
-
-    #[test]
-    fn a_transaction_that_keeps_colliding_is_a_conflict_not_an_absence() {
-        let response = crate::error::ApiError::from(StoreError::Contended).into_response();
-        assert_eq!(response.status(), StatusCode::CONFLICT);
     }
 }
