@@ -8,6 +8,7 @@ mod characters;
 mod chat_durability;
 mod chat_transfer;
 mod chats;
+mod check_config;
 mod concurrency;
 mod connections;
 mod crash;
