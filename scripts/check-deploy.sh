@@ -110,6 +110,16 @@ services=$(compose "$tmp/empty.env" -f docker-compose.dev.yml --profile admin co
 
 step "docker-compose config: docker-compose.prod.yml (required variables set)"
 compose "$tmp/prod.env" -f docker-compose.prod.yml config -q
+step "docker-compose config: docker-compose.prod.yml with no static S3 keys (IAM role / web identity)"
+grep -v '^S3_ACCESS_KEY=\|^S3_SECRET_KEY=' "$tmp/prod.env" >"$tmp/prod-iam.env"
+compose "$tmp/prod-iam.env" -f docker-compose.prod.yml config >"$tmp/prod-iam.yml" ||
+  fail "docker-compose.prod.yml refused a setup without static S3 keys"
+if grep -q 'S3_ACCESS_KEY\|S3_SECRET_KEY' "$tmp/prod-iam.yml"; then
+  fail "docker-compose.prod.yml passes S3 keys nobody set: $(grep 'S3_.*_KEY' "$tmp/prod-iam.yml")"
+fi
+compose "$tmp/prod.env" -f docker-compose.prod.yml config >"$tmp/prod-keys.yml"
+grep -q 'S3_ACCESS_KEY: AKIAEXAMPLEEXAMPLE00' "$tmp/prod-keys.yml" ||
+  fail "docker-compose.prod.yml does not pass the static S3 keys on"
 step "docker-compose config: docker-compose.prod.yml refuses to start without MONGODB_URI"
 if compose "$tmp/empty.env" -f docker-compose.prod.yml config -q >"$tmp/prod-empty.log" 2>&1; then
   fail "docker-compose.prod.yml accepted an empty environment"
