@@ -10,6 +10,7 @@ mod health;
 mod idle;
 mod limits;
 pub mod list;
+mod lorebooks;
 mod messages;
 mod metrics;
 mod openapi;

@@ -19,8 +19,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use super::docs::OpenApiJson;
 use super::routes::{RouteTable, Routes};
 use super::{
-    characters, chats, docs, files, health, limits, messages, metrics, openapi, personas, tags,
-    throttle,
+    characters, chats, docs, files, health, limits, lorebooks, messages, metrics, openapi,
+    personas, tags, throttle,
 };
 use crate::AppState;
 use crate::config::{Config, CorsOrigins};
@@ -39,6 +39,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(personas::routes())
         .merge(chats::routes())
         .merge(messages::routes())
+        .merge(lorebooks::routes())
         .map(|router| {
             router
                 .layer(DefaultBodyLimit::max(max_json_bytes))

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod common;
 pub mod file;
 pub mod ids;
+pub mod lorebook;
 pub mod message;
 pub mod persona;
 pub mod tag;
@@ -62,16 +63,18 @@ pub enum Collection {
     Chats,
     Messages,
     Files,
+    Lorebooks,
 }
 
 impl Collection {
     /// The collections of standalone documents (everything but messages).
-    pub const DOCUMENTS: [Collection; 5] = [
+    pub const DOCUMENTS: [Collection; 6] = [
         Self::Tags,
         Self::Characters,
         Self::Personas,
         Self::Chats,
         Self::Files,
+        Self::Lorebooks,
     ];
 
     /// The name used in routes, directories and database collections.
@@ -83,6 +86,7 @@ impl Collection {
             Self::Chats => "chats",
             Self::Messages => "messages",
             Self::Files => "files",
+            Self::Lorebooks => "lorebooks",
         }
     }
 
