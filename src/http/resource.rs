@@ -253,12 +253,22 @@ pub async fn insert<R: Resource>(
     user: &UserId,
     body: Map<String, Value>,
 ) -> Result<Document> {
+    insert_with_id::<R>(state, user, ids::new_id(), body).await
+}
+
+/// [`insert`] under an id chosen beforehand (an import links files to it before it exists).
+pub async fn insert_with_id<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    id: Uuid,
+    body: Map<String, Value>,
+) -> Result<Document> {
     check_fields::<R>(&body)?;
     let resource: R = parse(body)?;
     check_references(state, user, resource.references(), &HashSet::new()).await?;
     let now = Timestamp::now();
     let document = Document {
-        id: ids::new_id(),
+        id,
         user_id: user.clone(),
         created_at: now,
         updated_at: now,

@@ -19,7 +19,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use super::docs::OpenApiJson;
 use super::routes::{RouteTable, Routes};
 use super::{
-    characters, chats, docs, files, health, limits, lorebooks, messages, metrics, openapi,
+    cards, characters, chats, docs, files, health, limits, lorebooks, messages, metrics, openapi,
     personas, tags, throttle,
 };
 use crate::AppState;
@@ -48,12 +48,23 @@ pub fn routes(config: &Config) -> Routes {
                 }))
         });
 
+    // Card and world-info imports: bodies up to MAX_IMPORT_BYTES (read by the handlers).
+    let max_import_bytes = config.max_import_bytes;
+    let imports = cards::routes().map(|router| {
+        router
+            .layer(DefaultBodyLimit::max(max_import_bytes))
+            .route_layer(middleware::from_fn(move |request, next| {
+                limit_time(timeout, request, next)
+            }))
+    });
+
     // File routes stream bodies of any length: they bound JSON bodies and time themselves,
     // route by route (see `files::routes`).
     Routes::new()
         .merge(health::routes())
         .merge(limits::routes())
         .merge(documents)
+        .merge(imports)
         .merge(files::routes(config))
         .merge(metrics::routes())
         .merge(docs::routes())
