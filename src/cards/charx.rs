@@ -71,20 +71,18 @@ pub fn read(bytes: &[u8], limit: usize) -> Result<Charx, CardError> {
         }
         if let std::collections::hash_map::Entry::Vacant(slot) = assets.entry(path) {
             let path = slot.key().clone();
-            let content = inflate(&mut archive, &path, &mut budget).map_err(|error| match error {
-                CardError::Invalid { .. } => CardError::invalid(
-                    format!("data.assets[{index}].uri"),
-                    format!("{path:?} is not in the archive"),
-                ),
-                other => other,
-            })?;
+            let content =
+                inflate(&mut archive, &path, &mut budget).map_err(|error| match error {
+                    CardError::Invalid { .. } => CardError::invalid(
+                        format!("data.assets[{index}].uri"),
+                        format!("{path:?} is not in the archive"),
+                    ),
+                    other => other,
+                })?;
             slot.insert(content);
         }
     }
-    Ok(Charx {
-        card,
-        assets,
-    })
+    Ok(Charx { card, assets })
 }
 
 /// The archive paths of a card's `embeded://` assets, with their index in `data.assets`.
@@ -131,14 +129,20 @@ pub fn write(card: &[u8], assets: &[(String, Vec<u8>)]) -> Result<Vec<u8>, CardE
     let failed = |error: zip::result::ZipError| CardError::invalid("charx", error.to_string());
     let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
     writer
-        .start_file(CARD_PATH, SimpleFileOptions::default().compression_method(CompressionMethod::Deflated))
+        .start_file(
+            CARD_PATH,
+            SimpleFileOptions::default().compression_method(CompressionMethod::Deflated),
+        )
         .map_err(failed)?;
     writer
         .write_all(card)
         .map_err(|error| CardError::invalid("charx", error.to_string()))?;
     for (path, content) in assets {
         writer
-            .start_file(path, SimpleFileOptions::default().compression_method(CompressionMethod::Stored))
+            .start_file(
+                path,
+                SimpleFileOptions::default().compression_method(CompressionMethod::Stored),
+            )
             .map_err(failed)?;
         writer
             .write_all(content)

@@ -29,7 +29,11 @@ pub async fn read(state: &AppState, request: Request) -> Result<ImportBody> {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.to_ascii_lowercase().starts_with("multipart/form-data"));
+        .is_some_and(|value| {
+            value
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        });
     if !multipart {
         if declared.is_some_and(|length| length > limit) {
             return Err(too_large());

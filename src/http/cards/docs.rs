@@ -32,7 +32,9 @@ fn download(description: &str, types: &[&str]) -> ResponseBuilder {
         "Content-Disposition",
         utoipa::openapi::header::HeaderBuilder::new()
             .schema(Some(string()))
-            .description(Some("`attachment` with the name as a safe ASCII fallback and `filename*`"))
+            .description(Some(
+                "`attachment` with the name as a safe ASCII fallback and `filename*`",
+            ))
             .build(),
     );
     for kind in types {
@@ -65,23 +67,27 @@ pub fn import_character() -> Op {
 }
 
 pub fn export_character() -> Op {
-    Op::new("exportCharacter", "characters", "Export a character as a card")
-        .path_id("id", "the character's id")
-        .query(
-            "format",
-            one_of(&["json", "png", "charx"]),
-            "`json` (default): a V3 card with the V1 fields mirrored at the top level; `png`: \
+    Op::new(
+        "exportCharacter",
+        "characters",
+        "Export a character as a card",
+    )
+    .path_id("id", "the character's id")
+    .query(
+        "format",
+        one_of(&["json", "png", "charx"]),
+        "`json` (default): a V3 card with the V1 fields mirrored at the top level; `png`: \
              the avatar (a plain image without one) with a `ccv3` (V3) and a `chara` (V2) \
              chunk, the image bytes untouched; `charx`: `card.json` and the asset files",
-        )
-        .response(
-            200,
-            download(
-                "the card",
-                &["application/json", "image/png", "application/zip"],
-            ),
-        )
-        .errors(&[404])
+    )
+    .response(
+        200,
+        download(
+            "the card",
+            &["application/json", "image/png", "application/zip"],
+        ),
+    )
+    .errors(&[404])
 }
 
 pub fn import_lorebook() -> Op {

@@ -66,10 +66,17 @@ pub async fn export_character(
         tag_names,
         lorebook: lorebook.as_ref().map(|document| &document.body),
     };
-    let name = body.get("name").and_then(Value::as_str).unwrap_or("character");
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("character");
     let avatar = id_of(body.get("defaultImageId"));
     let (bytes, content_type, extension) = match params.format {
-        Format::Json => (to_json(&export_v3(body, &parts)), "application/json", "json"),
+        Format::Json => (
+            to_json(&export_v3(body, &parts)),
+            "application/json",
+            "json",
+        ),
         Format::Png => {
             let image = match avatar {
                 Some(file_id) => file_bytes(&state, &user, file_id)
@@ -84,7 +91,11 @@ pub async fn export_character(
             let bytes = png::with_cards(&image, &[(png::CCV3, &v3), (png::CHARA, &v2)])?;
             (bytes, "image/png", "png")
         }
-        Format::Charx => (charx_bytes(&state, &user, &character, &parts).await?, "application/zip", "charx"),
+        Format::Charx => (
+            charx_bytes(&state, &user, &character, &parts).await?,
+            "application/zip",
+            "charx",
+        ),
     };
     let filename = sanitize_filename(&format!("{name}.{extension}"));
     let mut response = Body::from(bytes).into_response();
@@ -114,20 +125,33 @@ fn ids_in(value: Option<&Value>) -> Vec<Uuid> {
 }
 
 /// A file's type and bytes (`None` when the record or its blob is gone).
-async fn file_bytes(state: &AppState, user: &UserId, id: Uuid) -> Result<Option<(String, Vec<u8>)>> {
+async fn file_bytes(
+    state: &AppState,
+    user: &UserId,
+    id: Uuid,
+) -> Result<Option<(String, Vec<u8>)>> {
     let Ok(record) = state.store.get(Collection::Files, user, id).await else {
         return Ok(None);
     };
     let Some(key) = storage_key(&record).and_then(|key| BlobKey::parse(key).ok()) else {
         return Ok(None);
     };
-    let mime = record.body.get("mimeType").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let mime = record
+        .body
+        .get("mimeType")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let read = match state.blobs.get(&key, None).await {
         Ok(read) => read,
         Err(crate::blob::BlobError::NotFound) => return Ok(None),
         Err(error) => return Err(error.into()),
     };
-    let chunks: Vec<_> = read.body.try_collect().await.map_err(|error| ApiError::Internal(error.into()))?;
+    let chunks: Vec<_> = read
+        .body
+        .try_collect()
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))?;
     Ok(Some((mime, chunks.concat())))
 }
 
@@ -141,8 +165,16 @@ async fn charx_bytes(
 ) -> Result<Vec<u8>> {
     let mut body: Map<String, Value> = character.body.clone();
     let avatar = id_of(body.get("defaultImageId"));
-    let mut assets: Vec<Value> = body.get("assets").and_then(Value::as_array).cloned().unwrap_or_default();
-    let held = |file_id: Uuid| assets.iter().any(|asset| id_of(asset.get("fileId")) == Some(file_id));
+    let mut assets: Vec<Value> = body
+        .get("assets")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let held = |file_id: Uuid| {
+        assets
+            .iter()
+            .any(|asset| id_of(asset.get("fileId")) == Some(file_id))
+    };
     if let Some(avatar) = avatar.filter(|avatar| !held(*avatar))
         && let Some((mime, _)) = file_bytes(state, user, avatar).await?
     {
@@ -158,8 +190,12 @@ async fn charx_bytes(
     let mut files = Vec::new();
     for asset in &assets {
         let uri = asset.get("uri").and_then(Value::as_str).unwrap_or_default();
-        if let (Some(path), Some(file_id)) = (uri.strip_prefix(charx::EMBEDDED), id_of(asset.get("fileId")))
-            && !files.iter().any(|(existing, _): &(String, Vec<u8>)| existing == path)
+        if let (Some(path), Some(file_id)) = (
+            uri.strip_prefix(charx::EMBEDDED),
+            id_of(asset.get("fileId")),
+        ) && !files
+            .iter()
+            .any(|(existing, _): &(String, Vec<u8>)| existing == path)
             && let Some((_, bytes)) = file_bytes(state, user, file_id).await?
         {
             files.push((path.to_owned(), bytes));

@@ -83,7 +83,10 @@ fn plan(state: &AppState, body: ImportBody) -> Result<Plan> {
         let card = json_object(&png::read_card(bytes, limit)?, "card")?;
         files.push(PlannedFile {
             bytes: png::strip_cards(bytes)?,
-            filename: body.filename.clone().unwrap_or_else(|| "avatar.png".to_owned()),
+            filename: body
+                .filename
+                .clone()
+                .unwrap_or_else(|| "avatar.png".to_owned()),
             category: FileCategory::Avatar,
             asset: None,
             avatar: true,
@@ -94,7 +97,9 @@ fn plan(state: &AppState, body: ImportBody) -> Result<Plan> {
         let imported = card::import(json_object(&archive.card, charx::CARD_PATH)?)?;
         files = embedded_files(&imported, archive.assets);
         imported
-    } else if bytes.trim_ascii_start().starts_with(b"{") || bytes.trim_ascii_start().starts_with(b"[") {
+    } else if bytes.trim_ascii_start().starts_with(b"{")
+        || bytes.trim_ascii_start().starts_with(b"[")
+    {
         card::import(json_object(bytes, "card")?)?
     } else {
         return Err(CardError::UnknownFormat(
@@ -107,7 +112,8 @@ fn plan(state: &AppState, body: ImportBody) -> Result<Plan> {
     check_fields::<Character>(&card.character)?;
     parse::<Character>(card.character.clone())?;
     if let Some(lorebook) = &card.lorebook {
-        parse::<Lorebook>(lorebook.clone()).map_err(|error| prefixed("data.character_book", error))?;
+        parse::<Lorebook>(lorebook.clone())
+            .map_err(|error| prefixed("data.character_book", error))?;
     }
     Ok(Plan { card, files })
 }
@@ -118,7 +124,12 @@ fn prefixed(prefix: &str, error: ApiError) -> ApiError {
         ApiError::Validation(fields) => ApiError::Validation(
             fields
                 .into_iter()
-                .map(|field| crate::error::FieldError::new(format!("{prefix}.{}", field.field), field.message))
+                .map(|field| {
+                    crate::error::FieldError::new(
+                        format!("{prefix}.{}", field.field),
+                        field.message,
+                    )
+                })
                 .collect(),
         ),
         other => other,
@@ -141,15 +152,25 @@ fn embedded_files(card: &ImportedCard, contents: HashMap<String, Vec<u8>>) -> Ve
         files.push(PlannedFile {
             bytes,
             filename: format!("{}.{}", text("name"), text("ext")),
-            category: if icon { FileCategory::Avatar } else { FileCategory::Image },
+            category: if icon {
+                FileCategory::Avatar
+            } else {
+                FileCategory::Image
+            },
             asset: Some(index),
             avatar: false,
         });
     }
     let main = files
         .iter()
-        .position(|file| file.category == FileCategory::Avatar && file.filename.starts_with("main."))
-        .or_else(|| files.iter().position(|file| file.category == FileCategory::Avatar));
+        .position(|file| {
+            file.category == FileCategory::Avatar && file.filename.starts_with("main.")
+        })
+        .or_else(|| {
+            files
+                .iter()
+                .position(|file| file.category == FileCategory::Avatar)
+        });
     if let Some(main) = main {
         files[main].avatar = true;
     }
@@ -214,8 +235,18 @@ async fn store_steps(
 }
 
 /// The id of the user's tag with this name (ignoring case), created when there is none.
-async fn tag_id(state: &AppState, user: &UserId, name: &str, created: &mut Vec<Uuid>) -> Result<Uuid> {
-    let name: String = name.chars().take(TAG_NAME_LENGTH).collect::<String>().trim().to_owned();
+async fn tag_id(
+    state: &AppState,
+    user: &UserId,
+    name: &str,
+    created: &mut Vec<Uuid>,
+) -> Result<Uuid> {
+    let name: String = name
+        .chars()
+        .take(TAG_NAME_LENGTH)
+        .collect::<String>()
+        .trim()
+        .to_owned();
     if let Some(id) = find_tag(state, user, &name).await? {
         return Ok(id);
     }
@@ -271,7 +302,12 @@ fn file_stores(state: &AppState) -> FileStores<'_> {
 }
 
 /// Stores one file of the import, linked to the character about to be created.
-async fn store_file(state: &AppState, user: &UserId, character_id: Uuid, file: PlannedFile) -> Result<Uuid> {
+async fn store_file(
+    state: &AppState,
+    user: &UserId,
+    character_id: Uuid,
+    file: PlannedFile,
+) -> Result<Uuid> {
     let settings = &state.config.files;
     let filename = sanitize_filename(&file.filename);
     let head = &file.bytes[..file.bytes.len().min(HEAD_LEN)];
@@ -281,7 +317,10 @@ async fn store_file(state: &AppState, user: &UserId, character_id: Uuid, file: P
     let file_id = ids::new_id();
     let key = BlobKey::for_file(user, file.category, file_id, &filename);
     let body = futures_util::stream::once(ready(Ok::<_, Infallible>(Bytes::from(file.bytes))));
-    let outcome = state.blobs.put(&key, body, settings.max_upload_size).await?;
+    let outcome = state
+        .blobs
+        .put(&key, body, settings.max_upload_size)
+        .await?;
     let record = File {
         category: file.category,
         source: FileSource::Imported,

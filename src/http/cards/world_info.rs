@@ -83,7 +83,8 @@ pub async fn export_lorebook(
         .and_then(Value::as_str)
         .unwrap_or("lorebook");
     let filename = sanitize_filename(&format!("{name}.json"));
-    let mut response = Body::from(serde_json::to_vec(&exported).unwrap_or_default()).into_response();
+    let mut response =
+        Body::from(serde_json::to_vec(&exported).unwrap_or_default()).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
