@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod blob;
+pub mod cards;
 pub mod chats;
 pub mod check;
 pub mod config;

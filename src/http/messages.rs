@@ -364,12 +364,15 @@ async fn select_swipe(
     JsonObject(body): JsonObject,
 ) -> Result<Response> {
     // Like every body: a field the client may not set is a 400, not a validation problem.
+    let (mut server_owned, mut unknown) = (false, false);
     let unexpected: Vec<FieldError> = body
         .keys()
         .filter(|key| *key != "swipeIndex")
         .map(|key| {
             let server = SERVER_OWNED_FIELDS.contains(&key.as_str())
                 || MESSAGE_SERVER_FIELDS.contains(&key.as_str());
+            server_owned |= server;
+            unknown |= !server;
             let problem = if server {
                 "is set by the server"
             } else {
@@ -380,7 +383,7 @@ async fn select_swipe(
         .collect();
     if !unexpected.is_empty() {
         return Err(ApiError::bad_fields(
-            "the body has fields a client may not set",
+            super::resource::field_headline(server_owned, unknown),
             unexpected,
         ));
     }

@@ -1,6 +1,7 @@
 //! The HTTP layer: one route table per resource (`routes.rs`: handlers with their OpenAPI
 //! operations), merged with the middleware stack in `router.rs`.
 
+mod cards;
 mod characters;
 mod chats;
 mod docs;
@@ -10,6 +11,7 @@ mod health;
 mod idle;
 mod limits;
 pub mod list;
+mod lorebooks;
 mod messages;
 mod metrics;
 mod openapi;

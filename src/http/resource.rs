@@ -100,16 +100,21 @@ pub fn document_response(status: StatusCode, document: &Document, path: Option<&
     (status, headers, axum::Json(document)).into_response()
 }
 
-/// Rejects fields the client may not send: server-owned ones and ones the resource lacks.
+/// Rejects fields the client may not send: server-owned ones and ones the resource lacks,
+/// each named with its own reason, under a headline that says which kinds the body has.
 pub(super) fn check_fields<R: Resource>(body: &Map<String, Value>) -> Result<()> {
+    let mut server_owned = false;
+    let mut unknown = false;
     let problems: Vec<FieldError> = body
         .keys()
         .filter_map(|key| {
             if SERVER_OWNED_FIELDS.contains(&key.as_str())
                 || R::SERVER_FIELDS.contains(&key.as_str())
             {
+                server_owned = true;
                 Some(FieldError::new(key, "is set by the server"))
             } else if !R::FIELDS.contains(&key.as_str()) {
+                unknown = true;
                 Some(FieldError::new(key, "is not a field of this resource"))
             } else {
                 None
@@ -120,9 +125,18 @@ pub(super) fn check_fields<R: Resource>(body: &Map<String, Value>) -> Result<()>
         Ok(())
     } else {
         Err(ApiError::bad_fields(
-            "the body has fields a client may not set",
+            field_headline(server_owned, unknown),
             problems,
         ))
+    }
+}
+
+/// The headline of a 400 for fields a client may not send.
+pub(super) fn field_headline(server_owned: bool, unknown: bool) -> &'static str {
+    match (server_owned, unknown) {
+        (true, true) => "the body has unknown fields and fields only the server sets",
+        (true, false) => "the body has fields only the server sets",
+        _ => "the body has unknown fields",
     }
 }
 
@@ -145,7 +159,7 @@ pub(super) fn parse<R: Resource>(body: Map<String, Value>) -> Result<R> {
             }
             if message.starts_with("unknown field") {
                 ApiError::bad_fields(
-                    "the body has fields a client may not set",
+                    field_headline(false, true),
                     vec![FieldError::new(field, message)],
                 )
             } else {
@@ -230,11 +244,21 @@ pub async fn insert<R: Resource>(
     user: &UserId,
     body: Map<String, Value>,
 ) -> Result<Document> {
+    insert_with_id::<R>(state, user, ids::new_id(), body).await
+}
+
+/// [`insert`] under an id chosen beforehand (an import links files to it before it exists).
+pub async fn insert_with_id<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    id: Uuid,
+    body: Map<String, Value>,
+) -> Result<Document> {
     check_fields::<R>(&body)?;
     let resource: R = parse(body)?;
     check_references(state, user, resource.references(), &HashSet::new()).await?;
     let now = Timestamp::now();
-    let document = Document::new(ids::new_id(), user.clone(), now, to_body(&resource)?);
+    let document = Document::new(id, user.clone(), now, to_body(&resource)?);
     Ok(state.store.insert(R::COLLECTION, document).await?)
 }
 

@@ -19,8 +19,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use super::docs::OpenApiJson;
 use super::routes::{RouteTable, Routes};
 use super::{
-    characters, chats, docs, files, health, limits, messages, metrics, openapi, personas, tags,
-    throttle,
+    cards, characters, chats, docs, files, health, limits, lorebooks, messages, metrics, openapi,
+    personas, tags, throttle,
 };
 use crate::config::{Config, CorsOrigins};
 use crate::error::{ApiError, envelope};
@@ -39,6 +39,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(personas::routes())
         .merge(chats::routes())
         .merge(messages::routes())
+        .merge(lorebooks::routes())
         .map(|router| {
             router
                 .layer(DefaultBodyLimit::max(max_json_bytes))
@@ -47,12 +48,23 @@ pub fn routes(config: &Config) -> Routes {
                 }))
         });
 
+    // Card and world-info imports: bodies up to MAX_IMPORT_BYTES (read by the handlers).
+    let max_import_bytes = config.max_import_bytes;
+    let imports = cards::routes().map(|router| {
+        router
+            .layer(DefaultBodyLimit::max(max_import_bytes))
+            .route_layer(middleware::from_fn(move |request, next| {
+                super::idle::limit_time(timeout, request, next)
+            }))
+    });
+
     // File routes stream bodies of any length: they bound JSON bodies and time themselves,
     // route by route (see `files::routes`).
     Routes::new()
         .merge(health::routes())
         .merge(limits::routes())
         .merge(documents)
+        .merge(imports)
         .merge(files::routes(config))
         .merge(metrics::routes())
         .merge(docs::routes())

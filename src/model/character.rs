@@ -1,5 +1,7 @@
 //! Characters: the AI side of a chat, with prompts, looks and links to personas.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -54,6 +56,80 @@ pub struct Character {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub silly_tavern_data: Option<Map<String, Value>>,
+    /// Card `alternate_greetings`: other first messages to choose from.
+    #[serde(default)]
+    pub alternate_greetings: Vec<String>,
+    /// Card `group_only_greetings` (V3): first messages used only in group chats.
+    #[serde(default)]
+    pub group_only_greetings: Vec<String>,
+    /// Card `creator_notes`: notes for humans, never sent to a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_notes: Option<String>,
+    /// Card `creator_notes_multilingual` (V3): notes by ISO 639-1 language code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_notes_multilingual: Option<BTreeMap<String, String>>,
+    /// Card `post_history_instructions`: a prompt placed after the chat history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_history_instructions: Option<String>,
+    /// Card `creator`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator: Option<String>,
+    /// Card `character_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub character_version: Option<String>,
+    /// Card `nickname` (V3): the name used in `{{char}}` when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    /// Card `source` (V3): where the card came from (URLs or ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Vec<String>>,
+    /// Card `creation_date` (V3), Unix seconds: when the card was made, not this document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_creation_date: Option<i64>,
+    /// Card `modification_date` (V3), Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_modification_date: Option<i64>,
+    /// Card `extensions`, kept verbatim: apps store their own data here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub extensions: Option<Map<String, Value>>,
+    /// Card `assets` (V3): icons, backgrounds, emotions and other files of the card.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assets: Vec<CardAsset>,
+    /// The lorebook embedded in the card (`character_book`), stored as a lorebook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lorebook_id: Option<Uuid>,
+    /// Keys of an imported card that no field above holds, kept verbatim for export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_card_keys: Option<UnknownCardKeys>,
+}
+
+/// One asset of a V3 card. `uri` is kept as the card had it (`embeded://path`,
+/// `ccdefault:`, `https://...`, a data URI); an embedded asset's bytes are the file `fileId`.
+/// Remote URIs are references only: the server never fetches them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CardAsset {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub uri: String,
+    pub name: String,
+    pub ext: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<Uuid>,
+}
+
+/// Keys of a card that quillstore has no field for: at the top level (`card`, e.g. the V1
+/// mirror's `avatar` or `chat`) and inside `data` (`data`), each kept verbatim.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnknownCardKeys {
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub card: Map<String, Value>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -89,6 +165,21 @@ impl Resource for Character {
         "avatarOverrides",
         "physicalDescriptions",
         "sillyTavernData",
+        "alternateGreetings",
+        "groupOnlyGreetings",
+        "creatorNotes",
+        "creatorNotesMultilingual",
+        "postHistoryInstructions",
+        "creator",
+        "characterVersion",
+        "nickname",
+        "source",
+        "cardCreationDate",
+        "cardModificationDate",
+        "extensions",
+        "assets",
+        "lorebookId",
+        "unknownCardKeys",
     ];
 
     fn validate(&mut self) -> Vec<FieldError> {
@@ -131,9 +222,23 @@ impl Resource for Character {
             self.default_image_id,
             self.avatar_overrides.iter().map(|item| item.file_id),
         );
+        let assets = self.assets.iter().enumerate().filter_map(|(index, asset)| {
+            Some(Reference {
+                field: format!("assets[{index}].fileId"),
+                collection: Collection::Files,
+                id: asset.file_id?,
+            })
+        });
+        let lorebook = self.lorebook_id.map(|id| Reference {
+            field: "lorebookId".to_owned(),
+            collection: Collection::Lorebooks,
+            id,
+        });
         tag_references(&self.tags)
             .chain(personas)
             .chain(files)
+            .chain(assets)
+            .chain(lorebook)
             .collect()
     }
 

@@ -201,6 +201,14 @@ impl Resource for File {
                 },
             ),
             (
+                Collection::Characters,
+                Removal::ArrayObject {
+                    field: "assets",
+                    key: "fileId",
+                    id,
+                },
+            ),
+            (
                 Collection::Messages,
                 Removal::ArrayValue {
                     field: "attachments",

@@ -8,6 +8,7 @@ pub mod common;
 pub mod field_error;
 pub mod file;
 pub mod ids;
+pub mod lorebook;
 pub mod message;
 pub mod persona;
 pub mod tag;
@@ -63,16 +64,18 @@ pub enum Collection {
     Chats,
     Messages,
     Files,
+    Lorebooks,
 }
 
 impl Collection {
     /// The collections of standalone documents (everything but messages).
-    pub const DOCUMENTS: [Collection; 5] = [
+    pub const DOCUMENTS: [Collection; 6] = [
         Self::Tags,
         Self::Characters,
         Self::Personas,
         Self::Chats,
         Self::Files,
+        Self::Lorebooks,
     ];
 
     /// The name used in routes, directories and database collections.
@@ -84,6 +87,7 @@ impl Collection {
             Self::Chats => "chats",
             Self::Messages => "messages",
             Self::Files => "files",
+            Self::Lorebooks => "lorebooks",
         }
     }
 

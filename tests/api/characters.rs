@@ -243,3 +243,42 @@ async fn silly_tavern_data_is_kept_verbatim() {
         "after a restart"
     );
 }
+
+/// Every field of a V2/V3 character card has a place in a character, under its camelCase
+/// name, and `extensions` and unknown card keys come back exactly as sent.
+#[tokio::test]
+async fn character_holds_every_card_field() {
+    let app = spawn_app().await;
+    let body = json!({
+        "name": "Seraphina",
+        "alternateGreetings": ["Hi again.", "Welcome back."],
+        "groupOnlyGreetings": ["Hello, everyone."],
+        "creatorNotes": "Best with a slow burn.",
+        "creatorNotesMultilingual": {"en": "Notes", "fr": "Notes en français"},
+        "postHistoryInstructions": "Stay gentle.",
+        "creator": "someone",
+        "characterVersion": "1.2",
+        "nickname": "Sera",
+        "source": ["https://example.com/cards/seraphina"],
+        "cardCreationDate": 1_700_000_000,
+        "cardModificationDate": 1_700_000_500,
+        "extensions": {"talkativeness": "0.5", "depth_prompt": {"depth": 4, "prompt": "x"},
+                       "weird key": [1, {"nested": null}]},
+        "assets": [{"type": "icon", "uri": "ccdefault:", "name": "main", "ext": "png"}],
+        "unknownCardKeys": {"card": {"chat": "Seraphina - 2023"}, "data": {"x_custom": 7}},
+    });
+    let created = app.create("characters", body.clone()).await;
+    for (field, value) in body.as_object().unwrap() {
+        assert_eq!(&created[field], value, "field {field} is stored as sent");
+    }
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(app.read("characters", id).await, created);
+    let wrong = json!({"name": "x", "creatorNotesMultilingual": {"en": 3}});
+    let error = assert_error(
+        app.post("/api/characters", &wrong).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_detail_field(&error, "creatorNotesMultilingual");
+}

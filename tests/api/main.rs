@@ -4,6 +4,8 @@
 mod auth;
 mod auth_keys;
 mod binary;
+mod cards;
+mod cards_hostile;
 mod characters;
 mod chat_durability;
 mod chat_transfer;

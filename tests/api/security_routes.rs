@@ -85,6 +85,11 @@ pub fn routes() -> Vec<Route> {
             json!({"title": "new"}),
             json!({"title": "renamed"}),
         ),
+        (
+            "lorebooks",
+            json!({"name": "new"}),
+            json!({"name": "renamed"}),
+        ),
     ] {
         let list = format!("/api/{collection}").leak();
         let one = format!("/api/{collection}/{{{}}}", collection.trim_end_matches('s')).leak();
@@ -97,6 +102,28 @@ pub fn routes() -> Vec<Route> {
     let message = "/api/chats/{chat}/messages/{message}";
     rows.extend([
         row(M::POST, "/api/chats/import", Lines(IMPORT), Own, 201),
+        row(
+            M::POST,
+            "/api/characters/import",
+            Json(json!({"name": "imported card"})),
+            Own,
+            201,
+        ),
+        row(
+            M::GET,
+            "/api/characters/{character}/export",
+            None,
+            Owned,
+            200,
+        ),
+        row(
+            M::POST,
+            "/api/lorebooks/import",
+            Json(json!({"entries": {}})),
+            Own,
+            201,
+        ),
+        row(M::GET, "/api/lorebooks/{lorebook}/export", None, Owned, 200),
         row(M::GET, "/api/chats/{chat}/export", None, Owned, 200),
         row(M::GET, messages, None, Owned, 200),
         row(M::POST, messages, Json(json!({"role": "user"})), Owned, 201),
@@ -164,6 +191,7 @@ pub fn routes() -> Vec<Route> {
         "/api/personas/{persona}",
         "/api/tags/{tag}",
         "/api/chats/{chat}",
+        "/api/lorebooks/{lorebook}",
     ] {
         rows.push(row(M::DELETE, one, None, Owned, 204));
     }

@@ -52,7 +52,9 @@ pub async fn owner_documents(alice: &Api) -> HashMap<&'static str, String> {
         .as_str()
         .unwrap()
         .to_owned();
+    let lorebook = id(alice.create("lorebooks", json!({"name": SECRET})).await);
     HashMap::from([
+        ("lorebook", lorebook),
         ("upload", upload),
         ("tag", tag),
         ("persona", persona),

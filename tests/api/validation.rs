@@ -298,3 +298,66 @@ async fn unknown_routes_and_methods_have_the_envelope() {
         .await;
     }
 }
+
+/// An unknown field and a server-owned field are different mistakes: each gets a headline
+/// that says which it is, and the details give each field its reason.
+#[tokio::test]
+async fn unknown_and_server_owned_fields_get_their_own_headlines() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({"name": "x", "favourite": true}),
+            "the body has unknown fields",
+        ),
+        (
+            json!({"name": "x", "version": 3}),
+            "the body has fields only the server sets",
+        ),
+        (
+            json!({"name": "x", "version": 3, "favourite": true}),
+            "the body has unknown fields and fields only the server sets",
+        ),
+    ];
+    for (body, headline) in cases {
+        let error = assert_error(
+            app.post("/api/characters", &body).await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+        assert_eq!(error["error"]["message"], headline, "for {body}");
+    }
+    let error = assert_error(
+        app.post(
+            "/api/characters",
+            &json!({"name": "x", "version": 3, "favourite": 1}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    let reasons: Vec<(String, String)> = error["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|detail| {
+            (
+                detail["field"].as_str().unwrap().to_owned(),
+                detail["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(reasons.contains(&("version".into(), "is set by the server".into())));
+    assert!(reasons.contains(&("favourite".into(), "is not a field of this resource".into())));
+    // A nested unknown field is unknown, not server-owned.
+    let nested =
+        json!({"name": "x", "personaLinks": [{"personaId": uuid::Uuid::now_v7(), "extra": 1}]});
+    let error = assert_error(
+        app.post("/api/characters", &nested).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    assert_eq!(error["error"]["message"], "the body has unknown fields");
+}

@@ -190,6 +190,10 @@ pub fn document(table: &RouteTable) -> OpenApi {
 const TAGS: &[(&str, &str)] = &[
     ("characters", "The AI side of a chat"),
     ("personas", "The user's own roles in a chat"),
+    (
+        "lorebooks",
+        "World info: books of entries inserted into prompts by key",
+    ),
     ("tags", "Labels; names unique per user, ignoring case"),
     (
         "chats",
