@@ -163,8 +163,29 @@ def end_transactions_as_mongod_does():
     WireSessionStore.resolve_for_command = resolve_for_command
 
 
+# mongod runs a findAndModify on one document atomically (the chat's `$inc` of lastSeq hands
+# out message positions). mongoeco's async engine may interleave two of them: once, under
+# heavy machine load, two concurrent appends got the same seq (a duplicate key on the
+# messages' position index). Outside transactions they run one at a time here.
+def serialize_find_and_modify():
+    lock = asyncio.Lock()
+    _execute_prepared = _executor.WireCommandExecutor.execute_prepared
+
+    async def execute_prepared(self, context):
+        body = context.raw_body
+        single = (context.command_name.lower() == "findandmodify"
+                  and not (isinstance(body, dict) and body.get("autocommit") is False))
+        if not single:
+            return await _execute_prepared(self, context)
+        async with lock:
+            return await _execute_prepared(self, context)
+
+    _executor.WireCommandExecutor.execute_prepared = execute_prepared
+
+
 if not args.unpatched_transactions:
     end_transactions_as_mongod_does()
+serialize_find_and_modify()
 
 
 async def main():

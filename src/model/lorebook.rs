@@ -9,9 +9,9 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::FieldError;
 use super::common::Checks;
 use super::{Collection, Removal, Resource};
-use super::FieldError;
 
 /// The most entries one lorebook may hold.
 pub const MAX_ENTRIES: usize = 10_000;

@@ -4,9 +4,9 @@
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header;
 
-use crate::http::AppState;
 use crate::error::{ApiError, Result};
 use crate::files::names::sanitize_filename;
+use crate::http::AppState;
 
 /// The bytes of an import and the file name the client gave, if any.
 pub struct ImportBody {

@@ -12,13 +12,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::http::AppState;
 use crate::blob::BlobKey;
 use crate::cards::card::{ExportParts, export_v2, export_v3};
 use crate::cards::{charx, png};
 use crate::error::{ApiError, Result};
 use crate::files::names::{content_disposition, sanitize_filename};
 use crate::files::storage_key;
+use crate::http::AppState;
 use crate::http::extract::{ApiQuery, CurrentUser, DocumentId};
 use crate::model::{Collection, Document, UserId};
 

@@ -15,7 +15,6 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::body::{self, ImportBody};
-use crate::http::AppState;
 use crate::blob::BlobKey;
 use crate::cards::card::{self, ImportedCard};
 use crate::cards::{CardError, charx, json_object, png};
@@ -25,6 +24,7 @@ use crate::files::content::{HEAD_LEN, image_dimensions, resolve_type};
 use crate::files::names::sanitize_filename;
 use crate::files::registration::{PendingBlob, register_file};
 use crate::files::removal::remove_file;
+use crate::http::AppState;
 use crate::http::extract::CurrentUser;
 use crate::http::resource::{check_fields, document_response, insert, insert_with_id, parse};
 use crate::model::character::Character;

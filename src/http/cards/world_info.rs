@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::body;
-use crate::http::AppState;
 use crate::cards::{CardError, book, json_object};
 use crate::error::Result;
 use crate::files::names::{content_disposition, sanitize_filename};
+use crate::http::AppState;
 use crate::http::extract::{ApiQuery, CurrentUser, DocumentId};
 use crate::http::resource::{document_response, insert};
 use crate::model::Collection;

@@ -27,6 +27,18 @@ macro_rules! in_session {
     };
 }
 
+/// A message insert whose position (`chatId`, `seq`, `swipeIndex`) is already taken lost a
+/// race with a concurrent writer (`lastSeq` is bumped atomically, so on mongod this needs a
+/// store that broke that guarantee): the client retries (409), never a 500.
+fn position_taken(error: mongodb::error::Error) -> StoreError {
+    if super::errors::is_duplicate_key(&error) {
+        tracing::warn!(error = %error, "a message position was taken by a concurrent writer");
+        StoreError::Contended
+    } else {
+        StoreError::from(error)
+    }
+}
+
 impl MongoStore {
     fn chat_filter(user: &UserId, chat_id: Uuid) -> bson::Document {
         doc! { "userId": user.as_str(), "id": chat_id.to_string() }
@@ -75,7 +87,7 @@ impl MongoStore {
                         let message = stamp.new_message(body, next_seq as u64);
                         visible_delta += i64::from(Placement::of(&message.body).visible);
                         let insert = messages.insert_one(to_bson(Collection::Messages, &message)?);
-                        in_session!(insert, session)?;
+                        in_session!(insert, session).map_err(position_taken)?;
                         written.push(message);
                     }
                 }
