@@ -3,7 +3,7 @@
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::{Content, ResponseBuilder};
 
-use crate::http::openapi::{Op, one_of, string};
+use crate::http::openapi::{Op, any, one_of, string};
 
 fn binary() -> utoipa::openapi::ObjectBuilder {
     string().format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
@@ -38,7 +38,13 @@ fn download(description: &str, types: &[&str]) -> ResponseBuilder {
             .build(),
     );
     for kind in types {
-        response = response.content(*kind, Content::new(Some(binary())));
+        // A JSON download is a JSON document (the card or book), the others are bytes.
+        let schema = if kind.ends_with("json") {
+            any()
+        } else {
+            binary()
+        };
+        response = response.content(*kind, Content::new(Some(schema)));
     }
     response
 }

@@ -18,8 +18,8 @@ use utoipa::openapi::{
 
 pub use self::operation::{Access, Op, json_response};
 pub use self::schemas::{
-    array, boolean, document_schema, inline_read_only, integer, one_of, page_schema, patch_schema,
-    reference, string, uuid, with_dependencies,
+    any, array, boolean, document_schema, inline_read_only, integer, one_of, page_schema,
+    patch_schema, reference, string, uuid, with_dependencies,
 };
 use super::routes::RouteTable;
 
