@@ -108,7 +108,7 @@ impl Variants {
         let found = |size, outcome| VariantBlob {
             key: key.clone(),
             size,
-            identity: identity(&original.sha256, &name),
+            identity: identity(&original.sha256, spec),
             mime_type: spec.format.mime_type(),
             outcome,
         };
@@ -141,9 +141,12 @@ impl Variants {
     }
 }
 
-/// The `ETag` identity of variant `name` of the original with SHA-256 `sha256`.
-fn identity(sha256: &str, name: &str) -> String {
-    hex::encode(Sha256::digest(format!("{sha256}/{name}").as_bytes()))
+/// The `ETag` identity of variant `spec` of the original with SHA-256 `sha256`: known
+/// without the store, so a revalidation is answered without touching it.
+pub fn identity(sha256: &str, spec: &VariantSpec) -> String {
+    hex::encode(Sha256::digest(
+        format!("{sha256}/{}", spec.blob_name()).as_bytes(),
+    ))
 }
 
 /// The whole original, in memory (decoders need it all; the permit bounds how many at once).

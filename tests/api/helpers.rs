@@ -20,6 +20,7 @@ mod blobs;
 mod client;
 mod files;
 pub mod garage;
+pub mod images;
 pub mod migrate;
 
 pub use assertions::{assert_detail_field, assert_error, header, item_ids, json_body, strings};

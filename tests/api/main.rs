@@ -44,3 +44,4 @@ mod swipes;
 mod tags;
 mod throttle;
 mod validation;
+mod variants;
