@@ -7,10 +7,14 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::files_recovery::gc;
 use crate::helpers::images::{self, BLUE, EXIF_MARKER, RED, dimensions, near, pixel};
+use crate::helpers::migrate::{as_strs, dirs_args, quillstore};
 use crate::helpers::{
     Api, assert_detail_field, assert_error, header, json_body, spawn_app, spawn_jwt_app,
 };
+use crate::helpers::{blob_files, blob_files_under, spawn_app_in};
+use crate::migrate_copy::jwt_json;
 
 /// Uploads `bytes` and returns the file id.
 async fn upload(api: &Api, bytes: &[u8], name: &str) -> String {
@@ -339,4 +343,71 @@ async fn a_signed_variant_link_serves_that_variant_only() {
         .get(&format!("/api/files/{id}?w=64"))
         .await;
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn gc_keeps_the_variants_of_existing_originals_and_removes_the_others() {
+    let mut app = spawn_app().await;
+    let id = upload(&app, &images::jpeg(&images::halves(300, 200)), "kept.jpg").await;
+    assert_eq!(
+        fetch(&app, &format!("/api/files/{id}?w=64")).await.0,
+        StatusCode::OK
+    );
+    app.stop().await;
+    let blobs = app.blobs();
+    let kept = blobs.keys_under("variants/").await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let orphan = format!("variants/local/{}/v1_w64.webp", "ab".repeat(32));
+    blobs.put_raw(&orphan, b"left behind").await;
+
+    let dry = gc(&app.data_dir, &blobs, false).await;
+    let report = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(
+        dry.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(
+        report.contains(&format!(
+            "image variant of a deleted original: {orphan} (11 bytes)"
+        )),
+        "{report}"
+    );
+    assert!(report.contains("image variants: 1 kept"), "{report}");
+    assert!(!report.contains("orphan blob: variants/"), "{report}");
+    assert!(!report.contains(&kept[0]), "{report}");
+    assert!(gc(&app.data_dir, &blobs, true).await.status.success());
+    assert_eq!(blobs.keys_under("variants/").await, kept);
+}
+
+#[tokio::test]
+async fn migrate_copy_leaves_variants_behind_and_says_so() {
+    let temp = tempfile::tempdir().unwrap();
+    let (source, destination) = (temp.path().join("source"), temp.path().join("copy"));
+    let mut app = spawn_app_in(&source, jwt_json).await;
+    let alice = app.as_user("alice");
+    let id = upload(&alice, &images::jpeg(&images::halves(300, 200)), "a.jpg").await;
+    let (_, _, _, variant) = fetch(&alice, &format!("/api/files/{id}?w=64&h=64")).await;
+    app.stop().await;
+    let copy = quillstore(&as_strs(&dirs_args("copy", &source, &destination))).await;
+    assert!(copy.success, "{}{}", copy.stdout, copy.stderr);
+    assert!(
+        copy.stdout.contains("skipped 1 image variant blob(s)"),
+        "{}",
+        copy.stdout
+    );
+    assert_eq!(
+        blob_files_under(&destination, "variants"),
+        Vec::<std::path::PathBuf>::new()
+    );
+    assert_eq!(blob_files(&destination).len(), 1);
+    // The copy makes the variant again, identical, on first request.
+    let copied = spawn_app_in(&destination, jwt_json).await;
+    let (status, cache, _, again) = fetch(
+        &copied.as_user("alice"),
+        &format!("/api/files/{id}?w=64&h=64"),
+    )
+    .await;
+    assert_eq!((status, cache.as_str()), (StatusCode::OK, "miss"));
+    assert_eq!(again, variant);
 }
