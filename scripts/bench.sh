@@ -272,3 +272,8 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
     -v t="$upload_s3_seconds" "BEGIN $row"
 } >"$out"
 cat "$out"
+
+echo "==> image variants (scripts/bench-images.sh)" >&2
+echo >>"$out"
+BENCH_IMAGES_OUT="$work/images.md" scripts/bench-images.sh
+cat "$work/images.md" >>"$out"

@@ -4,7 +4,7 @@
 //!
 //! Each concern has its own module that parses, checks and describes its settings: `server`
 //! (listen address, request limits), `backend` and `mongodb` (metadata), `auth`, `cors`,
-//! `logging`, `guard` (rate limits, `/metrics`), `files` and `s3`. Shared value parsers are
+//! `logging`, `guard` (rate limits, `/metrics`), `files`, `images` (variants) and `s3`. Shared value parsers are
 //! in `values`. This file only assembles them, in the order problems and `check-config`
 //! lines have always been listed.
 
@@ -18,6 +18,7 @@ mod connections;
 mod cors;
 mod files;
 mod guard;
+mod images;
 mod logging;
 mod mongodb;
 mod raw;
@@ -33,6 +34,7 @@ pub use self::connections::ConnectionsConfig;
 pub use self::cors::CorsOrigins;
 pub use self::files::{DEFAULT_ALLOWED_MIME_TYPES, FilesConfig, RedirectMode};
 pub use self::guard::GuardConfig;
+pub use self::images::{ImageConfig, MAX_VARIANT_SIDE};
 pub use self::logging::LogFormat;
 pub use self::mongodb::MongoConfig;
 pub use self::raw::RawConfig;
@@ -62,6 +64,7 @@ pub struct Config {
     pub s3: Option<S3Config>,
     pub guard: GuardConfig,
     pub connections: ConnectionsConfig,
+    pub images: ImageConfig,
 }
 
 /// Every problem found in a configuration, each naming its variable.
@@ -100,6 +103,7 @@ impl Config {
         let s3 = S3Config::parse(&raw, &mut check);
         let guard = GuardConfig::parse(&raw, &mut check);
         let connections = ConnectionsConfig::parse(&raw, &mut check);
+        let images = ImageConfig::parse(&raw, &mut check);
 
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
@@ -121,6 +125,7 @@ impl Config {
             s3,
             guard,
             connections,
+            images,
         })
     }
 
@@ -138,6 +143,7 @@ impl Config {
         self.guard.describe(&mut lines);
         self.connections.describe(&mut lines);
         self.files.describe(&mut lines);
+        self.images.describe(&mut lines);
         match &self.s3 {
             Some(s3) => s3.describe(&mut lines),
             None => lines.push(("S3_MODE", "disabled (blobs under DATA_DIR)".to_owned())),

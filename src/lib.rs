@@ -14,6 +14,7 @@ pub mod files;
 pub mod generated;
 pub mod health;
 pub mod http;
+pub mod images;
 pub mod layout;
 pub mod metrics;
 pub mod migrate;
@@ -106,6 +107,7 @@ impl Application {
         };
         metrics::install();
         let throttle = Arc::new(http::throttle::Throttle::new(&config.guard));
+        let variants = Arc::new(images::Variants::new(&config.images));
         let (sender, _) = watch::channel(false);
         Ok(Self {
             listener,
@@ -120,6 +122,7 @@ impl Application {
                 file_locks: Arc::new(FileLocks::default()),
                 upload_locks: Arc::new(FileLocks::default()),
                 throttle,
+                variants,
             },
             shutdown: ShutdownHandle(sender),
         })

@@ -5,7 +5,8 @@
 //!
 //! Keys are `users/{userId}/{category}/{fileId}_{safeFilename}` for every backend (on S3 under
 //! `S3_PATH_PREFIX`); a key is never reused, so an upload can never overwrite another file's
-//! bytes. Direct uploads wait under `uploads/{userId}/{uploadId}/` until they are completed.
+//! bytes. Direct uploads wait under `uploads/{userId}/{uploadId}/` until they are completed;
+//! image variants live under `variants/{userId}/{sha256}/{name}`.
 
 mod delivery;
 pub mod fs;
@@ -76,6 +77,21 @@ impl BlobKey {
 
     /// The prefix under which direct uploads wait to be completed.
     pub const ALL_UPLOADS: &'static str = "uploads/";
+
+    /// The prefix under which every image variant lives (see `crate::images`).
+    pub const ALL_VARIANTS: &'static str = "variants/";
+
+    /// The prefix of the variants of one original: its owner and SHA-256 (lowercase hex).
+    pub fn variants_of(user: &UserId, sha256: &str) -> BlobResult<String> {
+        let prefix = format!("{}{user}/{sha256}/", Self::ALL_VARIANTS);
+        Self::parse(prefix.trim_end_matches('/'))?;
+        Ok(prefix)
+    }
+
+    /// Where variant `name` of the original `sha256` of `user` is kept.
+    pub fn for_variant(user: &UserId, sha256: &str, name: &str) -> BlobResult<Self> {
+        Self::parse(&format!("{}{name}", Self::variants_of(user, sha256)?))
+    }
 
     /// Where the bytes of direct upload `upload_id` of `user` are put.
     pub fn upload_data(user: &UserId, upload_id: Uuid) -> Self {

@@ -117,6 +117,15 @@ pub struct RawConfig {
     /// auto (redirect files above FILES_REDIRECT_THRESHOLD), never or always; S3 only.
     #[arg(long, env = "FILES_REDIRECT")]
     pub files_redirect: Option<String>,
+    /// Comma-separated widths/heights image variants may have (each at most 2048).
+    #[arg(long, env = "IMAGE_VARIANT_SIZES")]
+    pub image_variant_sizes: Option<String>,
+    /// Images decoded at once for variants (default: the number of CPUs).
+    #[arg(long, env = "IMAGE_MAX_CONCURRENT")]
+    pub image_max_concurrent: Option<String>,
+    /// Largest image (in pixels) a variant is made from; default 50000000.
+    #[arg(long, env = "IMAGE_MAX_PIXELS")]
+    pub image_max_pixels: Option<String>,
     /// Blob store: disabled (files under DATA_DIR, the default), external or embedded (S3).
     #[arg(long, env = "S3_MODE")]
     pub s3_mode: Option<String>,

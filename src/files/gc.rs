@@ -2,8 +2,10 @@
 //! (left by a crash between the blob and its record, or a failed delete) are listed and, with
 //! `--apply`, removed; records whose blob is missing are reported, never changed. Direct
 //! uploads never completed within `PENDING_MAX_AGE` (their age is in their UUIDv7 id) are
-//! removed the same way. Listings use prefixes ending in `/`, so one user's prefix never
-//! matches another's.
+//! removed the same way. Image variants (`variants/{user}/{sha256}/...`) are kept while a
+//! record of that user with that SHA-256 exists; the others (their original deleted while a
+//! variant was being made, or a failed delete) are orphans like any blob. Listings use
+//! prefixes ending in `/`, so one user's prefix never matches another's.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -39,6 +41,10 @@ pub struct GcReport {
     pub recent_orphans: Vec<BlobEntry>,
     /// Objects of direct uploads abandoned before completion.
     pub abandoned_uploads: Vec<BlobEntry>,
+    /// Image variants whose original still exists (kept).
+    pub variants: usize,
+    /// Image variants whose original is gone.
+    pub orphan_variants: Vec<BlobEntry>,
     /// False for a dry run.
     pub applied: bool,
     pub removed: usize,
@@ -106,8 +112,33 @@ pub async fn collect(
         .cloned()
         .partition(old_enough);
     report.abandoned_uploads = abandoned_uploads(blobs).await?;
+    let originals: HashSet<(&str, &str)> = records
+        .iter()
+        .filter_map(|record| {
+            let sha256 = record.body.get("sha256")?.as_str()?;
+            Some((record.user_id.as_str(), sha256))
+        })
+        .collect();
+    let variants = blobs
+        .list(BlobKey::ALL_VARIANTS)
+        .await
+        .context("cannot list the image variants")?;
+    report.variants = variants.len();
+    report.orphan_variants = variants
+        .into_iter()
+        .filter(|entry| {
+            let mut segments = entry.key.segments().skip(1);
+            let original = (
+                segments.next().unwrap_or_default(),
+                segments.next().unwrap_or_default(),
+            );
+            !originals.contains(&original) && old_enough(entry)
+        })
+        .collect();
+    report.variants -= report.orphan_variants.len();
     if apply {
-        for orphan in report.orphans.iter().chain(&report.abandoned_uploads) {
+        let removable = report.orphans.iter().chain(&report.abandoned_uploads);
+        for orphan in removable.chain(&report.orphan_variants) {
             blobs
                 .delete(&orphan.key)
                 .await
@@ -178,6 +209,13 @@ impl fmt::Display for GcReport {
                 upload.key, upload.size
             )?;
         }
+        for variant in &self.orphan_variants {
+            writeln!(
+                formatter,
+                "image variant of a deleted original: {} ({} bytes)",
+                variant.key, variant.size
+            )?;
+        }
         for missing in &self.missing {
             writeln!(
                 formatter,
@@ -195,7 +233,15 @@ impl fmt::Display for GcReport {
             self.missing.len(),
             self.recent_orphans.len()
         )?;
-        let anything_to_remove = !self.orphans.is_empty() || !self.abandoned_uploads.is_empty();
+        writeln!(
+            formatter,
+            "image variants: {} kept (their original exists), {verb} {} whose original is gone",
+            self.variants,
+            self.orphan_variants.len()
+        )?;
+        let anything_to_remove = !self.orphans.is_empty()
+            || !self.abandoned_uploads.is_empty()
+            || !self.orphan_variants.is_empty();
         if !self.applied && anything_to_remove {
             writeln!(
                 formatter,

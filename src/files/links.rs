@@ -7,10 +7,12 @@ use super::signing::{DEFAULT_LIFETIME_SECS, LinkError, MAX_LIFETIME_SECS, Signed
 use crate::error::{ApiError, Result};
 use crate::model::{Timestamp, UserId};
 
-/// What a signed link opens: a download of one file, or the direct-upload PUT of one upload.
+/// What a signed link opens: a download of one file, of one variant of it (named by its
+/// canonical query), or the direct-upload PUT of one upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkPurpose {
+pub enum LinkPurpose<'a> {
     Download,
+    Variant(&'a str),
     Upload,
 }
 
@@ -19,7 +21,7 @@ pub enum LinkPurpose {
 /// valid); without them, the user of the bearer token (`bearer`). A refused link is a 401.
 pub fn caller(
     signer: &UrlSigner,
-    purpose: LinkPurpose,
+    purpose: LinkPurpose<'_>,
     id: Option<Uuid>,
     signed: &SignedQuery,
     now: u64,
@@ -32,6 +34,7 @@ pub fn caller(
         None => Err(LinkError::BadSignature),
         Some(id) => match purpose {
             LinkPurpose::Download => signer.verify(id, signed, now),
+            LinkPurpose::Variant(variant) => signer.verify_variant(id, variant, signed, now),
             LinkPurpose::Upload => signer.verify_upload(id, signed, now),
         },
     };
@@ -45,12 +48,14 @@ pub struct FileLink {
     pub expires_at: Timestamp,
 }
 
-/// A link to file `id` of `user` living `requested` seconds from `now` (default 15 minutes,
-/// at most an hour; anything else is a 422 on `expiresIn`).
+/// A link to file `id` of `user` (or to its variant with the canonical query `variant`)
+/// living `requested` seconds from `now` (default 15 minutes, at most an hour; anything else
+/// is a 422 on `expiresIn`).
 pub fn file_link(
     signer: &UrlSigner,
     id: Uuid,
     user: &UserId,
+    variant: Option<&str>,
     requested: Option<u64>,
     now: u64,
 ) -> Result<FileLink> {
@@ -63,7 +68,10 @@ pub fn file_link(
     }
     let expires = now + lifetime;
     Ok(FileLink {
-        url: signer.signed_path(id, user, expires),
+        url: match variant {
+            Some(variant) => signer.signed_variant_path(id, variant, user, expires),
+            None => signer.signed_path(id, user, expires),
+        },
         expires_at: Timestamp::from_millis(
             i64::try_from(expires).unwrap_or(i64::MAX / 1000) * 1000,
         ),
@@ -101,7 +109,7 @@ mod tests {
     #[test]
     fn a_link_lets_its_user_in_until_it_expires_and_only_for_its_purpose() {
         let (signer, id, user) = (signer(), Uuid::now_v7(), UserId::local());
-        let link = file_link(&signer, id, &user, Some(60), 1_000).unwrap();
+        let link = file_link(&signer, id, &user, None, Some(60), 1_000).unwrap();
         assert_eq!(link.expires_at, Timestamp::from_millis(1_060_000));
         let signed = query_of(&link.url);
         let download = |now| {
@@ -150,11 +158,11 @@ mod tests {
     #[test]
     fn link_lifetimes_default_to_fifteen_minutes_and_stop_at_an_hour() {
         let (signer, id, user) = (signer(), Uuid::now_v7(), UserId::local());
-        let default = file_link(&signer, id, &user, None, 0).unwrap();
+        let default = file_link(&signer, id, &user, None, None, 0).unwrap();
         assert_eq!(default.expires_at, Timestamp::from_millis(900_000));
-        assert!(file_link(&signer, id, &user, Some(3_600), 0).is_ok());
+        assert!(file_link(&signer, id, &user, None, Some(3_600), 0).is_ok());
         for refused in [0, 3_601] {
-            let error = file_link(&signer, id, &user, Some(refused), 0).unwrap_err();
+            let error = file_link(&signer, id, &user, None, Some(refused), 0).unwrap_err();
             assert!(matches!(error, ApiError::Validation(_)));
         }
     }

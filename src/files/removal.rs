@@ -1,6 +1,6 @@
 //! Removing a file: metadata first, then the blob, and the blob only when no other record of
 //! the same user still points at it (reference counting over the records that share one
-//! SHA-256). A blob that cannot be deleted is logged and left to `quillstore gc`, which finds
+//! SHA-256); its image variants go when no record of that SHA-256 is left. A blob that cannot be deleted is logged and left to `quillstore gc`, which finds
 //! blobs without records; the reverse order could leave records without bytes.
 
 use std::future::Future;
@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::{FileStores, records_with_hash, storage_key};
 use crate::blob::BlobKey;
 use crate::error::Result;
+use crate::images::remove_variants;
 use crate::model::{Collection, Document, UserId};
 
 /// Removes file `id` of `user`. `delete_record` deletes the record (with its precondition,
@@ -40,6 +41,12 @@ pub async fn remove_file<T>(
         if let Err(error) = removed {
             tracing::error!(%key, error = %error, "cannot delete the blob of a deleted file; `quillstore gc` will find it");
         }
+    }
+    // The variants go with the last record of their original's content.
+    if remaining.is_empty()
+        && let Err(error) = remove_variants(stores.blobs, user, sha256).await
+    {
+        tracing::error!(%sha256, error = %error, "cannot delete the image variants of a deleted file; `quillstore gc` will find them");
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Signed file links: `GET /api/files/{id}?user=..&expires=..&signature=..` serves one file
 //! without an `Authorization` header (for `<img src>`). The signature is an HMAC-SHA256 over
-//! the file id, the user id and the expiry, keyed with `FILES_SIGNING_SECRET`. The same key
+//! the file id, the user id and the expiry, keyed with `FILES_SIGNING_SECRET`. A link to an
+//! image variant (`?w=..&h=..&format=..&user=..`) also signs the variant's canonical query, in
+//! a context of its own: it opens that variant only, never the original or another size. The same key
 //! signs the direct-upload URLs of the fs store (`PUT /api/files/uploads/{uploadId}?..`) in
 //! another context, so neither kind of link can stand in for the other.
 
@@ -20,6 +22,7 @@ pub const MAX_LIFETIME_SECS: u64 = 60 * 60;
 /// Distinguish these signatures from any other use of the same secret.
 const CONTEXT: &str = "quillstore-file-link-v1";
 const UPLOAD_CONTEXT: &str = "quillstore-direct-upload-v1";
+const VARIANT_CONTEXT: &str = "quillstore-file-variant-link-v1";
 
 /// Seconds since the Unix epoch, the unit of `expires`.
 pub fn unix_now() -> u64 {
@@ -79,6 +82,7 @@ impl UrlSigner {
         Ok(Self { key })
     }
 
+    /// The MAC of a link; `context` may carry more lines (a variant's canonical query).
     fn mac(&self, context: &str, id: Uuid, user: &UserId, expires: u64) -> Hmac<Sha256> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
@@ -97,6 +101,37 @@ impl UrlSigner {
     pub fn signed_path(&self, file_id: Uuid, user: &UserId, expires: u64) -> String {
         let query = self.query(CONTEXT, file_id, user, expires);
         format!("/api/files/{file_id}?{query}")
+    }
+
+    /// The path and query of a link to the variant `variant` (a canonical variant query such
+    /// as `w=256&h=256&format=webp`) of `file_id`, valid until `expires`.
+    pub fn signed_variant_path(
+        &self,
+        file_id: Uuid,
+        variant: &str,
+        user: &UserId,
+        expires: u64,
+    ) -> String {
+        let context = format!("{VARIANT_CONTEXT}\n{variant}");
+        let query = self.query(&context, file_id, user, expires);
+        format!("/api/files/{file_id}?{variant}&{query}")
+    }
+
+    /// The user a variant link acts for, if it is intact, unexpired and made for this
+    /// variant (`variant`: its canonical query) of `file_id`.
+    pub fn verify_variant(
+        &self,
+        file_id: Uuid,
+        variant: &str,
+        query: &SignedQuery,
+        now: u64,
+    ) -> Result<UserId, LinkError> {
+        self.verify_in(
+            &format!("{VARIANT_CONTEXT}\n{variant}"),
+            file_id,
+            query,
+            now,
+        )
     }
 
     /// The path and query of the PUT that uploads the bytes of direct upload `upload_id`.
@@ -209,6 +244,24 @@ mod tests {
         );
         assert_eq!(
             signer.verify_upload(file, &query, 999),
+            Err(LinkError::BadSignature)
+        );
+        let variant = query_of(&signer.signed_variant_path(file, "w=64&format=webp", &user, 1_000));
+        assert_eq!(
+            signer.verify_variant(file, "w=64&format=webp", &variant, 999),
+            Ok(user.clone())
+        );
+        for (other, variant) in [
+            ("w=128&format=webp", &variant),
+            ("w=64&format=webp", &query),
+        ] {
+            assert_eq!(
+                signer.verify_variant(file, other, variant, 999),
+                Err(LinkError::BadSignature)
+            );
+        }
+        assert_eq!(
+            signer.verify(file, &variant, 999),
             Err(LinkError::BadSignature)
         );
         let other_key = UrlSigner::new(None).unwrap();

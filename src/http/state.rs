@@ -8,6 +8,7 @@ use crate::blob::BlobStore;
 use crate::config::Config;
 use crate::files::FileLocks;
 use crate::files::signing::UrlSigner;
+use crate::images::Variants;
 use crate::store::MetadataStore;
 
 /// What every handler gets: cheap handles, built once.
@@ -23,4 +24,6 @@ pub struct AppState {
     /// completion takes in turn).
     pub upload_locks: Arc<FileLocks>,
     pub throttle: Arc<Throttle>,
+    /// Finds and makes image variants (bounded, one run per missing variant).
+    pub variants: Arc<Variants>,
 }

@@ -1,4 +1,6 @@
-//! The blob phase of a walk: every blob under `users/` on both sides, by key. A blob is
+//! The blob phase of a walk: every blob under `users/` on both sides, by key. Image variants
+//! (`variants/`) are not copied: they are derived from the originals and made again on
+//! first request; the report says how many were left behind. A blob is
 //! identical when its key and size match and, when its SHA-256 is known from the source's
 //! file records, when the destination's bytes hash to it. A verification re-reads and hashes
 //! every destination blob (against the record's SHA-256, or the source's bytes for a blob no
@@ -54,6 +56,19 @@ pub async fn blobs(context: &Context<'_>, stores: &Pair<BlobStore>) -> anyhow::R
     let recorded = recorded_digests(context).await?;
     let source = BlobScan::list(&stores.source, "source").await?;
     let destination = BlobScan::list(&stores.destination, "destination").await?;
+    let variants = stores
+        .source
+        .list(BlobKey::ALL_VARIANTS)
+        .await
+        .context("cannot list the source's image variants")?;
+    if !variants.is_empty() {
+        let bytes: u64 = variants.iter().map(|entry| entry.size).sum();
+        tally.notes.push(format!(
+            "skipped {} image variant blob(s) ({bytes} bytes) under variants/: derivable from \
+             their originals, made again on first request",
+            variants.len()
+        ));
+    }
     let progress = Progress::bytes("blobs", source.total_bytes());
     let mut merged = Merged::new(source, destination);
     let mut writer = Writer::new();

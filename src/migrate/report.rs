@@ -33,6 +33,8 @@ pub struct Tally {
     pub faults: u64,
     /// The first problems, by name.
     pub problems: Vec<String>,
+    /// What the walk left alone on purpose, said once (e.g. image variants).
+    pub notes: Vec<String>,
 }
 
 impl Tally {
@@ -142,6 +144,9 @@ impl fmt::Display for Report {
             }
         }
         for tally in &self.tallies {
+            for note in &tally.notes {
+                writeln!(formatter, "  {}: {note}", tally.kind)?;
+            }
             for problem in &tally.problems {
                 writeln!(formatter, "  {}: {problem}", tally.kind)?;
             }

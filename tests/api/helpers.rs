@@ -20,6 +20,7 @@ mod blobs;
 mod client;
 mod files;
 pub mod garage;
+pub mod images;
 pub mod migrate;
 
 pub use assertions::{assert_detail_field, assert_error, header, item_ids, json_body, strings};
@@ -28,7 +29,9 @@ pub use blobs::{
     suite_s3,
 };
 pub use client::Api;
-pub use files::{PNG_2X3, blob_files, file_form, file_part, sha256_hex, temp_files, text_bytes};
+pub use files::{
+    PNG_2X3, blob_files, blob_files_under, file_form, file_part, sha256_hex, temp_files, text_bytes,
+};
 
 /// The HS256 secret every JWT-mode test app is configured with.
 pub const TEST_JWT_SECRET: &str = "quillstore-test-secret-at-least-32-bytes-long";

@@ -47,3 +47,4 @@ mod swipes;
 mod tags;
 mod throttle;
 mod validation;
+mod variants;

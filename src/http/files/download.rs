@@ -4,7 +4,8 @@
 //! Passive types are shown inline; everything else is a sandboxed attachment
 //! (`files::serving`). The blob store decides whether the bytes are streamed or the client is
 //! sent a 302 to them (a presigned GET whose response headers follow the same rules, or
-//! `S3_PUBLIC_URL`).
+//! `S3_PUBLIC_URL`). With `w`, `h`, `fit` or `format` in the query an image file is served
+//! as a variant (`variant.rs`), through the same path.
 
 use std::collections::HashMap;
 
@@ -23,6 +24,7 @@ use crate::files::links::LinkPurpose;
 use crate::files::serving::{self, CACHE_CONTROL, Presentation};
 use crate::files::signing::SignedQuery;
 use crate::http::AppState;
+use crate::images::{VariantQuery, VariantSpec};
 use crate::model::file::File;
 use crate::model::{Collection, ids};
 
@@ -33,13 +35,17 @@ enum Wanted {
     Part { start: u64, end: u64 },
 }
 
-/// The query of a download: a signed link's parameters, and anything else (refused, but only
-/// once the caller is known).
+/// The query of a download: a signed link's parameters, a variant's, and anything else
+/// (refused, but only once the caller is known).
 #[derive(Default, Deserialize)]
 pub struct DownloadQuery {
     user: Option<String>,
     expires: Option<String>,
     signature: Option<String>,
+    w: Option<String>,
+    h: Option<String>,
+    fit: Option<String>,
+    format: Option<String>,
     #[serde(flatten)]
     other: HashMap<String, String>,
 }
@@ -63,7 +69,28 @@ pub async fn get_file(
             signature: query.signature.clone(),
         })
         .unwrap_or_default();
-    let user = super::link_or_bearer(&state, &headers, LinkPurpose::Download, id, &signed)?;
+    let variant = query
+        .as_ref()
+        .map(|query| VariantQuery {
+            w: query.w.clone(),
+            h: query.h.clone(),
+            fit: query.fit.clone(),
+            format: query.format.clone(),
+        })
+        .unwrap_or_default();
+    let spec = VariantSpec::parse(&variant, &state.config.images.variant_sizes);
+    // A variant link signs the variant's canonical query; a spec that does not parse is
+    // checked as a link to the original (and refused below once the caller is known).
+    let canonical = spec
+        .as_ref()
+        .ok()
+        .and_then(Option::as_ref)
+        .map(VariantSpec::canonical_query);
+    let purpose = match &canonical {
+        Some(canonical) => LinkPurpose::Variant(canonical),
+        None => LinkPurpose::Download,
+    };
+    let user = super::link_or_bearer(&state, &headers, purpose, id, &signed)?;
     let id = id.ok_or_else(|| ApiError::bad_request("the path does not name a valid file id"))?;
     match query {
         Err(rejection) => {
@@ -77,18 +104,25 @@ pub async fn get_file(
             names.sort();
             return Err(ApiError::bad_request(format!(
                 "unknown query parameters: {names:?} (a download takes only user, expires and \
-                 signature)"
+                 signature, and a variant w, h, fit and format)"
             )));
         }
         Ok(_) => {}
     }
+    let spec = spec?;
     let document = state.store.get(Collection::Files, &user, id).await?;
     let file: File = serde_json::from_value(Value::Object(document.body))
         .map_err(|error| anyhow::anyhow!("file record {id} does not parse: {error}"))?;
-    serve(&state, &method, &headers, &file).await
+    match spec {
+        None => serve(&state, &method, &headers, &file).await,
+        Some(spec) => {
+            super::variant::serve_variant(&state, &method, &headers, user, file, spec).await
+        }
+    }
 }
 
-async fn serve(
+/// Serves the blob of `file` (a file record, or a variant presented as one).
+pub(super) async fn serve(
     state: &AppState,
     method: &Method,
     request: &HeaderMap,
@@ -154,14 +188,14 @@ async fn serve(
     Ok((status, headers, Body::from_stream(read.body)).into_response())
 }
 
-fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+pub(super) fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(name, value);
     }
 }
 
 /// True when `If-None-Match` names this content (weak comparison, `*` included).
-fn none_match(request: &HeaderMap, sha256: &str) -> bool {
+pub(super) fn none_match(request: &HeaderMap, sha256: &str) -> bool {
     request
         .get_all(header::IF_NONE_MATCH)
         .iter()

@@ -9,6 +9,7 @@ mod form;
 mod linger;
 mod register;
 mod upload;
+mod variant;
 
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -31,6 +32,8 @@ use crate::files::links::{self, LinkPurpose};
 use crate::files::removal;
 use crate::files::signing::{SignedQuery, unix_now};
 use crate::http::AppState;
+use crate::images::variants::SOURCE_TYPES;
+use crate::images::{VariantQuery, VariantSpec};
 use crate::model::file::File;
 use crate::model::{Collection, UserId};
 
@@ -126,7 +129,7 @@ fn file_stores(state: &AppState) -> FileStores<'_> {
 fn link_or_bearer(
     state: &AppState,
     headers: &axum::http::HeaderMap,
-    purpose: LinkPurpose,
+    purpose: LinkPurpose<'_>,
     id: Option<Uuid>,
     signed: &SignedQuery,
 ) -> Result<UserId> {
@@ -189,6 +192,34 @@ struct UrlRequest {
     /// Seconds the link lives, default 900.
     #[schema(minimum = 1, maximum = 3600)]
     expires_in: Option<u64>,
+    /// A link to this variant of an image file instead of the file itself; the signature
+    /// covers it, so the link opens no other size.
+    variant: Option<VariantRequest>,
+}
+
+/// The variant a signed link serves: the query parameters of a variant download.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct VariantRequest {
+    /// Width in pixels, one of `IMAGE_VARIANT_SIZES`.
+    w: Option<u32>,
+    /// Height in pixels, one of `IMAGE_VARIANT_SIZES`.
+    h: Option<u32>,
+    /// `cover` (default) or `contain`.
+    fit: Option<String>,
+    /// `webp` (default), `jpeg` or `png`.
+    format: Option<String>,
+}
+
+impl VariantRequest {
+    fn query(&self) -> VariantQuery {
+        VariantQuery {
+            w: self.w.map(|width| width.to_string()),
+            h: self.h.map(|height| height.to_string()),
+            fit: self.fit.clone(),
+            format: self.format.clone(),
+        }
+    }
 }
 
 /// `{url, expiresAt}`: a link that serves this one file without an auth header.
@@ -201,18 +232,49 @@ async fn create_url(
     // A POST without a body (and so without a Content-Type) asks for the defaults.
     let request = if request.headers().contains_key(header::CONTENT_TYPE) {
         let JsonObject(object) = JsonObject::from_request(request, &state).await?;
-        serde_json::from_value(Value::Object(object)).map_err(|error| {
-            if error.to_string().starts_with("unknown field") {
-                ApiError::bad_request(format!("bad body: {error}"))
+        serde_path_to_error::deserialize(Value::Object(object)).map_err(|error| {
+            let field = error.path().to_string();
+            let problem = error.into_inner().to_string();
+            if problem.starts_with("unknown field") {
+                ApiError::bad_request(format!("bad body: {problem}"))
+            } else if field.starts_with("variant") {
+                ApiError::validation(
+                    field,
+                    "a variant is an object of w and h (whole numbers of pixels), fit and format",
+                )
             } else {
                 ApiError::validation("expiresIn", "must be a whole number of seconds")
             }
         })?
     } else {
-        UrlRequest { expires_in: None }
+        UrlRequest {
+            expires_in: None,
+            variant: None,
+        }
     };
-    let link = links::file_link(&state.signer, id, &user, request.expires_in, unix_now())?;
-    state.store.get(Collection::Files, &user, id).await?;
+    let sizes = &state.config.images.variant_sizes;
+    let spec = match &request.variant {
+        Some(variant) => VariantSpec::parse(&variant.query(), sizes)?,
+        None => None,
+    };
+    let canonical = spec.as_ref().map(VariantSpec::canonical_query);
+    let link = links::file_link(
+        &state.signer,
+        id,
+        &user,
+        canonical.as_deref(),
+        request.expires_in,
+        unix_now(),
+    )?;
+    let document = state.store.get(Collection::Files, &user, id).await?;
+    let mime_type = document.body.get("mimeType").and_then(Value::as_str);
+    if spec.is_some() && !mime_type.is_some_and(|mime| SOURCE_TYPES.contains(&mime)) {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "variants are made from {} files; this file is {}",
+            SOURCE_TYPES.join(", "),
+            mime_type.unwrap_or("of no known type")
+        )));
+    }
     Ok(axum::Json(
         json!({"url": link.url, "expiresAt": link.expires_at}),
     ))

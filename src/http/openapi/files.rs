@@ -9,8 +9,8 @@ use utoipa::openapi::{Content, RefOr, Required};
 
 use super::resource::list_params;
 use super::{
-    Access, Op, document_schema, inline_read_only, one_of, page_schema, patch_schema, reference,
-    string, with_dependencies,
+    Access, Op, document_schema, inline_read_only, integer, one_of, page_schema, patch_schema,
+    reference, string, with_dependencies,
 };
 use crate::http::list::{CATEGORIES, ListSpec};
 use crate::model::Timestamp;
@@ -159,6 +159,30 @@ fn download(op: Op) -> Op {
         )
         .query("expires", string(), "signed link: the expiry, Unix seconds")
         .query("signature", string(), "signed link: the signature")
+        .query(
+            "w",
+            integer(1, Some(u64::from(crate::config::MAX_VARIANT_SIDE))),
+            "image variant: width in pixels, one of `IMAGE_VARIANT_SIZES` (another size is a \
+             400 listing them); with `w`, `h`, `fit` or `format` an image file is served \
+             resized, upright (EXIF orientation applied), first frame only, without metadata, \
+             made once and then served from the store (`X-Variant-Cache: hit|miss`)",
+        )
+        .query(
+            "h",
+            integer(1, Some(u64::from(crate::config::MAX_VARIANT_SIDE))),
+            "image variant: height in pixels, one of `IMAGE_VARIANT_SIZES`",
+        )
+        .query(
+            "fit",
+            one_of(&["cover", "contain"]),
+            "image variant with both sides: `cover` (default) fills the box, cropping the \
+             middle; `contain` fits inside it. A variant is never larger than its original",
+        )
+        .query(
+            "format",
+            one_of(&["webp", "jpeg", "png"]),
+            "image variant: the encoding (default `webp`)",
+        )
         .header(
             "Range",
             Some("^bytes=([0-9]{1,12}-[0-9]{0,12}|-[0-9]{1,12})$"),
@@ -188,7 +212,7 @@ fn download(op: Op) -> Op {
                 .description("not modified")
                 .header("ETag", text_header("`\"<sha256>\"`")),
         )
-        .errors(&[416])
+        .errors(&[415, 416, 422])
 }
 
 pub fn get() -> Op {
@@ -235,7 +259,11 @@ pub fn update_metadata() -> Op {
 
 pub fn create_url() -> Op {
     file(Op::new("createFileUrl", TAG, "A signed link to the file"))
-        .describe("The link serves `GET`/`HEAD` of this one file without an auth header.")
+        .describe(
+            "The link serves `GET`/`HEAD` of this one file without an auth header; with \
+             `variant`, of that one image variant only (the signature covers it).",
+        )
         .json_body(reference("UrlRequest"), false)
         .json(200, "the link", reference("SignedUrl"))
+        .errors(&[415])
 }

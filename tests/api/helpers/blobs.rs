@@ -8,7 +8,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
 use quillstore::config::RawConfig;
 
-use super::files::{blob_files, temp_files};
+use super::files::{blob_files, blob_files_under, temp_files};
 use super::garage::{self, S3Settings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +197,31 @@ impl TestBlobs {
                 for key in &mut keys {
                     *key = key[prefix.len()..].to_owned();
                 }
+                keys
+            }
+        }
+    }
+
+    /// The keys of every stored blob under `top` (e.g. `variants/`), sorted.
+    pub async fn keys_under(&self, top: &str) -> Vec<String> {
+        match self {
+            TestBlobs::Fs { data_dir } => {
+                let mut keys: Vec<String> = blob_files_under(data_dir, top.trim_end_matches('/'))
+                    .iter()
+                    .map(|path| {
+                        let relative = path.strip_prefix(data_dir.join("blobs")).unwrap();
+                        relative.to_string_lossy().into_owned()
+                    })
+                    .collect();
+                keys.sort();
+                keys
+            }
+            TestBlobs::S3 { settings, prefix } => {
+                let mut keys = list_keys(settings, &format!("{prefix}{top}")).await;
+                for key in &mut keys {
+                    *key = key[prefix.len()..].to_owned();
+                }
+                keys.sort();
                 keys
             }
         }

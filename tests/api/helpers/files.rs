@@ -81,6 +81,11 @@ impl Api {
 
 /// Every blob file under `DATA_DIR/blobs/users`.
 pub fn blob_files(data_dir: &Path) -> Vec<PathBuf> {
+    blob_files_under(data_dir, "users")
+}
+
+/// The files under `DATA_DIR/blobs/{top}`, sorted.
+pub fn blob_files_under(data_dir: &Path, top: &str) -> Vec<PathBuf> {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -95,7 +100,7 @@ pub fn blob_files(data_dir: &Path) -> Vec<PathBuf> {
         }
     }
     let mut found = Vec::new();
-    walk(&data_dir.join("blobs").join("users"), &mut found);
+    walk(&data_dir.join("blobs").join(top), &mut found);
     found.sort();
     found
 }

@@ -1,0 +1,83 @@
+//! `GET /api/files/{id}?w=..&h=..&fit=..&format=..`: an image file served as a variant. The
+//! variant is found in (or made into) the blob store by `crate::images`, then served exactly
+//! like a file (ETag, 304, Range, the store's redirect rules) as a file record describing the
+//! variant: its type, size, key, and a name derived from the original's. `X-Variant-Cache`
+//! says whether this request found it (`hit`) or made it (`miss`).
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::download::{insert, none_match, serve};
+use crate::blob::BlobKey;
+use crate::error::{ApiError, Result};
+use crate::files::serving::CACHE_CONTROL;
+use crate::http::AppState;
+use crate::images::{Original, VariantSpec, variants};
+use crate::model::UserId;
+use crate::model::file::{File, StorageRef};
+
+/// The response header that tells a found variant from one made for the request.
+pub const VARIANT_CACHE_HEADER: &str = "x-variant-cache";
+
+pub(super) async fn serve_variant(
+    state: &AppState,
+    method: &Method,
+    request: &HeaderMap,
+    user: UserId,
+    file: File,
+    spec: VariantSpec,
+) -> Result<Response> {
+    // A client that holds this variant needs neither the store nor a decoder.
+    let identity = variants::identity(&file.sha256, &spec);
+    if none_match(request, &identity) {
+        let mut headers = HeaderMap::new();
+        insert(&mut headers, header::ETAG, &format!("\"{identity}\""));
+        insert(&mut headers, header::CACHE_CONTROL, CACHE_CONTROL);
+        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
+    let original = Original {
+        user,
+        sha256: file.sha256.clone(),
+        mime_type: file.mime_type.clone(),
+        key: BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?,
+    };
+    // Made to its end even if this client goes away: others may be waiting for it.
+    let task_state = state.clone();
+    let variant = tokio::spawn(async move {
+        let variants = &task_state.variants;
+        variants.variant(&task_state.blobs, &original, &spec).await
+    })
+    .await
+    .map_err(|error| ApiError::Internal(anyhow::anyhow!("a variant task failed: {error}")))??;
+    let described = File {
+        original_filename: variant_filename(&file.original_filename, &spec),
+        mime_type: variant.mime_type.to_owned(),
+        size: variant.size,
+        sha256: variant.identity.clone(),
+        width: None,
+        height: None,
+        storage: StorageRef {
+            backend: file.storage.backend.clone(),
+            key: variant.key.to_string(),
+        },
+        ..file
+    };
+    let mut response = serve(state, method, request, &described).await?;
+    response.headers_mut().insert(
+        VARIANT_CACHE_HEADER,
+        HeaderValue::from_static(variant.outcome.as_str()),
+    );
+    Ok(response)
+}
+
+/// `avatar.png` as a 256 x 256 WebP is `avatar-256x256.webp`; one side only: `avatar-256w.webp`.
+fn variant_filename(original: &str, spec: &VariantSpec) -> String {
+    let stem = original.rsplit_once('.').map_or(original, |(stem, _)| stem);
+    let size = match (spec.width, spec.height) {
+        (Some(width), Some(height)) => format!("{width}x{height}"),
+        (Some(width), None) => format!("{width}w"),
+        (None, Some(height)) => format!("{height}h"),
+        (None, None) => "original".to_owned(),
+    };
+    format!("{stem}-{size}.{}", spec.format.extension())
+}
