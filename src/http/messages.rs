@@ -24,10 +24,10 @@ use super::resource::{
 };
 use super::routes::{Endpoint, Routes};
 use crate::chats::{StoredMessage, SwipeError, swipes};
-use crate::error::{ApiError, FieldError, Result};
+use crate::error::{ApiError, Result};
 use crate::http::AppState;
 use crate::model::message::{MESSAGE_SERVER_FIELDS, Message, Role};
-use crate::model::{Document, Resource, SERVER_OWNED_FIELDS, UserId, ids};
+use crate::model::{Document, Resource, UserId, ids};
 use crate::store::retry::{Attempt, retry_on_conflict};
 use crate::store::{MessageChange, MessageQuery, StoreError};
 
@@ -364,29 +364,12 @@ async fn select_swipe(
     JsonObject(body): JsonObject,
 ) -> Result<Response> {
     // Like every body: a field the client may not set is a 400, not a validation problem.
-    let (mut server_owned, mut unknown) = (false, false);
-    let unexpected: Vec<FieldError> = body
-        .keys()
-        .filter(|key| *key != "swipeIndex")
-        .map(|key| {
-            let server = SERVER_OWNED_FIELDS.contains(&key.as_str())
-                || MESSAGE_SERVER_FIELDS.contains(&key.as_str());
-            server_owned |= server;
-            unknown |= !server;
-            let problem = if server {
-                "is set by the server"
-            } else {
-                "is not a field of this request (only swipeIndex)"
-            };
-            FieldError::new(key, problem)
-        })
-        .collect();
-    if !unexpected.is_empty() {
-        return Err(ApiError::bad_fields(
-            super::resource::field_headline(server_owned, unknown),
-            unexpected,
-        ));
-    }
+    super::resource::refuse_fields(
+        body.keys().filter(|key| *key != "swipeIndex"),
+        MESSAGE_SERVER_FIELDS,
+        |_| false,
+        "is not a field of this request (only swipeIndex)",
+    )?;
     let choice: SelectSwipe = serde_json::from_value(Value::Object(body))
         .map_err(|error| ApiError::validation("swipeIndex", error.to_string()))?;
     let chosen_id = retry_on_conflict(ATTEMPTS, || async {

@@ -103,19 +103,36 @@ pub fn document_response(status: StatusCode, document: &Document, path: Option<&
 /// Rejects fields the client may not send: server-owned ones and ones the resource lacks,
 /// each named with its own reason, under a headline that says which kinds the body has.
 pub(super) fn check_fields<R: Resource>(body: &Map<String, Value>) -> Result<()> {
-    let mut server_owned = false;
-    let mut unknown = false;
-    let problems: Vec<FieldError> = body
-        .keys()
+    refuse_fields(
+        body.keys(),
+        R::SERVER_FIELDS,
+        |key| R::FIELDS.contains(&key),
+        "is not a field of this resource",
+    )
+}
+
+/// Whether `key` is set by the server: a field every document has, or one of `extra`.
+pub(super) fn is_server_owned(key: &str, extra: &[&str]) -> bool {
+    SERVER_OWNED_FIELDS.contains(&key) || extra.contains(&key)
+}
+
+/// The one check behind every body: keys the server sets (the common ones and
+/// `server_fields`) and keys `allowed` refuses are a 400 naming each with its reason.
+pub(super) fn refuse_fields<'a>(
+    keys: impl Iterator<Item = &'a String>,
+    server_fields: &[&str],
+    allowed: impl Fn(&str) -> bool,
+    unknown_reason: &str,
+) -> Result<()> {
+    let (mut server_owned, mut unknown) = (false, false);
+    let problems: Vec<FieldError> = keys
         .filter_map(|key| {
-            if SERVER_OWNED_FIELDS.contains(&key.as_str())
-                || R::SERVER_FIELDS.contains(&key.as_str())
-            {
+            if is_server_owned(key, server_fields) {
                 server_owned = true;
                 Some(FieldError::new(key, "is set by the server"))
-            } else if !R::FIELDS.contains(&key.as_str()) {
+            } else if !allowed(key) {
                 unknown = true;
-                Some(FieldError::new(key, "is not a field of this resource"))
+                Some(FieldError::new(key, unknown_reason))
             } else {
                 None
             }
@@ -132,7 +149,7 @@ pub(super) fn check_fields<R: Resource>(body: &Map<String, Value>) -> Result<()>
 }
 
 /// The headline of a 400 for fields a client may not send.
-pub(super) fn field_headline(server_owned: bool, unknown: bool) -> &'static str {
+fn field_headline(server_owned: bool, unknown: bool) -> &'static str {
     match (server_owned, unknown) {
         (true, true) => "the body has unknown fields and fields only the server sets",
         (true, false) => "the body has fields only the server sets",

@@ -111,14 +111,13 @@ fn link(item: Value) -> Value {
 }
 
 pub fn unknown_part(name: &str) -> ApiError {
-    let message = if crate::model::SERVER_OWNED_FIELDS.contains(&name)
-        || <crate::model::file::File as crate::model::Resource>::SERVER_FIELDS.contains(&name)
-            && name != "source"
-    {
-        "is set by the server"
-    } else {
-        "is not a part of an upload form (file, category, source, description, tags, linkedTo)"
-    };
+    let server_fields = <crate::model::file::File as crate::model::Resource>::SERVER_FIELDS;
+    let message =
+        if name != "source" && super::super::resource::is_server_owned(name, server_fields) {
+            "is set by the server"
+        } else {
+            "is not a part of an upload form (file, category, source, description, tags, linkedTo)"
+        };
     ApiError::bad_fields(
         "the form has parts a client may not send",
         vec![FieldError::new(name, message)],
