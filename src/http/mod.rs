@@ -2,6 +2,8 @@
 //! operations), merged with the middleware stack in `router.rs`.
 
 mod characters;
+mod chat_export;
+mod chat_import;
 mod chats;
 mod docs;
 pub mod extract;

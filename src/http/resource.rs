@@ -239,6 +239,17 @@ pub async fn insert<R: Resource>(
     user: &UserId,
     body: Map<String, Value>,
 ) -> Result<Document> {
+    insert_created_at::<R>(state, user, body, None).await
+}
+
+/// [`insert`], for a document first created elsewhere at `created_at` (an imported chat);
+/// `None` means now.
+pub async fn insert_created_at<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    body: Map<String, Value>,
+    created_at: Option<Timestamp>,
+) -> Result<Document> {
     check_fields::<R>(&body)?;
     let resource: R = parse(body)?;
     check_references(state, user, resource.references(), &HashSet::new()).await?;
@@ -246,7 +257,7 @@ pub async fn insert<R: Resource>(
     let document = Document {
         id: ids::new_id(),
         user_id: user.clone(),
-        created_at: now,
+        created_at: created_at.map_or(now, |created| created.min(now)),
         updated_at: now,
         version: 1,
         body: to_body(&resource)?,
