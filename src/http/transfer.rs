@@ -118,21 +118,25 @@ pub fn parse_import(bytes: &[u8]) -> Result<Import> {
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(number, line)| match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(object)) => Ok((number, object)),
-            Ok(_) => Err(invalid(number, "each line must be a JSON object")),
-            Err(error) => Err(invalid(number, format!("malformed JSON: {error}"))),
+            Ok(_) => Err(LineError::new(number, "each line must be a JSON object")),
+            Err(error) => Err(LineError::new(number, format!("malformed JSON: {error}"))),
         });
     let (header_line, header) = lines
         .next()
         .ok_or_else(|| invalid(1, "the import is empty"))??;
-    let mut rest: Vec<(usize, Map<String, Value>)> = lines.collect::<Result<_>>()?;
     if header.get("type").and_then(Value::as_str) == Some(FORMAT_NAME) {
+        let rest: Vec<(usize, Map<String, Value>)> =
+            lines.collect::<std::result::Result<_, LineError>>()?;
         Ok(Import::Ours(parse_ours(header_line, header, rest)?))
     } else if sillytavern::is_header(&header) {
-        Ok(Import::SillyTavern(sillytavern::parse(Some(header), rest)?))
+        Ok(Import::SillyTavern(sillytavern::parse(
+            Some(header),
+            lines,
+        )?))
     } else if sillytavern::is_message(&header) {
         // Group chats from SillyTavern 1.12 and older have no header line.
-        rest.insert(0, (header_line, header));
-        Ok(Import::SillyTavern(sillytavern::parse(None, rest)?))
+        let all = std::iter::once(Ok((header_line, header))).chain(lines);
+        Ok(Import::SillyTavern(sillytavern::parse(None, all)?))
     } else {
         Err(invalid(
             header_line,

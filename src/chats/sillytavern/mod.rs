@@ -45,18 +45,20 @@ pub fn is_message(line: &Map<String, Value>) -> bool {
     line.get("mes").is_some_and(Value::is_string)
 }
 
-/// Reads a file's header (if it has one) and its numbered message lines.
+/// Reads a file's header (if it has one) and its numbered message lines, one at a time (a
+/// line's JSON is dropped once it became a position, so a large file is held about once).
 pub fn parse(
     header: Option<Map<String, Value>>,
-    lines: Vec<(usize, Map<String, Value>)>,
+    lines: impl IntoIterator<Item = Result<(usize, Map<String, Value>), LineError>>,
 ) -> Result<SillyTavernChat, LineError> {
     let header_date = header
         .as_ref()
         .and_then(|header| header.get("create_date"))
         .and_then(dates::parse);
     let mut previous = header_date;
-    let mut positions = Vec::with_capacity(lines.len());
-    for (number, line) in lines {
+    let mut positions = Vec::new();
+    for line in lines {
+        let (number, line) = line?;
         let position = read::read_line(number, line, previous)?;
         previous = position.members[position.active].created_at.or(previous);
         positions.push(position);

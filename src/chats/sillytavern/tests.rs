@@ -29,7 +29,7 @@ fn import(lines: &[Value], cast: &Cast) -> (Document, Vec<Document>) {
         .map(|(i, line)| (i + 1, line))
         .collect();
     let header = (!lines.is_empty() && is_header(&lines[0].1)).then(|| lines.remove(0).1);
-    let parsed = parse(header, lines)
+    let parsed = parse(header, lines.into_iter().map(Ok))
         .expect("the file imports")
         .into_import(cast);
     let user = UserId::parse("local").unwrap();
