@@ -4,7 +4,9 @@
 //! atomically, so unit tests reach them without a server and concurrent writers are caught by
 //! the store's version checks (the handler then reads again and asks again).
 
+pub mod import;
 pub mod message;
+pub mod sillytavern;
 pub mod swipes;
 
 pub use self::message::{StoredMessage, Swipe};

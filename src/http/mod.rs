@@ -3,6 +3,8 @@
 
 mod cards;
 mod characters;
+mod chat_export;
+mod chat_import;
 mod chats;
 mod docs;
 pub mod extract;

@@ -261,7 +261,7 @@ pub async fn insert<R: Resource>(
     user: &UserId,
     body: Map<String, Value>,
 ) -> Result<Document> {
-    insert_with_id::<R>(state, user, ids::new_id(), body).await
+    insert_as::<R>(state, user, ids::new_id(), body, None).await
 }
 
 /// [`insert`] under an id chosen beforehand (an import links files to it before it exists).
@@ -271,11 +271,35 @@ pub async fn insert_with_id<R: Resource>(
     id: Uuid,
     body: Map<String, Value>,
 ) -> Result<Document> {
+    insert_as::<R>(state, user, id, body, None).await
+}
+
+/// [`insert`], for a document first created elsewhere at `created_at` (an imported chat);
+/// `None` means now.
+pub async fn insert_created_at<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    body: Map<String, Value>,
+    created_at: Option<Timestamp>,
+) -> Result<Document> {
+    insert_as::<R>(state, user, ids::new_id(), body, created_at).await
+}
+
+async fn insert_as<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    id: Uuid,
+    body: Map<String, Value>,
+    created_at: Option<Timestamp>,
+) -> Result<Document> {
     check_fields::<R>(&body)?;
     let resource: R = parse(body)?;
     check_references(state, user, resource.references(), &HashSet::new()).await?;
     let now = Timestamp::now();
-    let document = Document::new(id, user.clone(), now, to_body(&resource)?);
+    let mut document = Document::new(id, user.clone(), now, to_body(&resource)?);
+    if let Some(created) = created_at {
+        document.created_at = created.min(now);
+    }
     Ok(state.store.insert(R::COLLECTION, document).await?)
 }
 

@@ -8,11 +8,13 @@
 use axum::body::Bytes;
 use serde_json::{Map, Value, json};
 
-use super::resource::{check_fields, parse, to_body};
+use super::resource::{check_fields, parse};
+use crate::chats::import::{ImportedMessage, ImportedPosition, LineError, ParsedImport};
+use crate::chats::sillytavern::{self, SillyTavernChat};
 use crate::error::{ApiError, FieldError, Result};
 use crate::model::chat::Chat;
-use crate::model::message::{Message, Role};
-use crate::model::{Document, Resource, SERVER_OWNED_FIELDS, ids};
+use crate::model::message::Message;
+use crate::model::{Document, Resource, SERVER_OWNED_FIELDS, Timestamp};
 
 pub const EXPORT_FORMAT: &str = "application/x-ndjson";
 const FORMAT_NAME: &str = "quillstore-chat";
@@ -38,57 +40,6 @@ pub fn seq_of(message: &Document) -> u64 {
         .get("seq")
         .and_then(Value::as_u64)
         .unwrap_or_default()
-}
-
-/// A parsed import: the new chat's fields and its positions in order.
-pub struct ParsedImport {
-    pub chat: Map<String, Value>,
-    pub positions: Vec<ImportedPosition>,
-}
-
-/// One position of the imported chat: a message, or the members of a swipe group.
-pub struct ImportedPosition {
-    pub members: Vec<Message>,
-    /// The input line of each member, for error messages.
-    pub lines: Vec<usize>,
-    /// `swipeIndex` of each member, when the position is a swipe group.
-    pub swipe_indices: Option<Vec<u64>>,
-    pub active: usize,
-}
-
-impl ImportedPosition {
-    fn single(message: Message, line: usize) -> Self {
-        Self {
-            members: vec![message],
-            lines: vec![line],
-            swipe_indices: None,
-            active: 0,
-        }
-    }
-
-    /// The bodies to store, with fresh swipe group fields for a group.
-    pub fn into_bodies(self) -> Vec<Map<String, Value>> {
-        let group = self
-            .swipe_indices
-            .as_ref()
-            .map(|_| ids::new_id().to_string());
-        self.members
-            .iter()
-            .enumerate()
-            .map(|(position, message)| {
-                let mut body = to_body(message).unwrap_or_default();
-                if let (Some(group), Some(indices)) = (&group, &self.swipe_indices) {
-                    body.insert("swipeGroupId".to_owned(), Value::String(group.clone()));
-                    body.insert("swipeIndex".to_owned(), Value::from(indices[position]));
-                    body.insert(
-                        "swipeActive".to_owned(),
-                        Value::Bool(position == self.active),
-                    );
-                }
-                body
-            })
-            .collect()
-    }
 }
 
 /// Names the input line in a client error, as a 422.
@@ -137,8 +88,27 @@ fn invalid(number: usize, message: impl Into<String>) -> ApiError {
     ApiError::Validation(vec![FieldError::new(format!("line {number}"), message)])
 }
 
-/// Reads an import body; any problem is a 422 naming its line.
-pub fn parse_import(bytes: &[u8]) -> Result<ParsedImport> {
+impl From<LineError> for ApiError {
+    fn from(error: LineError) -> Self {
+        let field = match &error.field {
+            Some(field) => format!("line {}: {field}", error.line),
+            None => format!("line {}", error.line),
+        };
+        ApiError::Validation(vec![FieldError::new(field, error.message)])
+    }
+}
+
+/// An import body, read: our own export, or a SillyTavern chat whose speakers are still to
+/// be matched to participants.
+pub enum Import {
+    Ours(ParsedImport),
+    SillyTavern(SillyTavernChat),
+}
+
+/// Reads an import body; any problem is a 422 naming its line. A leading UTF-8 byte order
+/// mark (which Windows editors add) is skipped.
+pub fn parse_import(bytes: &[u8]) -> Result<Import> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text =
         std::str::from_utf8(bytes).map_err(|_| invalid(1, "the import is not UTF-8 text"))?;
     let mut lines = text
@@ -148,20 +118,25 @@ pub fn parse_import(bytes: &[u8]) -> Result<ParsedImport> {
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(number, line)| match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(object)) => Ok((number, object)),
-            Ok(_) => Err(invalid(number, "each line must be a JSON object")),
-            Err(error) => Err(invalid(number, format!("malformed JSON: {error}"))),
+            Ok(_) => Err(LineError::new(number, "each line must be a JSON object")),
+            Err(error) => Err(LineError::new(number, format!("malformed JSON: {error}"))),
         });
     let (header_line, header) = lines
         .next()
         .ok_or_else(|| invalid(1, "the import is empty"))??;
-    let rest: Vec<(usize, Map<String, Value>)> = lines.collect::<Result<_>>()?;
     if header.get("type").and_then(Value::as_str) == Some(FORMAT_NAME) {
-        parse_ours(header_line, header, rest)
-    } else if ["user_name", "character_name", "chat_metadata"]
-        .iter()
-        .any(|key| header.contains_key(*key))
-    {
-        parse_silly_tavern(header, rest)
+        let rest: Vec<(usize, Map<String, Value>)> =
+            lines.collect::<std::result::Result<_, LineError>>()?;
+        Ok(Import::Ours(parse_ours(header_line, header, rest)?))
+    } else if sillytavern::is_header(&header) {
+        Ok(Import::SillyTavern(sillytavern::parse(
+            Some(header),
+            lines,
+        )?))
+    } else if sillytavern::is_message(&header) {
+        // Group chats from SillyTavern 1.12 and older have no header line.
+        let all = std::iter::once(Ok((header_line, header))).chain(lines);
+        Ok(Import::SillyTavern(sillytavern::parse(None, all)?))
     } else {
         Err(invalid(
             header_line,
@@ -185,6 +160,8 @@ fn parse_ours(
     let Some(Value::Object(mut chat)) = header.get("chat").cloned() else {
         return Err(invalid(header_line, "the header has no chat object"));
     };
+    // Creation times come back (chat and messages); the other server-owned fields are new.
+    let created_at = created_at_of(&chat);
     for field in SERVER_OWNED_FIELDS.iter().chain(Chat::SERVER_FIELDS) {
         chat.remove(*field);
     }
@@ -208,11 +185,17 @@ fn parse_ours(
             .get("swipeActive")
             .and_then(Value::as_bool)
             .unwrap_or(false);
+        let member_created_at = created_at_of(&object);
         for field in SERVER_OWNED_FIELDS.iter().chain(Message::SERVER_FIELDS) {
             object.remove(*field);
         }
         check_fields::<Message>(&object).map_err(|error| at_line(number, error))?;
         let message: Message = parse(object).map_err(|error| at_line(number, error))?;
+        let member = ImportedMessage {
+            message,
+            created_at: member_created_at,
+            line: number,
+        };
         match positions.last_mut() {
             Some((last_seq, position)) if *last_seq == seq => {
                 let (Some(indices), Some(_)) = (position.swipe_indices.as_mut(), group) else {
@@ -232,14 +215,13 @@ fn parse_ours(
                 }
                 *active_counts.last_mut().unwrap_or(&mut 0) += usize::from(active);
                 indices.push(index);
-                position.members.push(message);
-                position.lines.push(number);
+                position.members.push(member);
             }
             Some((last_seq, _)) if *last_seq > seq => {
                 return Err(invalid(number, "messages must come in seq order"));
             }
             _ => {
-                let mut position = ImportedPosition::single(message, number);
+                let mut position = ImportedPosition::single(member);
                 if group.is_some() {
                     position.swipe_indices = Some(vec![index]);
                 }
@@ -251,13 +233,14 @@ fn parse_ours(
     for ((_, position), active) in positions.iter().zip(&active_counts) {
         if position.swipe_indices.is_some() && *active != 1 {
             return Err(invalid(
-                position.lines[0],
+                position.members[0].line,
                 "a swipe group needs exactly one member with swipeActive",
             ));
         }
     }
     Ok(ParsedImport {
         chat,
+        created_at,
         positions: positions
             .into_iter()
             .map(|(_, position)| position)
@@ -265,79 +248,10 @@ fn parse_ours(
     })
 }
 
-fn parse_silly_tavern(
-    header: Map<String, Value>,
-    lines: Vec<(usize, Map<String, Value>)>,
-) -> Result<ParsedImport> {
-    let text = |key: &str| header.get(key).and_then(Value::as_str).map(str::to_owned);
-    let title = match text("character_name") {
-        Some(name) if !name.trim().is_empty() => format!("Chat with {}", name.trim()),
-        _ => "Imported chat".to_owned(),
-    };
-    let mut metadata = Map::new();
-    for key in [
-        "user_name",
-        "character_name",
-        "create_date",
-        "chat_metadata",
-    ] {
-        if let Some(value) = header.get(key) {
-            metadata.insert(key.to_owned(), value.clone());
-        }
-    }
-    let mut chat = Map::new();
-    chat.insert(
-        "title".to_owned(),
-        Value::String(title.chars().take(500).collect()),
-    );
-    chat.insert("sillyTavernMetadata".to_owned(), Value::Object(metadata));
-    let mut positions = Vec::new();
-    for (number, object) in lines {
-        let flag = |key: &str| object.get(key).and_then(Value::as_bool).unwrap_or(false);
-        let role = if flag("is_user") {
-            Role::User
-        } else if flag("is_system") {
-            Role::System
-        } else {
-            Role::Assistant
-        };
-        let content = object
-            .get("mes")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid(number, "mes: a string is required"))?;
-        let message = |content: &str| Message {
-            kind: Default::default(),
-            role,
-            content: content.to_owned(),
-            attachments: Vec::new(),
-            token_count: None,
-            raw_response: None,
-        };
-        let swipes: Vec<&str> = match object.get("swipes") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| {
-                    item.as_str()
-                        .ok_or_else(|| invalid(number, "swipes: every swipe must be a string"))
-                })
-                .collect::<Result<_>>()?,
-            Some(_) => return Err(invalid(number, "swipes: expected an array of strings")),
-        };
-        if swipes.len() > 1 {
-            let active = object.get("swipe_id").and_then(Value::as_u64).unwrap_or(0) as usize;
-            if active >= swipes.len() {
-                return Err(invalid(number, "swipe_id: points past the swipes"));
-            }
-            positions.push(ImportedPosition {
-                members: swipes.iter().map(|swipe| message(swipe)).collect(),
-                lines: vec![number; swipes.len()],
-                swipe_indices: Some((0..swipes.len() as u64).collect()),
-                active,
-            });
-        } else {
-            positions.push(ImportedPosition::single(message(content), number));
-        }
-    }
-    Ok(ParsedImport { chat, positions })
+/// The `createdAt` an exported document carries, if it is a timestamp.
+fn created_at_of(object: &Map<String, Value>) -> Option<Timestamp> {
+    object
+        .get("createdAt")
+        .and_then(Value::as_str)
+        .and_then(Timestamp::parse)
 }

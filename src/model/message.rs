@@ -48,7 +48,29 @@ pub struct Message {
     /// Opaque, kept verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_response: Option<Value>,
+    /// Who spoke, as the source named them (SillyTavern's `name`), kept verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker_name: Option<String>,
+    /// The chat participant who wrote it (an id from the chat's `participants`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_id: Option<Uuid>,
+    /// The model's reasoning ("thinking") that came with the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
+    /// What a SillyTavern line held beyond the fields above (`extra`, `is_name`,
+    /// `force_avatar`, the original `send_date`, `swipe_info` entries, ...), kept verbatim so
+    /// the chat exports back to SillyTavern field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub silly_tavern_data: Option<Map<String, Value>>,
+    /// This swipe's entry of a SillyTavern line's `swipe_info`, kept verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub silly_tavern_swipe_info: Option<Value>,
 }
+
+/// The longest `speakerName`, in characters.
+const MAX_SPEAKER_NAME: usize = 1000;
 
 impl Resource for Message {
     const COLLECTION: Collection = Collection::Messages;
@@ -59,12 +81,25 @@ impl Resource for Message {
         "attachments",
         "tokenCount",
         "rawResponse",
+        "speakerName",
+        "participantId",
+        "reasoning",
+        "sillyTavernData",
+        "sillyTavernSwipeInfo",
     ];
     const SERVER_FIELDS: &'static [&'static str] = MESSAGE_SERVER_FIELDS;
 
     fn validate(&mut self) -> Vec<FieldError> {
         let mut checks = super::common::Checks::default();
         checks.no_duplicates("attachments", &self.attachments);
+        if let Some(name) = &self.speaker_name
+            && name.chars().count() > MAX_SPEAKER_NAME
+        {
+            checks.fail(
+                "speakerName",
+                format!("must be at most {MAX_SPEAKER_NAME} characters"),
+            );
+        }
         checks.0
     }
 

@@ -72,6 +72,12 @@ impl ChatStats {
     }
 }
 
+/// The body key by which an import hands a new message the time it was first written (a
+/// SillyTavern `send_date`, the `createdAt` of our own export). `createdAt` is server-owned, so
+/// no client request can carry it (the field checks refuse it before a body is built); only
+/// the import puts it there, after those checks.
+pub const ORIGINAL_CREATED_AT: &str = "createdAt";
+
 /// The server-owned fields of the messages one batch writes: whose, which chat, when. Every
 /// message of a batch gets the same timestamp.
 pub struct MessageStamp<'a> {
@@ -112,10 +118,17 @@ impl<'a> MessageStamp<'a> {
         }
     }
 
-    /// A new message at position `seq`: a fresh id, version 1, `chatId` and `seq` set.
+    /// A new message at position `seq`: a fresh id, version 1, `chatId` and `seq` set. It was
+    /// created now, unless its body carries [`ORIGINAL_CREATED_AT`] (taken out of the body).
     pub fn new_message(&self, mut body: Map<String, Value>, seq: u64) -> Document {
+        let created_at = body
+            .remove(ORIGINAL_CREATED_AT)
+            .and_then(|value| value.as_str().and_then(Timestamp::parse))
+            .unwrap_or(self.now);
         self.place(&mut body, seq);
-        Document::new(ids::new_id(), self.user.clone(), self.now, body)
+        let mut message = Document::new(ids::new_id(), self.user.clone(), self.now, body);
+        message.created_at = created_at;
+        message
     }
 
     /// The next version of `current` with a new body: same id, creation time, chat and `seq`.

@@ -26,7 +26,9 @@ use uuid::Uuid;
 pub use self::backend::MetadataBackend;
 pub use self::dual::DualStore;
 pub use self::json::JsonStore;
-pub use self::messages::{ChatStats, MessageChange, MessagePage, MessageQuery};
+pub use self::messages::{
+    ChatStats, MessageChange, MessagePage, MessageQuery, ORIGINAL_CREATED_AT,
+};
 pub use self::mongo::MongoStore;
 pub use self::query::{Filter, ListQuery, Page, SortField, SortValue};
 use crate::config::{Config, DataBackend, Primary};

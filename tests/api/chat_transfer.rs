@@ -31,18 +31,17 @@ async fn export(api: &Api, chat_id: &str) -> Vec<Value> {
         .collect()
 }
 
-/// A document without what the server assigns (ids and timestamps, chat ids, group ids).
+/// A document without what the server assigns anew on import (ids, update times, versions,
+/// chat ids, group ids); creation times come back.
 fn without_server_fields(value: &Value) -> Value {
     let mut object: Map<String, Value> = value.as_object().unwrap().clone();
     for field in [
         "id",
         "userId",
-        "createdAt",
         "updatedAt",
         "version",
         "chatId",
         "swipeGroupId",
-        "lastMessageAt",
     ] {
         object.remove(field);
     }
@@ -81,12 +80,20 @@ async fn export_then_import_is_lossless() {
         &json!({"type": "context-summary", "role": "system", "content": "sum"}),
     )
     .await;
+    let participant = app.read("chats", chat_id).await["participants"][0]["id"].clone();
+    app.post(
+        &format!("/api/chats/{chat_id}/messages"),
+        &json!({"role": "assistant", "content": "thought through", "speakerName": "Aria", "participantId": participant,
+                "reasoning": "because", "sillyTavernData": {"is_name": true, "extra": {"image": "x.png"}},
+                "sillyTavernSwipeInfo": {"send_date": "April 1, 2023 3:10pm"}}),
+    )
+    .await;
 
     let exported = export(&app, chat_id).await;
     assert_eq!(exported[0]["type"], "quillstore-chat");
     assert_eq!(
         exported.len(),
-        1 + 4,
+        1 + 5,
         "header plus every message, swipes included"
     );
     let lines: Vec<String> = exported.iter().map(Value::to_string).collect();
@@ -95,7 +102,8 @@ async fn export_then_import_is_lossless() {
     let imported = json_body(response).await;
     assert_eq!(status, StatusCode::CREATED, "{imported}");
     assert_ne!(imported["id"], chat["id"]);
-    assert_eq!(imported["messageCount"], 3);
+    assert_eq!(imported["messageCount"], 4);
+    assert_eq!(imported["createdAt"], chat["createdAt"]);
 
     let again = export(&app, imported["id"].as_str().unwrap()).await;
     assert_eq!(again.len(), exported.len());

@@ -8,6 +8,7 @@ mod cards;
 mod cards_hostile;
 mod characters;
 mod chat_durability;
+mod chat_sillytavern;
 mod chat_transfer;
 mod chats;
 mod check_config;

@@ -33,6 +33,17 @@ fn a_new_message_is_stamped_with_its_chat_position_and_first_version() {
     assert_eq!(message.created_at, other.created_at, "one batch, one time");
 }
 
+#[test]
+fn an_imported_message_keeps_its_original_creation_time_out_of_its_body() {
+    let user = user();
+    let stamp = MessageStamp::new(&user, Uuid::now_v7());
+    let original = "2023-04-21T20:02:47.124Z";
+    let message = stamp.new_message(body(json!({"role": "user", "createdAt": original})), 1);
+    assert_eq!(message.created_at, Timestamp::parse(original).unwrap());
+    assert!(message.updated_at > message.created_at, "written now");
+    assert!(!message.body.contains_key("createdAt"));
+}
+
 fn stored(swipe_index: u64) -> Document {
     Document {
         updated_at: Timestamp::from_millis(2_000),
