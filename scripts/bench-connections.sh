@@ -17,10 +17,11 @@ slow=${BENCH_SLOW_CONNECTIONS:-2000}
 header_timeout=${HEADER_READ_TIMEOUT_SECS:-10}
 out=${BENCH_OUT:-docs/benchmarks-api.md}
 
+target=${CARGO_TARGET_DIR:-target}
 cargo build --release --locked --bin quillstore --example loadgen >&2
-loadgen=target/release/examples/loadgen
+loadgen=$target/release/examples/loadgen
 binaries=("$@")
-[ ${#binaries[@]} -gt 0 ] || binaries=("current=target/release/quillstore")
+[ ${#binaries[@]} -gt 0 ] || binaries=("current=$target/release/quillstore")
 
 work=$(mktemp -d)
 trap 'stop_quillstore; rm -rf "$work"' EXIT
