@@ -6,6 +6,7 @@ mod auth_keys;
 mod binary;
 mod characters;
 mod chat_durability;
+mod chat_indexes;
 mod chat_transfer;
 mod chats;
 mod concurrency;
