@@ -14,6 +14,7 @@ use std::time::Duration;
 
 mod auth;
 mod backend;
+mod blob_cache;
 mod connections;
 mod cors;
 mod files;
@@ -29,6 +30,7 @@ mod values;
 pub use self::auth::{AuthConfig, JwtKey};
 use self::backend::DataSettings;
 pub use self::backend::{DataBackend, Primary};
+pub use self::blob_cache::BlobCacheConfig;
 pub use self::connections::ConnectionsConfig;
 pub use self::cors::CorsOrigins;
 pub use self::files::{DEFAULT_ALLOWED_MIME_TYPES, FilesConfig, RedirectMode};
@@ -58,6 +60,7 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub log_format: LogFormat,
     pub files: FilesConfig,
+    pub blob_cache: BlobCacheConfig,
     /// Set when `S3_MODE` is external or embedded; `None`: blobs under `DATA_DIR`.
     pub s3: Option<S3Config>,
     pub guard: GuardConfig,
@@ -100,6 +103,7 @@ impl Config {
         let s3 = S3Config::parse(&raw, &mut check);
         let guard = GuardConfig::parse(&raw, &mut check);
         let connections = ConnectionsConfig::parse(&raw, &mut check);
+        let blob_cache = BlobCacheConfig::parse(&raw, &mut check);
 
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
@@ -118,6 +122,7 @@ impl Config {
             shutdown_timeout: limits.shutdown_timeout,
             log_format,
             files,
+            blob_cache,
             s3,
             guard,
             connections,
@@ -138,6 +143,7 @@ impl Config {
         self.guard.describe(&mut lines);
         self.connections.describe(&mut lines);
         self.files.describe(&mut lines);
+        self.blob_cache.describe(&mut lines);
         match &self.s3 {
             Some(s3) => s3.describe(&mut lines),
             None => lines.push(("S3_MODE", "disabled (blobs under DATA_DIR)".to_owned())),

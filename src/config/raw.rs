@@ -117,6 +117,12 @@ pub struct RawConfig {
     /// auto (redirect files above FILES_REDIRECT_THRESHOLD), never or always; S3 only.
     #[arg(long, env = "FILES_REDIRECT")]
     pub files_redirect: Option<String>,
+    /// Bytes of small file blobs kept in memory (KiB/MiB/GiB suffix); default 64MiB, 0: off.
+    #[arg(long, env = "BLOB_CACHE_BYTES")]
+    pub blob_cache_bytes: Option<String>,
+    /// The largest blob the cache keeps; default 256KiB.
+    #[arg(long, env = "BLOB_CACHE_MAX_OBJECT_BYTES")]
+    pub blob_cache_max_object_bytes: Option<String>,
     /// Blob store: disabled (files under DATA_DIR, the default), external or embedded (S3).
     #[arg(long, env = "S3_MODE")]
     pub s3_mode: Option<String>,

@@ -14,6 +14,7 @@ mod connections;
 mod crash;
 mod durability;
 mod files;
+mod files_cache;
 mod files_dedup;
 mod files_direct;
 mod files_idle;
