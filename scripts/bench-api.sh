@@ -66,8 +66,10 @@ time_startup() {
   local label=$1 dir=$2 started ready
   sync
   started=$(date +%s.%N)
-  start_quillstore "$binary" "$dir" "$work/startup.log"
+  RUST_LOG=warn,quillstore::store::json=info start_quillstore "$binary" "$dir" "$work/startup.log"
   ready=$(date +%s.%N)
+  # Where the time went (documents against message logs), for the terminal only.
+  grep -h "json store opened" "$work/startup.log" "$work/startup.log.err" >&2 || true
   printf '{"label":"%s","seconds":%s,"peak_rss_mib":%s}\n' "$label" \
     "$(awk -v a="$started" -v b="$ready" 'BEGIN { printf "%.3f", b - a }')" \
     "$(($(peak_rss_kib "$QS_PID") / 1024))" | record

@@ -70,6 +70,7 @@ impl JsonStore {
         let mut indexes = Indexes::default();
         let mut problems = Vec::new();
         let mut count = 0usize;
+        let started = Instant::now();
         for collection in Collection::DOCUMENTS {
             let loaded = disk::load_collection(
                 &crate::layout::DataDir::new(&root).collection(collection.name()),
@@ -83,8 +84,10 @@ impl JsonStore {
                     .put(collection, Arc::new(document));
             }
         }
+        let documents_loaded = started.elapsed();
         let chats = crate::layout::DataDir::new(&root).collection(Collection::Chats.name());
         let survey = chat_logs::survey(&chats)?;
+        let logs_surveyed = started.elapsed() - documents_loaded;
         problems.extend(survey.problems);
         let logs: HashMap<_, _> = (survey.opened.into_iter())
             .map(|(chat_id, state)| {
@@ -102,6 +105,8 @@ impl JsonStore {
             documents = count,
             chats_with_messages = logs.len() + survey.dormant.len(),
             problems = problems.len(),
+            documents_ms = documents_loaded.as_millis() as u64,
+            message_logs_ms = logs_surveyed.as_millis() as u64,
             "json store opened"
         );
         Ok(Self {
