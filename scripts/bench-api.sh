@@ -64,6 +64,8 @@ stop_quillstore
 # listening line and the peak RSS then; leaves it running (stop_quillstore after).
 time_startup() {
   local label=$1 dir=$2 started ready
+  # A fresh log: the listening line of an earlier run must not count as this one's.
+  rm -f "$work/startup.log" "$work/startup.log.err"
   sync
   started=$(date +%s.%N)
   RUST_LOG=warn,quillstore::store::json=info start_quillstore "$binary" "$dir" "$work/startup.log"
@@ -98,7 +100,7 @@ printf '{"label":"memory with 1,000,000 messages in 200 chats","listed_rss_mib":
 stop_quillstore
 rm -rf "$work/chats"
 
-python3 - "$results" "$out" "$concurrency" <<'PY'
+python3 - "$results" "$out" "$concurrency" "$seconds" <<'PY'
 import json, sys, datetime
 rows = [json.loads(line) for line in open(sys.argv[1])]
 base = rows[0]
@@ -108,7 +110,8 @@ lines = [
     f"Measured {datetime.date.today()} by `scripts/bench-api.sh` on this machine (2 cores), "
     f"{sys.argv[3]} concurrent clients unless noted, loopback only. Ratios compare with the "
     f"baseline of the same run: a trivial axum JSON handler ({base['rps']:.0f} req/s, "
-    f"p99 {base['p99_ms']:.2f} ms).",
+    f"p99 {base['p99_ms']:.2f} ms). Command: `BENCH_SECONDS={sys.argv[4]} scripts/bench-api.sh`; one run: "
+    f"on a machine shared with other builds the figures move between runs.",
     "",
     "| what | requests | errors | req/s | p50 ms | p99 ms | req/s vs baseline |",
     "|---|---|---|---|---|---|---|",
