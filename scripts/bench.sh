@@ -250,7 +250,14 @@ wrk_rate() {
 
 # wrk_row LABEL SIZE_BYTES QUILLSTORE_URL ANCHOR_NAME ANCHOR_URL: one line of the ratio table.
 wrk_row() {
-  local ours theirs
+  local ours theirs url
+  # Both must answer 200 with the expected bytes, or the rates compare error pages.
+  for url in "$3" "$5"; do
+    if [ "$(curl -sS -o /dev/null -w '%{http_code}' "$url")" != 200 ]; then
+      echo "wrk_row $1: $url does not answer 200" >&2
+      exit 1
+    fi
+  done
   ours=$(wrk_rate "$3")
   theirs=$(wrk_rate "$5")
   printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$ours" "$4" "$theirs" >>"$wrk_results"
@@ -260,9 +267,12 @@ echo "==> request rates with wrk -t1 -c8 against nginx and Garage direct" >&2
 wrk_results="$work/wrk-results.tsv"
 : >"$wrk_results"
 mkdir -p "$work/nginx-root"
+# nginx's worker drops to an unprivileged user when started as root: it must reach the files.
+chmod a+rx "$work" "$work/nginx-root"
 start_nginx "$work/nginx-root"
 for size in 1024 65536 1048576 67108864; do
   head -c "$size" /dev/urandom >"$work/nginx-root/$size.bin"
+  chmod a+r "$work/nginx-root/$size.bin"
   fs_id=$(upload "$quillstore_url/api/files" "$work/nginx-root/$size.bin" | cut -d' ' -f2)
   s3_id=$(upload "$s3_url/api/files" "$work/nginx-root/$size.bin" | cut -d' ' -f2)
   curl -sS --fail -H 'Expect:' -o /dev/null -T "$work/nginx-root/$size.bin" \
@@ -270,6 +280,7 @@ for size in 1024 65536 1048576 67108864; do
   direct=$(python3 scripts/lib/presign.py GET "direct/wrk-$size.bin")
   if [ "$size" = 1024 ]; then
     curl -sS --fail -o "$work/nginx-root/metadata.json" "$quillstore_url/api/files/$fs_id/metadata"
+    chmod a+r "$work/nginx-root/metadata.json"
     wrk_row "metadata GET by id" 0 "$quillstore_url/api/files/$fs_id/metadata" nginx \
       "$nginx_url/metadata.json"
   fi
@@ -306,6 +317,10 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo
   echo "Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) at commit \`$commit\`"
   echo "($(nproc) cores, $(uname -sr); client: curl, server and client on 127.0.0.1)."
+  echo
+  echo "Command: \`SMALL_RUNS=$small_runs LARGE_RUNS=$large_runs WRK_SECONDS=$wrk_seconds scripts/bench.sh\`."
+  echo "One run (load average $(cut -d' ' -f1 /proc/loadavg) when it ended): this machine is shared with other"
+  echo "builds, so figures move between runs; ratios compare rows measured minutes apart."
   echo
   echo "## File throughput"
   echo
