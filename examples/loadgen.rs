@@ -9,6 +9,7 @@
 //!             --seconds 10 --concurrency 32
 //! loadgen baseline --seconds 10 --concurrency 32
 //! loadgen seed-documents --dir DATA_DIR --count 100000
+//! loadgen seed-chats --dir DATA_DIR --chats 200 --messages 5000
 //! ```
 
 use std::sync::Arc;
@@ -113,8 +114,9 @@ async fn main() {
             println!("{}", drive(plan).await.0);
         }
         "seed-documents" => seed_documents(&options),
+        "seed-chats" => seed_chats(&options),
         _ => {
-            eprintln!("usage: loadgen run|baseline|seed-documents ... (see the source)");
+            eprintln!("usage: loadgen run|baseline|seed-documents|seed-chats ... (see the source)");
             std::process::exit(2);
         }
     }
@@ -228,5 +230,44 @@ fn seed_documents(options: &Options) {
             serde_json::to_vec_pretty(&document).expect("json"),
         )
         .expect("write document");
+    }
+}
+
+/// Writes `chats` chat documents with `messages` committed messages each straight into a json
+/// store directory (logs only, as a store of the previous format left them: no indexes), to
+/// measure startup with many messages.
+fn seed_chats(options: &Options) {
+    use std::io::Write;
+    let dir = std::path::PathBuf::from(options.value("dir").expect("--dir"));
+    let chats = options.number("chats", 200);
+    let messages = options.number("messages", 5000);
+    let chats_dir = dir.join("chats");
+    std::fs::create_dir_all(&chats_dir).expect("create dir");
+    let now = "2026-01-01T00:00:00.000Z";
+    for chat in 0..chats {
+        let chat_id = uuid::Uuid::now_v7();
+        let document = json!({
+            "id": chat_id, "userId": "local", "createdAt": now, "updatedAt": now, "version": 1,
+            "title": format!("Chat {chat}"), "participants": [], "tags": []
+        });
+        std::fs::write(
+            chats_dir.join(format!("{chat_id}.json")),
+            serde_json::to_vec_pretty(&document).expect("json"),
+        )
+        .expect("write chat");
+        let log = std::fs::File::create(chats_dir.join(format!("{chat_id}.jsonl"))).expect("log");
+        let mut log = std::io::BufWriter::new(log);
+        for seq in 1..=messages {
+            let role = if seq % 2 == 1 { "user" } else { "assistant" };
+            let record = json!({"op": "put", "commit": true, "message": {
+                "id": uuid::Uuid::now_v7(), "userId": "local", "createdAt": now, "updatedAt": now,
+                "version": 1, "chatId": chat_id, "seq": seq, "type": "message", "role": role,
+                "content": format!("message {seq} {}", "x".repeat(300)), "attachments": [],
+                "swipeIndex": 0
+            }});
+            serde_json::to_writer(&mut log, &record).expect("json");
+            log.write_all(b"\n").expect("write log");
+        }
+        log.flush().expect("flush log");
     }
 }

@@ -67,21 +67,50 @@ seconds_taken=$(curl -fsS -o "$work/st-import.json" -w '%{time_total}' -X POST "
   --data-binary "@$work/st-100000.jsonl")
 rss=$(peak_rss_kib "$QS_PID")
 stop_quillstore
-printf '{"label":"import of a 100,000-message SillyTavern chat","seconds":%s,"peak_rss_mib":%s,"bytes":%s}\n' \
+printf '{"label":"import of a 100,000-message SillyTavern chat","seconds":%s,"import_peak_rss_mib":%s,"bytes":%s}\n' \
   "$seconds_taken" "$((rss / 1024))" "$(stat -c %s "$work/st-100000.jsonl")" | record
+
+# time_startup LABEL DATA_DIR: starts quillstore on DATA_DIR, records the seconds to its
+# listening line and the peak RSS then; leaves it running (stop_quillstore after).
+time_startup() {
+  local label=$1 dir=$2 started ready
+  # A fresh log: the listening line of an earlier run must not count as this one's.
+  rm -f "$work/startup.log" "$work/startup.log.err"
+  sync
+  started=$(date +%s.%N)
+  RUST_LOG=warn,quillstore::store::json=info start_quillstore "$binary" "$dir" "$work/startup.log"
+  ready=$(date +%s.%N)
+  # Where the time went (documents against message logs), for the terminal only.
+  grep -h "json store opened" "$work/startup.log" "$work/startup.log.err" >&2 || true
+  printf '{"label":"%s","seconds":%s,"peak_rss_mib":%s}\n' "$label" \
+    "$(awk -v a="$started" -v b="$ready" 'BEGIN { printf "%.3f", b - a }')" \
+    "$(($(peak_rss_kib "$QS_PID") / 1024))" | record
+}
 
 echo "==> startup with 100,000 documents" >&2
 "$loadgen" seed-documents --dir "$work/big" --count 100000
-sync
-started=$(date +%s.%N)
-start_quillstore "$binary" "$work/big" "$work/big.log"
-ready=$(date +%s.%N)
-rss=$(peak_rss_kib "$QS_PID")
+time_startup "startup with 100,000 character documents" "$work/big"
 stop_quillstore
-printf '{"label":"startup with 100,000 documents","seconds":%s,"peak_rss_mib":%s}\n' \
-  "$(awk -v a="$started" -v b="$ready" 'BEGIN { printf "%.3f", b - a }')" "$((rss / 1024))" | record
+rm -rf "$work/big"
 
-python3 - "$results" "$out" "$concurrency" <<'PY'
+echo "==> startup with 1,000,000 messages in 200 chats" >&2
+"$loadgen" seed-chats --dir "$work/chats" --chats 200 --messages 5000
+echo "    ($(du -sm "$work/chats" | cut -f1) MB on disk)" >&2
+time_startup "first startup with 1,000,000 messages in 200 chats, logs without indexes (every log read once, indexes written)" "$work/chats"
+stop_quillstore
+time_startup "startup with 1,000,000 messages in 200 chats" "$work/chats"
+chats=$(curl -fsS "$QS_URL/api/chats?limit=200" | python3 -c 'import json,sys; print(" ".join(c["id"] for c in json.load(sys.stdin)["items"]))')
+listed=$(($(peak_rss_kib "$QS_PID") / 1024))
+for chat in $(echo "$chats" | tr ' ' '\n' | head -n 10); do
+  curl -fsS "$QS_URL/api/chats/$chat/messages?latest=true&limit=50" >/dev/null
+done
+paged=$(($(peak_rss_kib "$QS_PID") / 1024))
+printf '{"label":"memory with 1,000,000 messages in 200 chats","listed_rss_mib":%s,"paged_rss_mib":%s}\n' \
+  "$listed" "$paged" | record
+stop_quillstore
+rm -rf "$work/chats"
+
+python3 - "$results" "$out" "$concurrency" "$seconds" <<'PY'
 import json, sys, datetime
 rows = [json.loads(line) for line in open(sys.argv[1])]
 base = rows[0]
@@ -91,7 +120,8 @@ lines = [
     f"Measured {datetime.date.today()} by `scripts/bench-api.sh` on this machine (2 cores), "
     f"{sys.argv[3]} concurrent clients unless noted, loopback only. Ratios compare with the "
     f"baseline of the same run: a trivial axum JSON handler ({base['rps']:.0f} req/s, "
-    f"p99 {base['p99_ms']:.2f} ms).",
+    f"p99 {base['p99_ms']:.2f} ms). Command: `BENCH_SECONDS={sys.argv[4]} scripts/bench-api.sh`; one run: "
+    f"on a machine shared with other builds the figures move between runs.",
     "",
     "| what | requests | errors | req/s | p50 ms | p99 ms | req/s vs baseline |",
     "|---|---|---|---|---|---|---|",
@@ -110,17 +140,23 @@ for kind in ("latest", "middle"):
         lines.append("")
         lines.append(f"Page latency ({kind} page), 100,000-message chat against 100-message chat: "
                      f"p50 {large['p50_ms'] / small['p50_ms']:.2f}x, p99 {large['p99_ms'] / small['p99_ms']:.2f}x.")
+startups = [row for row in rows if "peak_rss_mib" in row]
+if startups:
+    lines += ["", "| start-up | seconds to listening | peak RSS MiB |", "|---|---|---|"]
+    for row in startups:
+        lines.append(f"| {row['label']} | {row['seconds']:.2f} | {row['peak_rss_mib']} |")
 for row in rows:
     if row.get("label", "").startswith("import of a"):
         lines.append("")
         lines.append(f"Import of a 100,000-message SillyTavern chat ({row['bytes'] / 1048576:.1f} MiB: "
                      f"swipes with `swipe_info`, reasoning, extras): {row['seconds']:.2f} s, "
-                     f"server peak RSS {row['peak_rss_mib']} MiB.")
+                     f"server peak RSS {row['import_peak_rss_mib']} MiB.")
 for row in rows:
-    if row.get("label", "").startswith("startup"):
+    if "listed_rss_mib" in row:
         lines.append("")
-        lines.append(f"Startup with 100,000 character documents: {row['seconds']:.2f} s to listening, "
-                     f"peak RSS {row['peak_rss_mib']} MiB.")
+        lines.append(f"Memory with 1,000,000 messages in 200 chats: peak RSS {row['listed_rss_mib']} MiB after "
+                     f"listing all chats (counts from the index headers), {row['paged_rss_mib']} MiB after "
+                     f"reading the latest page of 10 of them (their indexes opened).")
 open(sys.argv[2], "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

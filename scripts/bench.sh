@@ -8,7 +8,12 @@
 # crates.io when missing) against the same transfers done directly with Garage through
 # presigned URLs. Everything runs on 127.0.0.1; the run takes a few minutes after the build.
 #
-# Usage: scripts/bench.sh            (environment: SMALL_RUNS, LARGE_RUNS, BENCH_OUT)
+# Request rates (wrk -t1 -c8) are compared with nginx (Debian's nginx-light, run here as our
+# own process on a loopback port, config in the temp dir) serving the same bytes from disk,
+# and with Garage serving them through presigned URLs.
+#
+# Usage: scripts/bench.sh   (environment: SMALL_RUNS, LARGE_RUNS, WRK_SECONDS, BENCH_OUT;
+#                            needs: apt-get install -y nginx-light wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +22,8 @@ large_runs=${LARGE_RUNS:-5}
 out=${BENCH_OUT:-docs/benchmarks.md}
 target=${CARGO_TARGET_DIR:-target}
 
-for tool in cargo curl awk sort; do
+wrk_seconds=${WRK_SECONDS:-5}
+for tool in cargo curl awk sort wrk nginx python3; do
   command -v "$tool" >/dev/null || { echo "bench.sh needs $tool" >&2; exit 1; }
 done
 
@@ -193,6 +199,97 @@ s3_results="$work/s3-results.txt"
 bench_s3 1MiB 1 "$small_runs" >"$s3_results"
 bench_s3 64MiB 64 "$large_runs" >>"$s3_results"
 
+# free_port: a loopback port nobody listens on now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_nginx ROOT: serves ROOT on a loopback port as our own process; sets nginx_url.
+start_nginx() {
+  local port
+  port=$(free_port)
+  mkdir -p "$work/nginx"
+  cat >"$work/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  types { application/json json; }
+  default_type application/octet-stream;
+  server { listen 127.0.0.1:$port; root $1; }
+}
+CONF
+  nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+  pids+=("$!")
+  nginx_url="http://127.0.0.1:$port"
+  for _ in $(seq 1 50); do
+    curl -s -o /dev/null "$nginx_url/" && return
+    sleep 0.1
+  done
+  echo "nginx did not start:" >&2
+  cat "$work/nginx/error.log" >&2
+  exit 1
+}
+
+# wrk_rate URL: requests per second of wrk -t1 -c8 over WRK_SECONDS.
+wrk_rate() {
+  wrk -t1 -c8 -d"${wrk_seconds}s" "$1" | awk '/^Requests\/sec:/ { print $2 }'
+}
+
+# wrk_row LABEL SIZE_BYTES QUILLSTORE_URL ANCHOR_NAME ANCHOR_URL: one line of the ratio table.
+wrk_row() {
+  local ours theirs url
+  # Both must answer 200 with the expected bytes, or the rates compare error pages.
+  for url in "$3" "$5"; do
+    if [ "$(curl -sS -o /dev/null -w '%{http_code}' "$url")" != 200 ]; then
+      echo "wrk_row $1: $url does not answer 200" >&2
+      exit 1
+    fi
+  done
+  ours=$(wrk_rate "$3")
+  theirs=$(wrk_rate "$5")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$ours" "$4" "$theirs" >>"$wrk_results"
+}
+
+echo "==> request rates with wrk -t1 -c8 against nginx and Garage direct" >&2
+wrk_results="$work/wrk-results.tsv"
+: >"$wrk_results"
+mkdir -p "$work/nginx-root"
+# nginx's worker drops to an unprivileged user when started as root: it must reach the files.
+chmod a+rx "$work" "$work/nginx-root"
+start_nginx "$work/nginx-root"
+for size in 1024 65536 1048576 67108864; do
+  head -c "$size" /dev/urandom >"$work/nginx-root/$size.bin"
+  chmod a+r "$work/nginx-root/$size.bin"
+  fs_id=$(upload "$quillstore_url/api/files" "$work/nginx-root/$size.bin" | cut -d' ' -f2)
+  s3_id=$(upload "$s3_url/api/files" "$work/nginx-root/$size.bin" | cut -d' ' -f2)
+  curl -sS --fail -H 'Expect:' -o /dev/null -T "$work/nginx-root/$size.bin" \
+    "$(python3 scripts/lib/presign.py PUT "direct/wrk-$size.bin")"
+  direct=$(python3 scripts/lib/presign.py GET "direct/wrk-$size.bin")
+  if [ "$size" = 1024 ]; then
+    curl -sS --fail -o "$work/nginx-root/metadata.json" "$quillstore_url/api/files/$fs_id/metadata"
+    chmod a+r "$work/nginx-root/metadata.json"
+    wrk_row "metadata GET by id" 0 "$quillstore_url/api/files/$fs_id/metadata" nginx \
+      "$nginx_url/metadata.json"
+  fi
+  if [ "$size" != 65536 ]; then
+    wrk_row "fs GET $size" "$size" "$quillstore_url/api/files/$fs_id" nginx "$nginx_url/$size.bin"
+  fi
+  wrk_row "S3 GET $size" "$size" "$s3_url/api/files/$s3_id" "Garage direct" "$direct"
+done
+
 echo "==> peak memory during a 1 GiB upload" >&2
 head -c $((1024 * 1024 * 1024)) /dev/urandom >"$work/1GiB.bin"
 start memory serve_quillstore memory-data
@@ -221,6 +318,10 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) at commit \`$commit\`"
   echo "($(nproc) cores, $(uname -sr); client: curl, server and client on 127.0.0.1)."
   echo
+  echo "Command: \`SMALL_RUNS=$small_runs LARGE_RUNS=$large_runs WRK_SECONDS=$wrk_seconds scripts/bench.sh\`."
+  echo "One run (load average $(cut -d' ' -f1 /proc/loadavg) when it ended): this machine is shared with other"
+  echo "builds, so figures move between runs; ratios compare rows measured minutes apart."
+  echo
   echo "## File throughput"
   echo
   echo "Median MiB/s over $small_runs uploads (1 MiB) and $large_runs uploads (64 MiB) of distinct"
@@ -244,7 +345,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo
   echo "The same files through quillstore with \`S3_MODE=external\` on a local single-node Garage"
   echo "(\`FILES_REDIRECT=never\`, so downloads stream through quillstore; multipart uploads in"
-  echo "8 MiB parts with SHA-256 checksums) against the same transfers done directly with Garage"
+  echo "8 MiB parts, three sent at once, with SHA-256 checksums) against the same transfers done directly with Garage"
   echo "through presigned PUT and GET URLs (curl); ratio = quillstore / direct."
   echo
   echo "| size | direction | quillstore MiB/s | direct Garage MiB/s | ratio |"
@@ -258,6 +359,31 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
         printf "| %s | download | %.1f | %.1f | %.2f |\n", p, qd, bd, qd / bd
       }' "$s3_results"
   done
+  echo
+  echo "## Request rates against nginx and Garage direct"
+  echo
+  echo "wrk -t1 -c8 for ${wrk_seconds} s per row, one run, loopback. quillstore on json + fs, then on"
+  echo "the same Garage with \`FILES_REDIRECT=never\` (blob cache on, default 64 MiB / 256 KiB:"
+  echo "the 1 KiB and 64 KiB S3 rows are served from it after the first request); nginx"
+  echo "(nginx-light, sendfile, one worker) serving the same bytes and the same metadata JSON"
+  echo "from disk; Garage serving the same objects through presigned GET URLs."
+  echo
+  echo "| transfer | quillstore | anchor | ratio |"
+  echo "|---|---|---|---|"
+  awk -F'\t' '
+    function rate(r, size) {
+      if (size == 0 || size <= 65536) return sprintf("%.0f req/s", r)
+      return sprintf("%.0f MiB/s", r * size / 1048576)
+    }
+    function label(l, size) {
+      if (size == 1024) sub(/ 1024$/, " 1 KiB", l)
+      if (size == 65536) sub(/ 65536$/, " 64 KiB", l)
+      if (size == 1048576) sub(/ 1048576$/, " 1 MiB", l)
+      if (size == 67108864) sub(/ 67108864$/, " 64 MiB", l)
+      return l
+    }
+    { printf "| %s | %s | %s: %s | %.2f |\n", label($1, $2), rate($3, $2), $4, rate($5, $2), $3 / $5 }
+  ' "$wrk_results"
   echo
   echo "## Memory during a 1 GiB upload"
   echo

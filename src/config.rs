@@ -14,6 +14,7 @@ use std::time::Duration;
 
 mod auth;
 mod backend;
+mod blob_cache;
 mod connections;
 mod cors;
 mod files;
@@ -30,6 +31,7 @@ mod values;
 pub use self::auth::{AuthConfig, JwtKey};
 use self::backend::DataSettings;
 pub use self::backend::{DataBackend, Primary};
+pub use self::blob_cache::BlobCacheConfig;
 pub use self::connections::ConnectionsConfig;
 pub use self::cors::CorsOrigins;
 pub use self::files::{DEFAULT_ALLOWED_MIME_TYPES, FilesConfig, RedirectMode};
@@ -60,6 +62,7 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub log_format: LogFormat,
     pub files: FilesConfig,
+    pub blob_cache: BlobCacheConfig,
     /// Set when `S3_MODE` is external or embedded; `None`: blobs under `DATA_DIR`.
     pub s3: Option<S3Config>,
     pub guard: GuardConfig,
@@ -104,6 +107,7 @@ impl Config {
         let guard = GuardConfig::parse(&raw, &mut check);
         let connections = ConnectionsConfig::parse(&raw, &mut check);
         let images = ImageConfig::parse(&raw, &mut check);
+        let blob_cache = BlobCacheConfig::parse(&raw, &mut check);
 
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
@@ -122,6 +126,7 @@ impl Config {
             shutdown_timeout: limits.shutdown_timeout,
             log_format,
             files,
+            blob_cache,
             s3,
             guard,
             connections,
@@ -144,6 +149,7 @@ impl Config {
         self.connections.describe(&mut lines);
         self.files.describe(&mut lines);
         self.images.describe(&mut lines);
+        self.blob_cache.describe(&mut lines);
         match &self.s3 {
             Some(s3) => s3.describe(&mut lines),
             None => lines.push(("S3_MODE", "disabled (blobs under DATA_DIR)".to_owned())),

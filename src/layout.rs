@@ -8,6 +8,7 @@
 //!   format.json              the json store's format version
 //!   characters/ personas/ tags/ files/ chats/   one JSON file per document (json store);
 //!   chats/<id>.jsonl         a chat's messages, append-only (json store)
+//!   chats/<id>.index         the persisted index of that log, rebuilt from it when stale
 //!   blobs/                   fs blob store (`blobs/.tmp` holds uploads in flight)
 //!   secrets/                 secrets the service generated for itself (0600)
 //! ```
@@ -52,6 +53,17 @@ impl DataDir {
     /// A chat's message log (json store).
     pub fn chat_log(&self, chats: &str, chat_id: uuid::Uuid) -> PathBuf {
         self.collection(chats).join(Self::chat_log_name(chat_id))
+    }
+
+    /// The file name of the persisted index of a chat's message log.
+    pub fn chat_log_index_name(chat_id: uuid::Uuid) -> String {
+        format!("{chat_id}.index")
+    }
+
+    /// The persisted index of a chat's message log (json store).
+    pub fn chat_log_index(&self, chats: &str, chat_id: uuid::Uuid) -> PathBuf {
+        self.collection(chats)
+            .join(Self::chat_log_index_name(chat_id))
     }
 
     /// The fs blob store's root.

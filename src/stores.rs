@@ -1,7 +1,7 @@
 //! Opening the two stores the configuration names, in the order that keeps `DATA_DIR` safe.
 //! Shared by the server and the offline commands (`gc`).
 
-use crate::blob::{BlobStore, FsBlobStore, S3BlobStore};
+use crate::blob::{BlobCache, BlobStore, FsBlobStore, S3BlobStore};
 use crate::config::{self, Config};
 use crate::layout::DataDir;
 use crate::store::{self, MetadataStore};
@@ -28,5 +28,7 @@ pub async fn open_stores(config: &Config) -> anyhow::Result<(MetadataStore, Blob
         }
         Some(s3) => BlobStore::S3(S3BlobStore::open(s3).await?),
     };
+    let cache = BlobCache::new(config.blob_cache.bytes, config.blob_cache.max_object_bytes);
+    let blobs = blobs.with_cache(cache.map(std::sync::Arc::new));
     Ok((store, blobs))
 }

@@ -29,6 +29,8 @@ pub struct FsBlobStore {
     root: Arc<PathBuf>,
     /// The `DATA_DIR` lock, when this store holds it (see [`FsBlobStore::holding`]).
     _lock: Option<Arc<std::fs::File>>,
+    /// Small file blobs kept in memory (`BLOB_CACHE_BYTES`), shared by clones.
+    cache: Option<Arc<super::BlobCache>>,
 }
 
 /// Removes a temp file unless disarmed: covers errors and uploads whose future is dropped
@@ -69,6 +71,7 @@ impl FsBlobStore {
         Ok(Self {
             root: Arc::new(root),
             _lock: None,
+            cache: None,
         })
     }
 
@@ -76,6 +79,16 @@ impl FsBlobStore {
     pub fn holding(mut self, lock: std::fs::File) -> Self {
         self._lock = Some(Arc::new(lock));
         self
+    }
+
+    /// This store with `cache` in front of its file blobs (see `BlobStore::get`).
+    pub fn with_cache(mut self, cache: Option<Arc<super::BlobCache>>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    pub fn cache(&self) -> Option<&super::BlobCache> {
+        self.cache.as_deref()
     }
 
     fn path(&self, key: &BlobKey) -> PathBuf {

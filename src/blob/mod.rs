@@ -8,6 +8,7 @@
 //! bytes. Direct uploads wait under `uploads/{userId}/{uploadId}/` until they are completed;
 //! image variants live under `variants/{userId}/{sha256}/{name}`.
 
+pub mod cache;
 mod delivery;
 pub mod fs;
 pub mod s3;
@@ -21,6 +22,7 @@ use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+pub use self::cache::BlobCache;
 pub use self::delivery::{Delivery, DeliveryRequest, DirectUploadRequest};
 pub use self::fs::FsBlobStore;
 pub use self::s3::{DirectUpload, DownloadOverrides, S3BlobStore};
@@ -254,8 +256,48 @@ impl BlobStore {
         }
     }
 
-    /// Streams a blob, or the inclusive byte `range` of it.
+    /// This store with a cache of small file blobs in front of it (`None`: no cache).
+    pub fn with_cache(self, cache: Option<std::sync::Arc<BlobCache>>) -> Self {
+        match self {
+            Self::Fs(store) => Self::Fs(store.with_cache(cache)),
+            Self::S3(store) => Self::S3(store.with_cache(cache)),
+        }
+    }
+
+    fn cache(&self) -> Option<&BlobCache> {
+        match self {
+            Self::Fs(store) => store.cache(),
+            Self::S3(store) => store.cache(),
+        }
+    }
+
+    /// Streams a blob, or the inclusive byte `range` of it: from the cache when it holds the
+    /// blob; a whole small blob read from the store is kept there for the next read.
     pub async fn get(
+        &self,
+        key: &BlobKey,
+        range: Option<RangeInclusive<u64>>,
+    ) -> BlobResult<BlobRead> {
+        let Some(cache) = self.cache().filter(|_| BlobCache::holds(key)) else {
+            return self.get_from_store(key, range).await;
+        };
+        if let Some(read) = cache.read(key, range.as_ref()) {
+            return Ok(read);
+        }
+        if range.is_some() {
+            return self.get_from_store(key, range).await;
+        }
+        let fill = cache.start_fill();
+        let read = self.get_from_store(key, None).await?;
+        if read.length > cache.max_object() {
+            return Ok(read);
+        }
+        let bytes = collect(read).await?;
+        cache.finish(fill, key, bytes.clone());
+        Ok(cache::whole(bytes))
+    }
+
+    async fn get_from_store(
         &self,
         key: &BlobKey,
         range: Option<RangeInclusive<u64>>,
@@ -266,8 +308,11 @@ impl BlobStore {
         }
     }
 
-    /// Deletes a blob; a missing one is not an error.
+    /// Deletes a blob (evicting it from the cache first); a missing one is not an error.
     pub async fn delete(&self, key: &BlobKey) -> BlobResult<()> {
+        if let Some(cache) = self.cache() {
+            cache.evict(key);
+        }
         match self {
             Self::Fs(store) => store.delete(key).await,
             Self::S3(store) => store.delete(key).await,
@@ -299,6 +344,9 @@ impl BlobStore {
 
     /// Moves a blob to a key no blob has (completing a direct upload).
     pub async fn rename(&self, from: &BlobKey, to: &BlobKey) -> BlobResult<()> {
+        if let Some(cache) = self.cache() {
+            cache.evict(from);
+        }
         match self {
             Self::Fs(store) => store.rename(from, to).await,
             Self::S3(store) => store.rename(from, to).await,
@@ -311,6 +359,17 @@ impl BlobStore {
             Self::S3(store) => store.health().await,
         }
     }
+}
+
+/// The bytes of a small read, held whole (at most the cache's object limit).
+async fn collect(read: BlobRead) -> BlobResult<Bytes> {
+    let mut bytes = Vec::with_capacity(read.length as usize);
+    let mut body = read.body;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|error| BlobError::Internal(anyhow::Error::new(error)))?;
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(bytes))
 }
 
 #[cfg(test)]

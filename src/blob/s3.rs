@@ -33,6 +33,8 @@ const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
 #[derive(Clone)]
 pub struct S3BlobStore {
     inner: Arc<Inner>,
+    /// Small file blobs kept in memory (`BLOB_CACHE_BYTES`), shared by clones.
+    cache: Option<Arc<super::BlobCache>>,
 }
 
 struct Inner {
@@ -54,7 +56,18 @@ impl S3BlobStore {
                 config: config.clone(),
                 checksums,
             }),
+            cache: None,
         })
+    }
+
+    /// This store with `cache` in front of its file blobs (see `BlobStore::get`).
+    pub fn with_cache(mut self, cache: Option<Arc<super::BlobCache>>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    pub fn cache(&self) -> Option<&super::BlobCache> {
+        self.cache.as_deref()
     }
 
     /// Whether writes carry a SHA-256 the store verifies.

@@ -126,6 +126,12 @@ pub struct RawConfig {
     /// Largest image (in pixels) a variant is made from; default 50000000.
     #[arg(long, env = "IMAGE_MAX_PIXELS")]
     pub image_max_pixels: Option<String>,
+    /// Bytes of small file blobs kept in memory (KiB/MiB/GiB suffix); default 64MiB, 0: off.
+    #[arg(long, env = "BLOB_CACHE_BYTES")]
+    pub blob_cache_bytes: Option<String>,
+    /// The largest blob the cache keeps; default 256KiB.
+    #[arg(long, env = "BLOB_CACHE_MAX_OBJECT_BYTES")]
+    pub blob_cache_max_object_bytes: Option<String>,
     /// Blob store: disabled (files under DATA_DIR, the default), external or embedded (S3).
     #[arg(long, env = "S3_MODE")]
     pub s3_mode: Option<String>,

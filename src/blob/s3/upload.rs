@@ -1,7 +1,11 @@
 //! Streaming writes: the body is cut into parts of [`PART_SIZE`]. A body that fits in one
 //! part is one PutObject; a longer one is a multipart upload whose next part is read while
-//! the previous one is sent, in two buffers reused from part to part. Any failure, or the
-//! request being dropped, aborts the multipart upload.
+//! up to [`PARTS_IN_FLIGHT`] earlier ones are sent concurrently (one part's round trip no
+//! longer stalls the body), in buffers reused from part to part: at most
+//! `PARTS_IN_FLIGHT + 1` parts (32 MiB) are held per upload. Any failure, or the request being
+//! dropped, aborts the multipart upload.
+
+use std::collections::VecDeque;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
@@ -20,6 +24,8 @@ use crate::blob::{BlobResult, Meter, PutOutcome};
 
 /// Bytes per part (S3 wants at least 5 MiB for every part but the last).
 pub const PART_SIZE: usize = 8 << 20;
+/// Parts sent at once by one upload while the next is read.
+pub const PARTS_IN_FLIGHT: usize = 3;
 
 pub(super) async fn put(
     inner: &std::sync::Arc<Inner>,
@@ -66,9 +72,9 @@ async fn send(
             None => multipart.insert(Multipart::start(inner, key).await?),
         };
         if !buffer.is_empty() {
-            // The part in flight is done first, so its buffer can carry the next part: the
-            // whole upload holds two buffers.
-            upload.finish_in_flight().await?;
+            // With every slot busy the oldest part is waited for first, and its buffer
+            // carries the next part: the upload holds at most PARTS_IN_FLIGHT + 1 buffers.
+            upload.make_room().await?;
             let part = std::mem::replace(&mut buffer, upload.spare_buffer());
             upload.send_part(part.freeze());
         }
@@ -149,10 +155,14 @@ struct Multipart {
     inner: std::sync::Arc<Inner>,
     key: String,
     upload_id: String,
+    /// Parts sent, in part-number order.
     parts: Vec<CompletedPart>,
-    in_flight: Option<AbortOnDropHandle<BlobResult<(CompletedPart, Bytes)>>>,
-    /// The buffer of the last part sent, back for the next one.
-    spare: Option<BytesMut>,
+    /// Parts being sent, oldest first.
+    in_flight: VecDeque<AbortOnDropHandle<BlobResult<(CompletedPart, Bytes)>>>,
+    /// Buffers of parts sent, back for the next ones.
+    spare: Vec<BytesMut>,
+    /// The number of the next part.
+    next_number: i32,
     done: bool,
 }
 
@@ -179,8 +189,9 @@ impl Multipart {
             key: key.to_owned(),
             upload_id,
             parts: Vec::new(),
-            in_flight: None,
-            spare: None,
+            in_flight: VecDeque::new(),
+            spare: Vec::new(),
+            next_number: 1,
             done: false,
         })
     }
@@ -188,14 +199,23 @@ impl Multipart {
     /// An empty buffer for the next part: the last part's, once sent, else a new one.
     fn spare_buffer(&mut self) -> BytesMut {
         self.spare
-            .take()
+            .pop()
             .unwrap_or_else(|| BytesMut::with_capacity(PART_SIZE))
     }
 
-    /// Sends a part in the background (after [`Multipart::finish_in_flight`]).
+    /// Waits for the oldest part in flight when [`PARTS_IN_FLIGHT`] are.
+    async fn make_room(&mut self) -> BlobResult<()> {
+        if self.in_flight.len() >= PARTS_IN_FLIGHT {
+            self.finish_oldest().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends a part in the background (after [`Multipart::make_room`]).
     fn send_part(&mut self, part: Bytes) {
-        debug_assert!(self.in_flight.is_none());
-        let number = i32::try_from(self.parts.len() + 1).unwrap_or(i32::MAX);
+        debug_assert!(self.in_flight.len() < PARTS_IN_FLIGHT);
+        let number = self.next_number;
+        self.next_number += 1;
         let (inner, key, upload_id) =
             (self.inner.clone(), self.key.clone(), self.upload_id.clone());
         let task = tokio::spawn(async move {
@@ -232,11 +252,12 @@ impl Multipart {
                 .build();
             Ok((completed, part))
         });
-        self.in_flight = Some(AbortOnDropHandle::new(task));
+        self.in_flight.push_back(AbortOnDropHandle::new(task));
     }
 
-    async fn finish_in_flight(&mut self) -> BlobResult<()> {
-        if let Some(task) = self.in_flight.take() {
+    /// Waits for the oldest part in flight, so parts are recorded in number order.
+    async fn finish_oldest(&mut self) -> BlobResult<()> {
+        if let Some(task) = self.in_flight.pop_front() {
             let (part, bytes) = task
                 .await
                 .map_err(|error| anyhow::anyhow!("a part upload task failed: {error}"))??;
@@ -244,8 +265,15 @@ impl Multipart {
             // Unique again once the SDK dropped its request: reused for the next part.
             if let Ok(mut buffer) = bytes.try_into_mut() {
                 buffer.clear();
-                self.spare = Some(buffer);
+                self.spare.push(buffer);
             }
+        }
+        Ok(())
+    }
+
+    async fn finish_in_flight(&mut self) -> BlobResult<()> {
+        while !self.in_flight.is_empty() {
+            self.finish_oldest().await?;
         }
         Ok(())
     }
@@ -283,7 +311,7 @@ impl Multipart {
     }
 
     async fn abort(&mut self) {
-        self.in_flight = None;
+        self.in_flight.clear();
         self.done = true;
         abort(&self.inner, &self.key, &self.upload_id).await;
     }
@@ -292,7 +320,7 @@ impl Multipart {
 impl Drop for Multipart {
     fn drop(&mut self) {
         if !self.done {
-            self.in_flight = None;
+            self.in_flight.clear();
             let (inner, key, upload_id) =
                 (self.inner.clone(), self.key.clone(), self.upload_id.clone());
             tokio::spawn(async move { abort(&inner, &key, &upload_id).await });

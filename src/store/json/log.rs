@@ -4,12 +4,14 @@
 //! of lines whose last line carries `"commit": true`; at start, a run without its commit line
 //! (a crash mid-write) and a torn last line are cut off, so every acknowledged batch survives
 //! whole and no unacknowledged one half-applies. The index (position → byte range of the live
-//! record) lives in memory, so a page reads only its own lines. When more than half of the
-//! file is superseded records it is rewritten (temp file, fsync, rename).
+//! record) lives in memory while the chat is in use, so a page reads only its own lines, and is
+//! checkpointed to `chats/<chatId>.index` (see `log_index.rs`) so that start-up and a chat's
+//! first use need not read the log. When more than half of the file is superseded records it
+//! is rewritten (temp file, fsync, rename).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -79,7 +81,7 @@ pub struct Entry {
 }
 
 /// The in-memory index of one log.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct LogState {
     pub last_seq: u64,
     pub entries: BTreeMap<Key, Entry>,
@@ -94,6 +96,10 @@ pub struct LogState {
     /// The file ids in `attachments`, for each message that has any (to find the messages a
     /// deleted file must leave).
     pub attachments: HashMap<Uuid, Vec<Uuid>>,
+    /// The log length the persisted index describes (0: none written by this process).
+    pub indexed_length: u64,
+    /// Damage found in the log (also kept in its persisted index, for health).
+    pub problems: Vec<String>,
 }
 
 impl LogState {
@@ -121,11 +127,6 @@ impl LogState {
                             .collect()
                     })
                     .unwrap_or_default();
-                if !attached.is_empty() {
-                    self.attachments.insert(message.id, attached);
-                }
-                self.visible += u64::from(placement.visible);
-                self.by_id.insert(message.id, key);
                 let entry = Entry {
                     id: message.id,
                     offset,
@@ -134,7 +135,7 @@ impl LogState {
                     visible: placement.visible,
                     created_at: message.created_at,
                 };
-                self.entries.insert(key, entry);
+                self.insert_entry(key, entry, attached);
             }
             Record::Delete { id, .. } => {
                 self.remove(*id);
@@ -142,6 +143,25 @@ impl LogState {
             }
             Record::Seq { last, .. } => self.last_seq = self.last_seq.max(*last),
         }
+    }
+
+    /// Indexes one live message at `key` (the caller removed what was there).
+    pub fn insert_entry(&mut self, key: Key, entry: Entry, attached: Vec<Uuid>) {
+        if !attached.is_empty() {
+            self.attachments.insert(entry.id, attached);
+        }
+        self.visible += u64::from(entry.visible);
+        self.by_id.insert(entry.id, key);
+        self.entries.insert(key, entry);
+    }
+
+    /// Bytes of superseded records (what a compaction would drop).
+    pub fn garbage(&self) -> u64 {
+        self.garbage
+    }
+
+    pub fn set_garbage(&mut self, garbage: u64) {
+        self.garbage = garbage;
     }
 
     fn remove(&mut self, id: Uuid) {
@@ -170,6 +190,8 @@ impl LogState {
 /// One chat's log: a lock that serializes writers, and the index behind a short-held mutex.
 pub struct ChatLog {
     pub path: PathBuf,
+    /// The persisted index (`chats/<chatId>.index`).
+    pub index_path: PathBuf,
     pub writer: tokio::sync::Mutex<()>,
     state: Mutex<LogState>,
     /// Batches waiting for the writer (group commit).
@@ -177,9 +199,10 @@ pub struct ChatLog {
 }
 
 impl ChatLog {
-    pub fn new(path: PathBuf, state: LogState) -> Self {
+    pub fn new(path: PathBuf, index_path: PathBuf, state: LogState) -> Self {
         Self {
             path,
+            index_path,
             writer: tokio::sync::Mutex::new(()),
             state: Mutex::new(state),
             queue: Mutex::new(Vec::new()),
@@ -196,6 +219,35 @@ impl ChatLog {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Persists the index when the log grew by `at_least` bytes, and by a quarter of its
+    /// length, since it was last written: a restart after a crash replays at most that much,
+    /// and the cost of rewriting the index stays proportional to what was appended. The
+    /// caller holds the writer lock (or is the last owner), so the log does not change meanwhile.
+    pub fn checkpoint(&self, at_least: u64) -> anyhow::Result<()> {
+        let snapshot = {
+            let state = self.state();
+            let due = match at_least {
+                0 => 0,
+                bytes => bytes.max(state.file_len / 4),
+            };
+            let unindexed = state.file_len.saturating_sub(state.indexed_length);
+            if state.deleted
+                || state.file_len == 0
+                || state.file_len == state.indexed_length
+                || unindexed < due
+            {
+                return Ok(());
+            }
+            state.clone()
+        };
+        super::log_index::write(&self.path, &self.index_path, &snapshot)?;
+        let mut state = self.state();
+        if state.file_len == snapshot.file_len {
+            state.indexed_length = snapshot.file_len;
+        }
+        Ok(())
     }
 
     /// Opens the file for reading while the index is locked, so the offsets taken with it
@@ -237,15 +289,22 @@ pub fn append_durably(path: &Path, bytes: &[u8], previous_len: u64) -> anyhow::R
     Ok(())
 }
 
-/// Reads a log at start: applies every committed batch, cuts off a torn or uncommitted tail,
+/// Reads a whole log: applies every committed batch, cuts off a torn or uncommitted tail,
 /// and reports (without touching) lines in the middle that cannot be read.
 pub fn load(path: &Path) -> anyhow::Result<(LogState, Vec<String>)> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    replay(path, LogState::default())
+}
+
+/// Applies the log's records after `state.file_len` (the end of a committed batch) to `state`,
+/// as [`load`] does from the start: a torn or uncommitted tail is cut off, damage reported.
+pub fn replay(path: &Path, mut state: LogState) -> anyhow::Result<(LogState, Vec<String>)> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let start = state.file_len;
+    file.seek(SeekFrom::Start(start))?;
     let mut reader = BufReader::new(file);
-    let mut state = LogState::default();
     let mut problems = Vec::new();
     let mut pending: Vec<(Record, u64, u64)> = Vec::new();
-    let (mut offset, mut committed_end) = (0u64, 0u64);
+    let (mut offset, mut committed_end) = (start, start);
     loop {
         let mut line = Vec::new();
         let length = reader.read_until(b'\n', &mut line)? as u64;
@@ -293,6 +352,7 @@ pub fn load(path: &Path) -> anyhow::Result<(LogState, Vec<String>)> {
         file.sync_all()?;
     }
     state.file_len = committed_end;
+    state.problems.extend(problems.iter().cloned());
     Ok((state, problems))
 }
 
@@ -329,6 +389,16 @@ pub fn compact(log: &ChatLog) -> anyhow::Result<()> {
     let name = log.path.file_name().context("a log has a file name")?;
     let temp = disk::write_temp(dir, &name.to_string_lossy(), &bytes)?;
     fresh.file_len = bytes.len() as u64;
+    // The old index describes the old file: it goes first, so that no crash can pair it with
+    // the new one (its fingerprint would not match either, but it is not left to chance).
+    let index_name = log
+        .index_path
+        .file_name()
+        .context("an index has a file name")?;
+    if let Err(error) = disk::remove_durably(dir, &index_name.to_string_lossy()) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(error);
+    }
     {
         // Readers open the file and take offsets under this lock, so they see either the old
         // file with the old index or the new file with the new index.
@@ -340,5 +410,5 @@ pub fn compact(log: &ChatLog) -> anyhow::Result<()> {
         *state = fresh;
     }
     File::open(dir)?.sync_all()?;
-    Ok(())
+    log.checkpoint(0)
 }

@@ -1,9 +1,7 @@
 //! Messages in the json store: one append-only log per chat (see `log.rs`), reached through
 //! the chat document so that only the chat's owner can touch them.
 
-use crate::layout::DataDir;
 use std::collections::HashSet;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,78 +11,11 @@ use uuid::Uuid;
 use super::JsonStore;
 use super::log::{self, ChatLog, Entry, LogState, Record};
 use crate::model::message::Placement;
-use crate::model::{Collection, Document, Removal, UserId, ids};
-use crate::store::messages::{
-    ChatStats, Edited, MessageChange, MessagePage, MessageQuery, MessageStamp,
-};
+use crate::model::{Collection, Document, Removal, UserId};
+use crate::store::messages::{Edited, MessageChange, MessagePage, MessageQuery, MessageStamp};
 use crate::store::{StoreError, StoreResult};
 
-/// The message logs found at start, by chat id, and the problems met reading them.
-pub struct LoadedLogs {
-    pub logs: Vec<(Uuid, ChatLog)>,
-    pub problems: Vec<String>,
-}
-
-/// Loads every `chats/*.jsonl` log.
-pub fn load_logs(dir: &Path) -> anyhow::Result<LoadedLogs> {
-    let mut logs = Vec::new();
-    let mut problems = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry?.path();
-        let Some(chat_id) = path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .and_then(|name| name.strip_suffix(".jsonl"))
-            .and_then(ids::parse_id)
-        else {
-            continue;
-        };
-        let (state, found) = log::load(&path)?;
-        problems.extend(found);
-        logs.push((chat_id, ChatLog::new(path, state)));
-    }
-    Ok(LoadedLogs { logs, problems })
-}
-
-/// Removes the logs of chats whose document file is gone (a crash between the two steps of a
-/// chat delete). A chat file that exists but cannot be read keeps its log.
-pub fn drop_orphan_logs(dir: &Path, mut loaded: LoadedLogs) -> anyhow::Result<LoadedLogs> {
-    let mut kept = Vec::new();
-    for (chat_id, log) in loaded.logs {
-        if dir.join(super::disk::document_file_name(chat_id)).exists() {
-            kept.push((chat_id, log));
-        } else {
-            tracing::warn!(%chat_id, "removing the message log of a deleted chat");
-            super::disk::remove_durably(dir, &DataDir::chat_log_name(chat_id))?;
-        }
-    }
-    loaded.logs = kept;
-    Ok(loaded)
-}
-
 impl JsonStore {
-    fn log_path(&self, chat_id: Uuid) -> std::path::PathBuf {
-        DataDir::new(&self.inner.root).chat_log(Collection::Chats.name(), chat_id)
-    }
-
-    fn chat_log(&self, chat_id: Uuid) -> Arc<ChatLog> {
-        if let Some(log) = self.logs().get(&chat_id) {
-            return log.clone();
-        }
-        let mut logs = self.logs_mut();
-        logs.entry(chat_id)
-            .or_insert_with(|| Arc::new(ChatLog::new(self.log_path(chat_id), LogState::default())))
-            .clone()
-    }
-
-    /// What the chat's messages make of its `messageCount` and `lastMessageAt`.
-    pub fn chat_stats(&self, chat_id: Uuid) -> ChatStats {
-        self.logs()
-            .get(&chat_id)
-            .map(|log| log.state().stats())
-            .unwrap_or_default()
-    }
-
     /// Applies a batch of changes atomically: all are durable before this returns, or none.
     ///
     /// Concurrent batches of one chat share writes (group commit): a caller queues its batch,
@@ -101,7 +32,7 @@ impl JsonStore {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
-        let log = self.chat_log(chat_id);
+        let log = self.chat_log(chat_id).await?;
         let (reply, mut answer) = oneshot::channel();
         log.queue().push(Pending {
             user: user.clone(),
@@ -256,6 +187,13 @@ impl JsonStore {
                 // The log is intact (the rewrite goes through a temp file); try again later.
                 tracing::error!(path = %log.path.display(), error = ?error, "message log compaction failed");
             }
+        } else {
+            let checkpointing = log.clone();
+            let checkpoint = move || checkpointing.checkpoint(super::chat_logs::CHECKPOINT_BYTES);
+            if let Err(error) = super::run_blocking(checkpoint).await {
+                // Only a restart after a crash pays for it: it replays a longer tail.
+                tracing::warn!(path = %log.path.display(), error = ?error, "cannot persist a message log index");
+            }
         }
         Ok(written)
     }
@@ -273,8 +211,8 @@ impl JsonStore {
             .map(|documents| documents.by_id.keys().copied().collect())
             .unwrap_or_default();
         let mut changed = 0;
-        for chat_id in chats {
-            let Some(log) = self.logs().get(&chat_id).cloned() else {
+        for chat_id in self.chats_attaching(&chats, removal.id()) {
+            let Some(log) = self.open_log(chat_id).await? else {
                 continue;
             };
             let holders: Vec<Uuid> = log
@@ -319,7 +257,7 @@ impl JsonStore {
         messages: Vec<Document>,
         deleted: Vec<Uuid>,
     ) -> StoreResult<()> {
-        let log = self.chat_log(chat_id);
+        let log = self.chat_log(chat_id).await?;
         let _writer = log.writer.lock().await;
         let mut records: Vec<Record> = messages
             .into_iter()
@@ -350,8 +288,8 @@ impl JsonStore {
     pub(super) async fn last_seq(&self, user: &UserId, chat_id: Uuid) -> StoreResult<u64> {
         self.current(Collection::Chats, user, chat_id)?;
         Ok(self
-            .logs()
-            .get(&chat_id)
+            .open_log(chat_id)
+            .await?
             .map_or(0, |log| log.state().last_seq))
     }
 
@@ -363,7 +301,7 @@ impl JsonStore {
         seq: u64,
     ) -> StoreResult<()> {
         self.current(Collection::Chats, user, chat_id)?;
-        let log = self.chat_log(chat_id);
+        let log = self.chat_log(chat_id).await?;
         let _writer = log.writer.lock().await;
         if log.state().last_seq >= seq {
             return Ok(());
@@ -380,7 +318,7 @@ impl JsonStore {
 
     pub(super) async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
         self.current(Collection::Chats, &query.user, query.chat_id)?;
-        let Some(log) = self.logs().get(&query.chat_id).cloned() else {
+        let Some(log) = self.open_log(query.chat_id).await? else {
             return Ok(MessagePage {
                 items: Vec::new(),
                 has_more: false,
@@ -415,11 +353,7 @@ impl JsonStore {
         id: Uuid,
     ) -> StoreResult<Document> {
         self.current(Collection::Chats, user, chat_id)?;
-        let log = self
-            .logs()
-            .get(&chat_id)
-            .cloned()
-            .ok_or(StoreError::NotFound)?;
+        let log = self.open_log(chat_id).await?.ok_or(StoreError::NotFound)?;
         let found = {
             let state = log.state();
             match state
@@ -436,27 +370,6 @@ impl JsonStore {
             return Err(StoreError::NotFound);
         };
         super::run_blocking(move || log::read_message(&reader, &entry)).await
-    }
-
-    /// Removes a deleted chat's log.
-    pub(super) async fn delete_chat_log(&self, chat_id: Uuid) -> StoreResult<()> {
-        let Some(log) = self.logs().get(&chat_id).cloned() else {
-            return Ok(());
-        };
-        let _writer = log.writer.lock().await;
-        log.state().deleted = true;
-        let path = log.path.clone();
-        super::run_blocking(move || {
-            let dir = path.parent().context("a log has a directory")?;
-            let name = path
-                .file_name()
-                .and_then(|name| name.to_str())
-                .context("a log has a name")?;
-            super::disk::remove_durably(dir, name)
-        })
-        .await?;
-        self.logs_mut().remove(&chat_id);
-        Ok(())
     }
 }
 

@@ -3,9 +3,11 @@
 //! generic implementation serves every collection.
 
 mod backend;
+mod chat_logs;
 mod disk;
 mod index;
 mod log;
+mod log_index;
 mod messages;
 
 pub use self::disk::lock_data_dir;
@@ -40,8 +42,12 @@ struct Inner {
     root: PathBuf,
     indexes: RwLock<Indexes>,
     stripes: Vec<Mutex<()>>,
-    /// Message logs by chat id.
+    /// Open message logs by chat id.
     logs: RwLock<HashMap<Uuid, Arc<log::ChatLog>>>,
+    /// Closed message logs whose persisted index fits them, by chat id: its header.
+    dormant: RwLock<HashMap<Uuid, log_index::Header>>,
+    /// Serializes opening logs, so a log is read once and never while a writer has it.
+    opening: Mutex<()>,
     /// Files found unreadable at start; they make health "degraded".
     problems: Vec<String>,
     /// Held open for the life of the store: the process-wide lock on `root`.
@@ -64,6 +70,7 @@ impl JsonStore {
         let mut indexes = Indexes::default();
         let mut problems = Vec::new();
         let mut count = 0usize;
+        let started = Instant::now();
         for collection in Collection::DOCUMENTS {
             let loaded = disk::load_collection(
                 &crate::layout::DataDir::new(&root).collection(collection.name()),
@@ -77,20 +84,29 @@ impl JsonStore {
                     .put(collection, Arc::new(document));
             }
         }
+        let documents_loaded = started.elapsed();
         let chats = crate::layout::DataDir::new(&root).collection(Collection::Chats.name());
-        let loaded = messages::load_logs(&chats)?;
-        let loaded = messages::drop_orphan_logs(&chats, loaded)?;
-        problems.extend(loaded.problems);
-        let logs: HashMap<_, _> = loaded
-            .logs
-            .into_iter()
-            .map(|(chat_id, log)| (chat_id, Arc::new(log)))
+        let survey = chat_logs::survey(&chats)?;
+        let logs_surveyed = started.elapsed() - documents_loaded;
+        problems.extend(survey.problems);
+        let logs: HashMap<_, _> = (survey.opened.into_iter())
+            .map(|(chat_id, state)| {
+                let log = log::ChatLog::new(
+                    crate::layout::DataDir::new(&root).chat_log(Collection::Chats.name(), chat_id),
+                    crate::layout::DataDir::new(&root)
+                        .chat_log_index(Collection::Chats.name(), chat_id),
+                    state,
+                );
+                (chat_id, Arc::new(log))
+            })
             .collect();
         tracing::info!(
             root = %root.display(),
             documents = count,
-            chats_with_messages = logs.len(),
+            chats_with_messages = logs.len() + survey.dormant.len(),
             problems = problems.len(),
+            documents_ms = documents_loaded.as_millis() as u64,
+            message_logs_ms = logs_surveyed.as_millis() as u64,
             "json store opened"
         );
         Ok(Self {
@@ -99,6 +115,8 @@ impl JsonStore {
                 indexes: RwLock::new(indexes),
                 stripes: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
                 logs: RwLock::new(logs),
+                dormant: RwLock::new(survey.dormant),
+                opening: Mutex::new(()),
                 problems,
                 _lock: lock,
             }),
@@ -129,6 +147,20 @@ impl JsonStore {
     fn logs_mut(&self) -> RwLockWriteGuard<'_, HashMap<Uuid, Arc<log::ChatLog>>> {
         self.inner
             .logs
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn dormant(&self) -> RwLockReadGuard<'_, HashMap<Uuid, log_index::Header>> {
+        self.inner
+            .dormant
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn dormant_mut(&self) -> RwLockWriteGuard<'_, HashMap<Uuid, log_index::Header>> {
+        self.inner
+            .dormant
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -428,6 +460,18 @@ impl JsonStore {
             latency,
             message,
         }
+    }
+}
+
+impl Drop for Inner {
+    /// A clean shutdown checkpoints the open logs, so the next start reads index headers only
+    /// (after a crash the next start replays what the indexes miss instead).
+    fn drop(&mut self) {
+        let logs = self
+            .logs
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        chat_logs::checkpoint_all(logs.values());
     }
 }
 
