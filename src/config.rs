@@ -16,6 +16,7 @@ mod auth;
 mod backend;
 mod connections;
 mod cors;
+mod encryption;
 mod files;
 mod guard;
 mod logging;
@@ -31,6 +32,7 @@ use self::backend::DataSettings;
 pub use self::backend::{DataBackend, Primary};
 pub use self::connections::ConnectionsConfig;
 pub use self::cors::CorsOrigins;
+pub use self::encryption::{DEFAULT_REVEAL_SCOPE, EncryptionConfig};
 pub use self::files::{DEFAULT_ALLOWED_MIME_TYPES, FilesConfig, RedirectMode};
 pub use self::guard::GuardConfig;
 pub use self::logging::LogFormat;
@@ -62,6 +64,7 @@ pub struct Config {
     pub s3: Option<S3Config>,
     pub guard: GuardConfig,
     pub connections: ConnectionsConfig,
+    pub encryption: EncryptionConfig,
 }
 
 /// Every problem found in a configuration, each naming its variable.
@@ -100,6 +103,7 @@ impl Config {
         let s3 = S3Config::parse(&raw, &mut check);
         let guard = GuardConfig::parse(&raw, &mut check);
         let connections = ConnectionsConfig::parse(&raw, &mut check);
+        let encryption = EncryptionConfig::parse(&raw, &data.backend, &mut check);
 
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
@@ -121,6 +125,7 @@ impl Config {
             s3,
             guard,
             connections,
+            encryption,
         })
     }
 
@@ -137,6 +142,7 @@ impl Config {
         self.log_format.describe(&mut lines);
         self.guard.describe(&mut lines);
         self.connections.describe(&mut lines);
+        self.encryption.describe(&mut lines);
         self.files.describe(&mut lines);
         match &self.s3 {
             Some(s3) => s3.describe(&mut lines),

@@ -18,6 +18,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use super::docs::OpenApiJson;
 use super::routes::{RouteTable, Routes};
+use super::{api_keys, memories, profiles, settings};
 use super::{
     characters, chats, docs, files, health, limits, messages, metrics, openapi, personas, tags,
     throttle,
@@ -39,6 +40,10 @@ pub fn routes(config: &Config) -> Routes {
         .merge(personas::routes())
         .merge(chats::routes())
         .merge(messages::routes())
+        .merge(memories::routes())
+        .merge(profiles::routes())
+        .merge(api_keys::routes())
+        .merge(settings::routes())
         .map(|router| {
             router
                 .layer(DefaultBodyLimit::max(max_json_bytes))

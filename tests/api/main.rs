@@ -1,6 +1,7 @@
 //! Black-box tests of the HTTP API (`docs/api.md`): every test starts its own app on port 0
 //! with its own temporary `DATA_DIR` and talks to it over HTTP only.
 
+mod api_keys;
 mod auth;
 mod auth_keys;
 mod binary;
@@ -25,6 +26,7 @@ mod health;
 mod helpers;
 mod lists;
 mod logs;
+mod memories;
 mod messages;
 mod migrate_copy;
 mod migrate_mongodb;
@@ -33,6 +35,7 @@ mod migrate_s3;
 mod migrate_verify;
 mod openapi;
 mod personas;
+mod profiles;
 mod references;
 mod security_assignment;
 mod security_cors;
@@ -40,6 +43,7 @@ mod security_public;
 mod security_routes;
 mod security_support;
 mod security_uploads;
+mod settings;
 mod swipes;
 mod tags;
 mod throttle;

@@ -12,10 +12,16 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Every migration file, in order. New files are appended here.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial.json",
-    include_str!("../../../migrations/0001_initial.json"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial.json",
+        include_str!("../../../migrations/0001_initial.json"),
+    ),
+    (
+        "0002_data_model.json",
+        include_str!("../../../migrations/0002_data_model.json"),
+    ),
+];
 
 const RECORDS: &str = "_migrations";
 /// The server's code for "collection already exists".
