@@ -133,11 +133,8 @@ pub fn keyring(config: &Config) -> anyhow::Result<secrets::Keyring> {
                  generated into DATA_DIR; back it up with the data (losing it loses every \
                  stored key), or set ENCRYPTION_MASTER_KEY"
             );
-            let bytes = hex::decode(&generated.expose()[..2 * secrets::KEY_BYTES])
-                .context("the generated encryption key is not hex")?;
-            bytes
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("the generated encryption key is not 32 bytes"))?
+            secrets::decode_key(generated.expose())
+                .with_context(|| format!("{} is not a 32-byte hex key", path.display()))?
         }
     };
     Ok(secrets::Keyring::new(&current, &previous))

@@ -62,9 +62,16 @@ pub fn fingerprint(key: &[u8]) -> String {
     hex::encode(&digest[..8])
 }
 
-/// Decodes a base64 master key; `None` unless it is exactly 32 bytes.
+/// Decodes a master key: 32 bytes in base64, or as the 64 hex digits of a key file the
+/// service generated into `DATA_DIR` (so a store moving to MongoDB can keep its key).
+/// `None` for anything else.
 pub fn decode_key(text: &str) -> Option<[u8; KEY_BYTES]> {
-    let bytes = STANDARD.decode(text.trim()).ok()?;
+    let text = text.trim();
+    let bytes = if text.len() == 2 * KEY_BYTES {
+        hex::decode(text).ok()?
+    } else {
+        STANDARD.decode(text).ok()?
+    };
     bytes.try_into().ok()
 }
 

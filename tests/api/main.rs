@@ -29,6 +29,7 @@ mod logs;
 mod memories;
 mod messages;
 mod migrate_copy;
+mod migrate_data_model;
 mod migrate_mongodb;
 mod migrate_resume;
 mod migrate_s3;
