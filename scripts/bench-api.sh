@@ -13,7 +13,7 @@ seconds=${BENCH_SECONDS:-10}
 concurrency=${BENCH_CONCURRENCY:-32}
 out=${BENCH_OUT:-docs/benchmarks-api.md}
 
-cargo build --release --locked --bin quillstore --example loadgen >&2
+cargo build --release --locked --bin quillstore --example loadgen --example memory_search >&2
 binary=target/release/quillstore
 loadgen=target/release/examples/loadgen
 work=$(mktemp -d)
@@ -71,6 +71,9 @@ stop_quillstore
 printf '{"label":"startup with 100,000 documents","seconds":%s,"peak_rss_mib":%s}\n' \
   "$(awk -v a="$started" -v b="$ready" 'BEGIN { printf "%.3f", b - a }')" "$((rss / 1024))" | record
 
+echo "==> POST /api/memories/search: 10,000 memories x 1,536 dimensions (plus 10,000 of another character)" >&2
+target/release/examples/memory_search --memories 10000 --dimensions 1536 --searches 200 | record
+
 python3 - "$results" "$out" "$concurrency" <<'PY'
 import json, sys, datetime
 rows = [json.loads(line) for line in open(sys.argv[1])]
@@ -100,6 +103,14 @@ for kind in ("latest", "middle"):
         lines.append("")
         lines.append(f"Page latency ({kind} page), 100,000-message chat against 100-message chat: "
                      f"p50 {large['p50_ms'] / small['p50_ms']:.2f}x, p99 {large['p99_ms'] / small['p99_ms']:.2f}x.")
+for row in rows:
+    if row.get("label") == "POST /api/memories/search":
+        lines.append("")
+        lines.append(f"Memory search (`examples/memory_search.rs`, exact cosine top-10, one request at a "
+                     f"time): {row['memories']:,} memories of {row['dimensions']:,} dimensions for one "
+                     f"character, beside {row['otherCharacterMemories']:,} of another character that it "
+                     f"does not read: p50 {row['p50Ms']:.2f} ms, p95 {row['p95Ms']:.2f} ms, max "
+                     f"{row['maxMs']:.2f} ms over {row['searches']} searches.")
 for row in rows:
     if row.get("label", "").startswith("startup"):
         lines.append("")

@@ -280,3 +280,49 @@ async fn rotation_with_the_old_key_kept_then_removed() {
     .await;
     assert_eq!(revealed["key"], KEY);
 }
+
+#[tokio::test]
+async fn the_key_never_reaches_logs_or_metrics() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let metrics_token = "metrics-token-for-the-api-key-test";
+    let mut binary = crate::binary::spawn_binary_with(data_dir.path(), |command| {
+        command
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "debug")
+            .env("AUTH_MODE", "none")
+            .env("SECRETS_REVEAL_WITHOUT_AUTH", "true")
+            .env("METRICS_TOKEN", metrics_token);
+    })
+    .await;
+    let api = crate::helpers::Api::at(binary.address.clone());
+    let created = api
+        .create(
+            "api-keys",
+            json!({"label": "k", "provider": "p", "key": KEY}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/api/api-keys/{id}");
+    api.patch(&path, &json!({"key": format!("{KEY}-2")})).await;
+    let revealed = json_body(api.post(&format!("{path}/reveal"), &json!({})).await).await;
+    assert_eq!(revealed["key"], format!("{KEY}-2"));
+    let metrics = api
+        .with_token(metrics_token)
+        .get("/metrics")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("quillstore"), "{metrics}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    binary.child.kill().unwrap();
+    binary.child.wait().unwrap();
+    let logs = binary.stderr.lock().unwrap().clone();
+    assert!(
+        logs.contains("/api/api-keys"),
+        "the requests were logged: {logs}"
+    );
+    for text in [&logs, &metrics] {
+        assert!(!text.contains(KEY), "the key leaked:\n{text}");
+    }
+}
