@@ -145,6 +145,7 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
             header::CONTENT_DISPOSITION,
             header::RETRY_AFTER,
             REQUEST_ID,
+            HeaderName::from_static(super::resource::REFERENCES_CLEARED),
         ])
         .max_age(Duration::from_secs(600))
 }
