@@ -254,6 +254,18 @@ else
   log "S3_MODE=$S3_MODE: no embedded Garage"
 fi
 
+# MongoDB metadata needs ENCRYPTION_MASTER_KEY; this single container keeps one it generated
+# on the volume (0600), like quillstore does for the embedded default.
+if [ -z "${ENCRYPTION_MASTER_KEY:-}" ]; then
+  key_file=$quillstore_data_dir/secrets/encryption-master.key
+  if [ ! -s "$key_file" ]; then
+    mkdir -p "$(dirname "$key_file")"
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$key_file")
+    log "generated ENCRYPTION_MASTER_KEY into $key_file; back it up with the volume"
+  fi
+  ENCRYPTION_MASTER_KEY=$(cat "$key_file")
+  export ENCRYPTION_MASTER_KEY
+fi
 start quillstore env DATA_DIR="$quillstore_data_dir" "$quillstore_bin" serve
 
 # Runs until a signal arrives (on_signal exits) or one of the children exits by itself.

@@ -13,7 +13,7 @@ seconds=${BENCH_SECONDS:-10}
 concurrency=${BENCH_CONCURRENCY:-32}
 out=${BENCH_OUT:-docs/benchmarks-api.md}
 
-cargo build --release --locked --bin quillstore --example loadgen >&2
+cargo build --release --locked --bin quillstore --example loadgen --example memory_search >&2
 binary=target/release/quillstore
 loadgen=target/release/examples/loadgen
 work=$(mktemp -d)
@@ -110,6 +110,9 @@ printf '{"label":"memory with 1,000,000 messages in 200 chats","listed_rss_mib":
 stop_quillstore
 rm -rf "$work/chats"
 
+echo "==> POST /api/memories/search: 10,000 memories x 1,536 dimensions (plus 10,000 of another character)" >&2
+"${CARGO_TARGET_DIR:-target}/release/examples/memory_search" --memories 10000 --dimensions 1536 --searches 200 | record
+
 python3 - "$results" "$out" "$concurrency" "$seconds" <<'PY'
 import json, sys, datetime
 rows = [json.loads(line) for line in open(sys.argv[1])]
@@ -145,6 +148,14 @@ if startups:
     lines += ["", "| start-up | seconds to listening | peak RSS MiB |", "|---|---|---|"]
     for row in startups:
         lines.append(f"| {row['label']} | {row['seconds']:.2f} | {row['peak_rss_mib']} |")
+for row in rows:
+    if row.get("label") == "POST /api/memories/search":
+        lines.append("")
+        lines.append(f"Memory search (`examples/memory_search.rs`, exact cosine top-10, one request at a "
+                     f"time): {row['memories']:,} memories of {row['dimensions']:,} dimensions for one "
+                     f"character, beside {row['otherCharacterMemories']:,} of another character that it "
+                     f"does not read: p50 {row['p50Ms']:.2f} ms, p95 {row['p95Ms']:.2f} ms, max "
+                     f"{row['maxMs']:.2f} ms over {row['searches']} searches.")
 for row in rows:
     if row.get("label", "").startswith("import of a"):
         lines.append("")

@@ -20,6 +20,27 @@ pub enum Authenticator {
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    /// OAuth 2 style: space-separated scope names (`scope`), or a list (`scp`).
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    scp: Option<Scopes>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scopes {
+    Text(String),
+    List(Vec<String>),
+}
+
+/// Who is calling and what the token allows beyond the user's own documents.
+pub struct Caller {
+    pub user: UserId,
+    /// The token's scopes; empty under `AUTH_MODE=none`.
+    pub scopes: Vec<String>,
+    /// False under `AUTH_MODE=none`, where no token was checked.
+    pub authenticated: bool,
 }
 
 impl Authenticator {
@@ -69,8 +90,19 @@ impl Authenticator {
 
     /// The user of a request, from its `Authorization` header.
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<UserId, ApiError> {
+        self.caller(authorization).map(|caller| caller.user)
+    }
+
+    /// The user of a request and the scopes of its token.
+    pub fn caller(&self, authorization: Option<&str>) -> Result<Caller, ApiError> {
         let (key, validation) = match self {
-            Self::None => return Ok(UserId::local()),
+            Self::None => {
+                return Ok(Caller {
+                    user: UserId::local(),
+                    scopes: Vec::new(),
+                    authenticated: false,
+                });
+            }
             Self::Jwt { key, validation } => (key, validation),
         };
         let header = authorization.ok_or_else(|| unauthorized("missing bearer token"))?;
@@ -93,8 +125,26 @@ impl Authenticator {
             };
             unauthorized(reason)
         })?;
-        UserId::parse(&claims.claims.sub)
-            .map_err(|_| unauthorized("token subject is not a valid user id"))
+        let claims = claims.claims;
+        let user = UserId::parse(&claims.sub)
+            .map_err(|_| unauthorized("token subject is not a valid user id"))?;
+        let mut scopes: Vec<String> = claims
+            .scope
+            .iter()
+            .flat_map(|text| text.split_whitespace().map(str::to_owned))
+            .collect();
+        match claims.scp {
+            Some(Scopes::Text(text)) => {
+                scopes.extend(text.split_whitespace().map(str::to_owned));
+            }
+            Some(Scopes::List(list)) => scopes.extend(list),
+            None => {}
+        }
+        Ok(Caller {
+            user,
+            scopes,
+            authenticated: true,
+        })
     }
 }
 

@@ -17,6 +17,7 @@ mod backend;
 mod blob_cache;
 mod connections;
 mod cors;
+mod encryption;
 mod files;
 mod guard;
 mod images;
@@ -34,6 +35,7 @@ pub use self::backend::{DataBackend, Primary};
 pub use self::blob_cache::BlobCacheConfig;
 pub use self::connections::ConnectionsConfig;
 pub use self::cors::CorsOrigins;
+pub use self::encryption::{DEFAULT_REVEAL_SCOPE, EncryptionConfig};
 pub use self::files::{DEFAULT_ALLOWED_MIME_TYPES, FilesConfig, RedirectMode};
 pub use self::guard::GuardConfig;
 pub use self::images::{ImageConfig, MAX_VARIANT_SIDE};
@@ -68,6 +70,7 @@ pub struct Config {
     pub guard: GuardConfig,
     pub connections: ConnectionsConfig,
     pub images: ImageConfig,
+    pub encryption: EncryptionConfig,
 }
 
 /// Every problem found in a configuration, each naming its variable.
@@ -108,6 +111,7 @@ impl Config {
         let connections = ConnectionsConfig::parse(&raw, &mut check);
         let images = ImageConfig::parse(&raw, &mut check);
         let blob_cache = BlobCacheConfig::parse(&raw, &mut check);
+        let encryption = EncryptionConfig::parse(&raw, &data.backend, &mut check);
 
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
@@ -131,6 +135,7 @@ impl Config {
             guard,
             connections,
             images,
+            encryption,
         })
     }
 
@@ -147,6 +152,7 @@ impl Config {
         self.log_format.describe(&mut lines);
         self.guard.describe(&mut lines);
         self.connections.describe(&mut lines);
+        self.encryption.describe(&mut lines);
         self.files.describe(&mut lines);
         self.images.describe(&mut lines);
         self.blob_cache.describe(&mut lines);

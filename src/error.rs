@@ -17,6 +17,7 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 pub const ERROR_CODES: &[&str] = &[
     "bad_request",
     "unauthorized",
+    "forbidden",
     "not_found",
     "method_not_allowed",
     "request_timeout",
@@ -40,6 +41,9 @@ pub enum ApiError {
     },
     #[error("authentication required")]
     Unauthorized(String),
+    /// Authenticated, but the token lacks what the operation needs (a scope).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -104,6 +108,7 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -124,6 +129,7 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => "bad_request",
             Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout(_) => "request_timeout",

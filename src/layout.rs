@@ -10,7 +10,8 @@
 //!   chats/<id>.jsonl         a chat's messages, append-only (json store)
 //!   chats/<id>.index         the persisted index of that log, rebuilt from it when stale
 //!   blobs/                   fs blob store (`blobs/.tmp` holds uploads in flight)
-//!   secrets/                 secrets the service generated for itself (0600)
+//!   secrets/                 secrets the service generated for itself (0600):
+//!                            files-signing.key, encryption-master.key
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -80,6 +81,11 @@ impl DataDir {
     pub fn signing_secret(&self) -> PathBuf {
         self.secrets().join("files-signing.key")
     }
+
+    /// The generated master key of stored secrets (when `ENCRYPTION_MASTER_KEY` is unset).
+    pub fn encryption_key(&self) -> PathBuf {
+        self.secrets().join("encryption-master.key")
+    }
 }
 
 #[cfg(test)]
@@ -95,6 +101,7 @@ mod tests {
             dir.collection("chats"),
             dir.blobs(),
             dir.signing_secret(),
+            dir.encryption_key(),
         ] {
             assert!(path.starts_with("/srv/quillstore"), "{}", path.display());
         }

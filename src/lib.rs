@@ -19,6 +19,7 @@ pub mod layout;
 pub mod metrics;
 pub mod migrate;
 pub mod model;
+pub mod secrets;
 pub mod store;
 pub mod stores;
 pub mod telemetry;
@@ -67,6 +68,40 @@ fn url_signer(config: &Config) -> anyhow::Result<UrlSigner> {
     }
 }
 
+/// The master keys of stored secrets: `ENCRYPTION_MASTER_KEY` and `ENCRYPTION_PREVIOUS_KEYS`,
+/// or else (embedded default) a key generated once into `DATA_DIR`. Config validation already
+/// refused an unset key with MongoDB and any key that is not 32 bytes of base64.
+pub fn keyring(config: &Config) -> anyhow::Result<secrets::Keyring> {
+    let decode = |secret: &config::Secret, name: &str| {
+        secrets::decode_key(secret.expose())
+            .with_context(|| format!("{name} must be 32 bytes in base64"))
+    };
+    let previous = config
+        .encryption
+        .previous_keys
+        .iter()
+        .map(|secret| decode(secret, "ENCRYPTION_PREVIOUS_KEYS"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let current = match &config.encryption.master_key {
+        Some(secret) => decode(secret, "ENCRYPTION_MASTER_KEY")?,
+        None => {
+            let path = layout::DataDir::new(&config.data_dir).encryption_key();
+            let generated = generated::load_or_create(&path).with_context(
+                || "ENCRYPTION_MASTER_KEY is unset and no key could be kept in DATA_DIR",
+            )?;
+            tracing::warn!(
+                path = %path.display(),
+                "ENCRYPTION_MASTER_KEY is not set: stored API keys are encrypted with a key \
+                 generated into DATA_DIR; back it up with the data (losing it loses every \
+                 stored key), or set ENCRYPTION_MASTER_KEY"
+            );
+            secrets::decode_key(generated.expose())
+                .with_context(|| format!("{} is not a 32-byte hex key", path.display()))?
+        }
+    };
+    Ok(secrets::Keyring::new(&current, &previous))
+}
+
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
@@ -93,6 +128,7 @@ impl Application {
         let auth = Authenticator::new(&config.auth).context("invalid auth configuration")?;
         let (store, blobs) = open_stores(&config).await?;
         let signer = url_signer(&config)?;
+        let keyring = keyring(&config)?;
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -123,6 +159,7 @@ impl Application {
                 upload_locks: Arc::new(FileLocks::default()),
                 throttle,
                 variants,
+                keyring: Arc::new(keyring),
             },
             shutdown: ShutdownHandle(sender),
         })

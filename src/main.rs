@@ -43,6 +43,17 @@ enum Command {
     /// (see docs/operations.md).
     #[command(subcommand)]
     Migrate(MigrateCommand),
+    /// Stored secrets (API keys).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Re-encrypt every stored API key under ENCRYPTION_MASTER_KEY; keys sealed with an
+    /// older key need it in ENCRYPTION_PREVIOUS_KEYS. Resumable: run it again after a stop.
+    /// With the json store, stop the service first (it locks DATA_DIR).
+    Rotate(RawConfig),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +77,7 @@ fn main() -> ExitCode {
             config,
         } => runtime.block_on(gc(config, apply, Duration::from_secs(min_age))),
         Command::Migrate(command) => runtime.block_on(quillstore::migrate::cli::run(command)),
+        Command::Secrets(SecretsCommand::Rotate(raw)) => runtime.block_on(rotate_secrets(raw)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,6 +94,16 @@ async fn serve(raw: RawConfig) -> anyhow::Result<()> {
     let application = Application::build(config).await?;
     println!("quillstore listening on http://{}", application.address());
     application.run_until_stopped().await
+}
+
+async fn rotate_secrets(raw: RawConfig) -> anyhow::Result<()> {
+    let config = Config::from_raw(raw)?;
+    telemetry::init(config.log_format);
+    let keyring = quillstore::keyring(&config)?;
+    let store = quillstore::store::open(&config).await?;
+    let rotation = quillstore::secrets::rotate::rotate(&store, &keyring).await?;
+    print!("{rotation}");
+    Ok(())
 }
 
 async fn gc(raw: RawConfig, apply: bool, min_age: Duration) -> anyhow::Result<()> {

@@ -147,6 +147,19 @@ pub struct RawConfig {
     /// S3 secret access key.
     #[arg(long, env = "S3_SECRET_KEY", hide_env_values = true)]
     pub s3_secret_key: Option<String>,
+    /// Master key of stored secrets (32 bytes, base64); generated into DATA_DIR when unset
+    /// (required with DATA_BACKEND=mongodb).
+    #[arg(long, env = "ENCRYPTION_MASTER_KEY", hide_env_values = true)]
+    pub encryption_master_key: Option<String>,
+    /// Earlier master keys (comma-separated base64), still accepted for decryption.
+    #[arg(long, env = "ENCRYPTION_PREVIOUS_KEYS", hide_env_values = true)]
+    pub encryption_previous_keys: Option<String>,
+    /// JWT scope needed to reveal a stored API key (default secrets:reveal).
+    #[arg(long, env = "SECRETS_REVEAL_SCOPE")]
+    pub secrets_reveal_scope: Option<String>,
+    /// Let AUTH_MODE=none reveal stored API keys (true or false; default false).
+    #[arg(long, env = "SECRETS_REVEAL_WITHOUT_AUTH")]
+    pub secrets_reveal_without_auth: Option<String>,
     /// S3 bucket of the blobs.
     #[arg(long, env = "S3_BUCKET")]
     pub s3_bucket: Option<String>,

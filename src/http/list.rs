@@ -28,6 +28,67 @@ pub struct ListParams {
     pub mime_prefix: Option<String>,
     pub character_id: Option<String>,
     pub persona_id: Option<String>,
+    pub chat_id: Option<String>,
+    pub source: Option<String>,
+    pub provider: Option<String>,
+}
+
+/// What a list accepts beyond [`ListSpec`]: more sorts and filters on one field's value.
+/// Kept apart so a collection that needs none writes nothing ([`ListExtras::NONE`]).
+pub struct ListExtras {
+    /// Sort fields beyond `updatedAt` and the name, each one of the collection's
+    /// [`Collection::sort_keys`](crate::model::Collection::sort_keys).
+    pub sorts: &'static [&'static str],
+    pub fields: &'static [FieldFilter],
+}
+
+impl ListExtras {
+    pub const NONE: ListExtras = ListExtras {
+        sorts: &[],
+        fields: &[],
+    };
+}
+
+/// A query parameter that keeps the documents whose field of the same name has its value.
+pub struct FieldFilter {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    /// What the OpenAPI document says about it.
+    pub description: &'static str,
+}
+
+pub enum FieldKind {
+    /// A document id.
+    Id,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// Any non-empty text, matched exactly.
+    Text,
+}
+
+impl FieldFilter {
+    fn filter(&self, text: &str) -> Result<Filter> {
+        let name = self.name;
+        let value = match self.kind {
+            FieldKind::Id => Uuid::try_parse(text)
+                .map_err(|_| ApiError::bad_request(format!("{name} must be an id")))?
+                .to_string(),
+            FieldKind::OneOf(words) if !words.contains(&text) => {
+                return Err(ApiError::bad_request(format!(
+                    "{name} must be one of {}",
+                    words.join(", ")
+                )));
+            }
+            FieldKind::Text if text.trim().is_empty() => {
+                return Err(ApiError::bad_request(format!("{name} must not be empty")));
+            }
+            _ => text.to_owned(),
+        };
+        Ok(Filter::Equals {
+            field: name,
+            value: Value::String(value),
+        })
+    }
 }
 
 /// What a list route accepts beyond paging and sort.
@@ -64,7 +125,19 @@ struct Cursor {
 }
 
 impl ListParams {
-    pub fn validate(self, spec: &ListSpec) -> Result<ListRequest> {
+    /// The value of a field filter's parameter.
+    fn field_param(&self, name: &str) -> Option<&String> {
+        match name {
+            "characterId" => self.character_id.as_ref(),
+            "personaId" => self.persona_id.as_ref(),
+            "chatId" => self.chat_id.as_ref(),
+            "source" => self.source.as_ref(),
+            "provider" => self.provider.as_ref(),
+            _ => None,
+        }
+    }
+
+    pub fn validate(self, spec: &ListSpec, extras: &ListExtras) -> Result<ListRequest> {
         let limit = match &self.limit {
             None => DEFAULT_LIMIT,
             Some(text) => text
@@ -81,11 +154,19 @@ impl ListParams {
         let sort = match field {
             "updatedAt" => SortField::UpdatedAt,
             "name" | "title" => SortField::Name,
-            _ => {
-                return Err(ApiError::bad_request(
-                    "sort must be one of updatedAt, -updatedAt, name, -name",
-                ));
-            }
+            _ => match extras.sorts.iter().find(|sort| **sort == field) {
+                Some(key) => SortField::Key(key),
+                None => {
+                    let extra: String = extras
+                        .sorts
+                        .iter()
+                        .map(|sort| format!(", {sort}, -{sort}"))
+                        .collect();
+                    return Err(ApiError::bad_request(format!(
+                        "sort must be one of updatedAt, -updatedAt, name, -name{extra}"
+                    )));
+                }
+            },
         };
         let after = self
             .cursor
@@ -135,11 +216,28 @@ impl ListParams {
                 "category, linkedTo and mimePrefix are supported only for files",
             ));
         }
+        for field in extras.fields {
+            if let Some(value) = self.field_param(field.name) {
+                filters.push(field.filter(value)?);
+            }
+        }
+        for name in ["chatId", "source", "provider"] {
+            if self.field_param(name).is_some()
+                && !extras.fields.iter().any(|field| field.name == name)
+            {
+                return Err(ApiError::bad_request(format!(
+                    "{name} is not supported here"
+                )));
+            }
+        }
         for (name, value, key) in [
             ("characterId", &self.character_id, "characterId"),
             ("personaId", &self.persona_id, "personaId"),
         ] {
             let Some(value) = value else { continue };
+            if extras.fields.iter().any(|field| field.name == name) {
+                continue;
+            }
             if !spec.participants {
                 return Err(ApiError::bad_request(format!(
                     "{name} is not supported here"
@@ -246,7 +344,10 @@ fn decode_cursor(text: &str, sort_name: &str, sort: SortField) -> Result<(SortVa
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     let kind_matches = matches!(
         (&cursor.key, sort),
-        (SortValue::Millis(_), SortField::UpdatedAt) | (SortValue::Text(_), SortField::Name)
+        (
+            SortValue::Millis(_),
+            SortField::UpdatedAt | SortField::Key(_)
+        ) | (SortValue::Text(_), SortField::Name)
     );
     if cursor.sort != sort_name || !kind_matches {
         return Err(bad());
@@ -269,6 +370,8 @@ fn parse_bool(name: &str, text: &str) -> Result<bool> {
 pub trait HttpResource: crate::model::Resource + utoipa::ToSchema {
     /// The filters its list accepts.
     const LIST: ListSpec;
+    /// Sorts and field filters beyond `LIST`.
+    const LIST_EXTRAS: ListExtras = ListExtras::NONE;
     /// Operations (by id) beyond the document routes that take a document's id as `id`:
     /// the document links a created document to them.
     const RELATED_OPERATIONS: &'static [&'static str] = &[];

@@ -1,6 +1,7 @@
 //! The HTTP layer: one route table per resource (`routes.rs`: handlers with their OpenAPI
 //! operations), merged with the middleware stack in `router.rs`.
 
+mod api_keys;
 mod cards;
 mod characters;
 mod chat_export;
@@ -14,14 +15,17 @@ mod idle;
 mod limits;
 pub mod list;
 mod lorebooks;
+mod memories;
 mod messages;
 mod metrics;
 mod openapi;
 mod personas;
+mod profiles;
 pub mod resource;
 mod router;
 pub mod routes;
 pub mod server;
+mod settings;
 mod state;
 mod tags;
 pub mod throttle;

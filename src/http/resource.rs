@@ -79,8 +79,25 @@ async fn delete_document<R: HttpResource>(
     CurrentUser(user): CurrentUser,
     DocumentId(id): DocumentId,
     IfMatch(precondition): IfMatch,
-) -> Result<StatusCode> {
-    delete::<R>(&state, &user, id, precondition).await
+) -> Result<Response> {
+    let cleared = delete_counting::<R>(&state, &user, id, precondition).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(REFERENCES_CLEARED, HeaderValue::from(cleared))],
+    )
+        .into_response())
+}
+
+/// The header of a delete's answer that says how many other documents it changed (ids of the
+/// deleted document removed from them, or documents it owned deleted).
+pub const REFERENCES_CLEARED: &str = "x-references-cleared";
+
+/// A stored document as a client may see it: without the resource's hidden fields.
+pub fn visible<R: Resource>(mut document: Document) -> Document {
+    for field in R::HIDDEN_FIELDS {
+        document.body.remove(*field);
+    }
+    document
 }
 
 /// How often an update without `If-Match` re-reads a document that concurrent writers changed.
@@ -250,7 +267,7 @@ pub async fn create<R: Resource>(
     user: &UserId,
     body: Map<String, Value>,
 ) -> Result<Response> {
-    let stored = insert::<R>(state, user, body).await?;
+    let stored = visible::<R>(insert::<R>(state, user, body).await?);
     let path = format!("/api/{}", R::COLLECTION.name());
     Ok(document_response(StatusCode::CREATED, &stored, Some(&path)))
 }
@@ -293,18 +310,63 @@ async fn insert_as<R: Resource>(
     created_at: Option<Timestamp>,
 ) -> Result<Document> {
     check_fields::<R>(&body)?;
-    let resource: R = parse(body)?;
+    let mut resource: R = parse(body)?;
     check_references(state, user, resource.references(), &HashSet::new()).await?;
+    check_vector_dimension(state, user, &resource, None).await?;
+    resource
+        .seal(&state.keyring, user, id)
+        .map_err(anyhow::Error::from)?;
     let now = Timestamp::now();
     let mut document = Document::new(id, user.clone(), now, to_body(&resource)?);
     if let Some(created) = created_at {
         document.created_at = created.min(now);
     }
-    Ok(state.store.insert(R::COLLECTION, document).await?)
+    let stored = state.store.insert(R::COLLECTION, document).await?;
+    clear_exclusive_flag::<R>(state, &stored).await?;
+    Ok(stored)
+}
+
+/// When the document holds the resource's exclusive flag (`isDefault`), clears it on the
+/// user's other documents.
+async fn clear_exclusive_flag<R: Resource>(state: &AppState, document: &Document) -> Result<()> {
+    if let Some(flag) = R::EXCLUSIVE_FLAG
+        && document.body.get(flag) == Some(&Value::Bool(true))
+    {
+        state
+            .store
+            .clear_flag_except(R::COLLECTION, &document.user_id, flag, document.id)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A vector must have the dimension of the user's other vectors of the same model (422). An
+/// update that keeps its vector's model and dimension is not checked again.
+async fn check_vector_dimension<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    resource: &R,
+    previous: Option<&R>,
+) -> Result<()> {
+    let Some((model, dimension)) = resource.vector_shape() else {
+        return Ok(());
+    };
+    if previous.and_then(Resource::vector_shape) == Some((model, dimension)) {
+        return Ok(());
+    }
+    match state.store.vector_dimension(user, model).await? {
+        Some(stored) if stored != dimension => Err(ApiError::Validation(vec![FieldError::new(
+            "embedding.vector",
+            format!(
+                "has {dimension} dimensions; this user's vectors of model {model} have {stored}"
+            ),
+        )])),
+        _ => Ok(()),
+    }
 }
 
 pub async fn read<R: Resource>(state: &AppState, user: &UserId, id: Uuid) -> Result<Response> {
-    let document = state.store.get(R::COLLECTION, user, id).await?;
+    let document = visible::<R>(state.store.get(R::COLLECTION, user, id).await?);
     Ok(document_response(StatusCode::OK, &document, None))
 }
 
@@ -329,6 +391,8 @@ pub async fn update<R: Resource>(
             details: None,
         })
     })?;
+    clear_exclusive_flag::<R>(state, &document).await?;
+    let document = visible::<R>(document);
     Ok(document_response(StatusCode::OK, &document, None))
 }
 
@@ -342,7 +406,12 @@ async fn update_attempt<R: Resource>(
 ) -> Result<Attempt<Document>> {
     let current = state.store.get(R::COLLECTION, user, id).await?;
     check_precondition(precondition, &current)?;
-    let resource: R = merge(state, user, current.body.clone(), patch).await?;
+    let mut resource: R = merge(state, user, current.body.clone(), patch).await?;
+    let previous: Option<R> = serde_json::from_value(Value::Object(current.body.clone())).ok();
+    check_vector_dimension(state, user, &resource, previous.as_ref()).await?;
+    resource
+        .seal(&state.keyring, user, id)
+        .map_err(anyhow::Error::from)?;
     let written = state
         .store
         .replace(
@@ -408,10 +477,22 @@ pub async fn delete<R: Resource>(
     id: Uuid,
     precondition: Precondition,
 ) -> Result<StatusCode> {
+    delete_counting::<R>(state, user, id, precondition).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// [`delete`], returning how many other documents it changed or deleted.
+pub async fn delete_counting<R: Resource>(
+    state: &AppState,
+    user: &UserId,
+    id: Uuid,
+    precondition: Precondition,
+) -> Result<u64> {
     let current = state.store.get(R::COLLECTION, user, id).await?;
     check_precondition(precondition, &current)?;
+    let mut cleared = 0;
     for (collection, removal) in R::removals_on_delete(id) {
-        state
+        cleared += state
             .store
             .remove_references(collection, user, &removal)
             .await?;
@@ -420,16 +501,16 @@ pub async fn delete<R: Resource>(
         .store
         .delete(R::COLLECTION, user, id, precondition.version())
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(cleared)
 }
 
-pub async fn list<R: Resource>(
+pub async fn list<R: HttpResource>(
     state: &AppState,
     user: &UserId,
     params: ListParams,
     spec: &ListSpec,
 ) -> Result<axum::Json<Value>> {
-    let request = params.validate(spec)?;
+    let request = params.validate(spec, &R::LIST_EXTRAS)?;
     let query = ListQuery {
         collection: R::COLLECTION,
         user: user.clone(),
@@ -440,6 +521,7 @@ pub async fn list<R: Resource>(
         limit: request.limit,
         include_total: request.include_total,
     };
-    let page = state.store.list(&query).await?;
+    let mut page = state.store.list(&query).await?;
+    page.items = page.items.into_iter().map(visible::<R>).collect();
     Ok(axum::Json(request.page_body(page)))
 }

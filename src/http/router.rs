@@ -18,6 +18,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use super::docs::OpenApiJson;
 use super::routes::{RouteTable, Routes};
+use super::{api_keys, memories, profiles, settings};
 use super::{
     cards, characters, chats, docs, files, health, limits, lorebooks, messages, metrics, openapi,
     personas, tags, throttle,
@@ -40,6 +41,10 @@ pub fn routes(config: &Config) -> Routes {
         .merge(chats::routes())
         .merge(messages::routes())
         .merge(lorebooks::routes())
+        .merge(memories::routes())
+        .merge(profiles::routes())
+        .merge(api_keys::routes())
+        .merge(settings::routes())
         .map(|router| {
             router
                 .layer(DefaultBodyLimit::max(max_json_bytes))
@@ -152,6 +157,7 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
             header::CONTENT_DISPOSITION,
             header::RETRY_AFTER,
             REQUEST_ID,
+            HeaderName::from_static(super::resource::REFERENCES_CLEARED),
         ])
         .max_age(Duration::from_secs(600))
 }

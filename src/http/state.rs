@@ -24,6 +24,8 @@ pub struct AppState {
     /// completion takes in turn).
     pub upload_locks: Arc<FileLocks>,
     pub throttle: Arc<Throttle>,
+    /// Master keys of stored secrets (API keys).
+    pub keyring: Arc<crate::secrets::Keyring>,
     /// Finds and makes image variants (bounded, one run per missing variant).
     pub variants: Arc<Variants>,
 }

@@ -14,7 +14,7 @@ mod compare;
 mod counters;
 mod documents;
 mod messages;
-mod progress;
+pub mod progress;
 mod report;
 pub mod spec;
 

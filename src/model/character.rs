@@ -253,6 +253,13 @@ impl Resource for Character {
                 },
             ),
             link_removal(id),
+            (
+                Collection::Memories,
+                Removal::Owned {
+                    field: "characterId",
+                    id,
+                },
+            ),
         ]
     }
 }

@@ -55,8 +55,12 @@ pub struct Participant {
     pub character_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persona_id: Option<Uuid>,
+    /// The LLM connection profile this participant speaks through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection_profile_id: Option<String>,
+    pub connection_profile_id: Option<Uuid>,
+    /// The image profile this participant's pictures are generated with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_profile_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt_override: Option<String>,
     #[serde(default)]
@@ -137,10 +141,46 @@ impl Resource for Chat {
                         id,
                     })
                 });
-        tag_references(&self.tags).chain(participants).collect()
+        let profiles = self
+            .participants
+            .iter()
+            .enumerate()
+            .flat_map(|(index, participant)| {
+                [
+                    (
+                        "connectionProfileId",
+                        Collection::ConnectionProfiles,
+                        participant.connection_profile_id,
+                    ),
+                    (
+                        "imageProfileId",
+                        Collection::ImageProfiles,
+                        participant.image_profile_id,
+                    ),
+                ]
+                .into_iter()
+                .filter_map(move |(key, collection, id)| {
+                    Some(Reference {
+                        field: format!("participants[{index}].{key}"),
+                        collection,
+                        id: id?,
+                    })
+                })
+            });
+        tag_references(&self.tags)
+            .chain(participants)
+            .chain(profiles)
+            .collect()
     }
 
     fn removals_on_delete(id: Uuid) -> Vec<(Collection, Removal)> {
-        vec![super::file::link_removal(id)]
+        let memories = Removal::Scalar {
+            field: "chatId",
+            id,
+        };
+        vec![
+            super::file::link_removal(id),
+            (Collection::Memories, memories),
+        ]
     }
 }

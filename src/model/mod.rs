@@ -2,6 +2,7 @@
 //! envelope (`id`, `userId`, timestamps, `version`) plus a body of client-owned fields whose
 //! shape and rules come from a [`Resource`] type (one per collection).
 
+pub mod api_key;
 pub mod character;
 pub mod chat;
 pub mod common;
@@ -9,8 +10,11 @@ pub mod field_error;
 pub mod file;
 pub mod ids;
 pub mod lorebook;
+pub mod memory;
 pub mod message;
 pub mod persona;
+pub mod profile;
+pub mod settings;
 pub mod tag;
 pub mod time;
 
@@ -65,17 +69,29 @@ pub enum Collection {
     Messages,
     Files,
     Lorebooks,
+    Memories,
+    ApiKeys,
+    ConnectionProfiles,
+    ImageProfiles,
+    EmbeddingProfiles,
+    Settings,
 }
 
 impl Collection {
     /// The collections of standalone documents (everything but messages).
-    pub const DOCUMENTS: [Collection; 6] = [
+    pub const DOCUMENTS: [Collection; 12] = [
         Self::Tags,
         Self::Characters,
         Self::Personas,
         Self::Chats,
         Self::Files,
         Self::Lorebooks,
+        Self::Memories,
+        Self::ApiKeys,
+        Self::ConnectionProfiles,
+        Self::ImageProfiles,
+        Self::EmbeddingProfiles,
+        Self::Settings,
     ];
 
     /// The name used in routes, directories and database collections.
@@ -88,6 +104,12 @@ impl Collection {
             Self::Messages => "messages",
             Self::Files => "files",
             Self::Lorebooks => "lorebooks",
+            Self::Memories => "memories",
+            Self::ApiKeys => "api-keys",
+            Self::ConnectionProfiles => "connection-profiles",
+            Self::ImageProfiles => "image-profiles",
+            Self::EmbeddingProfiles => "embedding-profiles",
+            Self::Settings => "settings",
         }
     }
 
@@ -96,7 +118,18 @@ impl Collection {
         match self {
             Self::Chats => "title",
             Self::Files => "originalFilename",
+            Self::Memories => "content",
+            Self::ApiKeys => "label",
             _ => "name",
+        }
+    }
+
+    /// Sorts beyond `updatedAt` and the name: each an integer key derived from the document
+    /// (`crate::store::query::sort_key`), indexed by both backends.
+    pub fn sort_keys(self) -> &'static [&'static str] {
+        match self {
+            Self::Memories => &["createdAt", "importance", "lastAccessedAt"],
+            _ => &[],
         }
     }
 
@@ -131,6 +164,15 @@ pub enum Removal {
     },
     /// Remove the optional scalar `field` when it holds the id (e.g. `defaultImageId`).
     Scalar { field: &'static str, id: Uuid },
+    /// Remove `key` from every object of the array `field` whose `key` is the id, keeping
+    /// the object (e.g. a chat participant's `connectionProfileId`).
+    ArrayObjectKey {
+        field: &'static str,
+        key: &'static str,
+        id: Uuid,
+    },
+    /// Delete every document whose scalar `field` is the id (a character's memories).
+    Owned { field: &'static str, id: Uuid },
 }
 
 impl Removal {
@@ -138,14 +180,31 @@ impl Removal {
         match self {
             Self::ArrayValue { field, .. }
             | Self::ArrayObject { field, .. }
-            | Self::Scalar { field, .. } => field,
+            | Self::Scalar { field, .. }
+            | Self::ArrayObjectKey { field, .. }
+            | Self::Owned { field, .. } => field,
         }
     }
 
-    /// Applies the removal to a body; true when something was removed.
+    /// Applies the removal to a body; true when something was removed. An [`Removal::Owned`]
+    /// removal deletes whole documents instead: it changes no body.
     pub fn apply(&self, body: &mut Map<String, Value>) -> bool {
         let target = Value::String(self.id().to_string());
         match self {
+            Self::Owned { .. } => false,
+            Self::ArrayObjectKey { field, key, .. } => {
+                let Some(Value::Array(items)) = body.get_mut(*field) else {
+                    return false;
+                };
+                let mut changed = false;
+                for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                    if item.get(*key) == Some(&target) {
+                        item.remove(*key);
+                        changed = true;
+                    }
+                }
+                changed
+            }
             Self::ArrayValue { field, .. } => retain_in_array(body, field, |item| *item != target),
             Self::ArrayObject { field, key, .. } => {
                 retain_in_array(body, field, |item| item.get(*key) != Some(&target))
@@ -169,9 +228,13 @@ impl Removal {
             Self::ArrayValue { field, .. } => {
                 items(field).is_some_and(|items| items.contains(&target))
             }
-            Self::ArrayObject { field, key, .. } => items(field)
-                .is_some_and(|items| items.iter().any(|item| item.get(*key) == Some(&target))),
-            Self::Scalar { field, .. } => body.get(*field) == Some(&target),
+            Self::ArrayObject { field, key, .. } | Self::ArrayObjectKey { field, key, .. } => {
+                items(field)
+                    .is_some_and(|items| items.iter().any(|item| item.get(*key) == Some(&target)))
+            }
+            Self::Scalar { field, .. } | Self::Owned { field, .. } => {
+                body.get(*field) == Some(&target)
+            }
         }
     }
 
@@ -179,7 +242,9 @@ impl Removal {
         match self {
             Self::ArrayValue { id, .. }
             | Self::ArrayObject { id, .. }
-            | Self::Scalar { id, .. } => *id,
+            | Self::Scalar { id, .. }
+            | Self::ArrayObjectKey { id, .. }
+            | Self::Owned { id, .. } => *id,
         }
     }
 }
@@ -204,6 +269,11 @@ pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
     const FIELDS: &'static [&'static str];
     /// Fields beyond [`SERVER_OWNED_FIELDS`] that the server maintains.
     const SERVER_FIELDS: &'static [&'static str] = &[];
+    /// Stored fields no response ever shows (an API key's sealed secret).
+    const HIDDEN_FIELDS: &'static [&'static str] = &[];
+    /// A boolean field at most one document of a user may hold true (`isDefault`): setting it
+    /// on one clears it on the others.
+    const EXCLUSIVE_FLAG: Option<&'static str> = None;
 
     /// Checks the rules and normalizes (trims names, assigns ids of nested items).
     fn validate(&mut self) -> Vec<FieldError>;
@@ -216,5 +286,22 @@ pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// What to remove from other documents when a document of this kind with `id` is deleted.
     fn removals_on_delete(_id: Uuid) -> Vec<(Collection, Removal)> {
         Vec::new()
+    }
+
+    /// The embedding model and dimension of the document's vector, if it has one: vectors
+    /// of one model have one dimension per user.
+    fn vector_shape(&self) -> Option<(&str, usize)> {
+        None
+    }
+
+    /// Turns write-only secrets into their stored, encrypted form just before a write of the
+    /// document `id` of `user` (API keys); nothing for other resources.
+    fn seal(
+        &mut self,
+        _keyring: &crate::secrets::Keyring,
+        _user: &UserId,
+        _id: Uuid,
+    ) -> Result<(), crate::secrets::SecretError> {
+        Ok(())
     }
 }

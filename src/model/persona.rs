@@ -76,6 +76,20 @@ impl Resource for Persona {
             (Collection::Characters, links),
             (Collection::Chats, participants),
             link_removal(id),
+            (
+                Collection::Memories,
+                Removal::Scalar {
+                    field: "personaId",
+                    id,
+                },
+            ),
+            (
+                Collection::Settings,
+                Removal::Scalar {
+                    field: "defaultPersonaId",
+                    id,
+                },
+            ),
         ]
     }
 }

@@ -51,6 +51,10 @@ impl Resource for Tag {
             Collection::Personas,
             Collection::Files,
             Collection::Chats,
+            Collection::Memories,
+            Collection::ConnectionProfiles,
+            Collection::ImageProfiles,
+            Collection::EmbeddingProfiles,
         ]
         .into_iter()
         .map(|collection| (collection, Removal::ArrayValue { field: "tags", id }))

@@ -24,6 +24,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::vectors::{Scored, VectorQuery};
 use super::{ListQuery, MessageChange, MessagePage, MessageQuery, Page, StoreHealth, StoreResult};
 use crate::model::{Collection, Document, Removal, UserId};
 
@@ -140,6 +141,17 @@ pub trait MetadataBackend: Send + Sync + 'static {
         after: Option<Uuid>,
         limit: usize,
     ) -> BoxFuture<'_, StoreResult<Vec<Document>>>;
+
+    /// The memories of one user and character whose embedding of `query.model` is nearest
+    /// to `query.vector` (exact cosine), best first. Reads no other user's or character's.
+    fn nearest<'a>(&'a self, query: &'a VectorQuery) -> BoxFuture<'a, StoreResult<Vec<Scored>>>;
+
+    /// The dimension of `user`'s stored memory vectors of `model`, if there are any.
+    fn vector_dimension<'a>(
+        &'a self,
+        user: &'a UserId,
+        model: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<usize>>>;
 
     fn health(&self) -> BoxFuture<'_, StoreHealth>;
 }

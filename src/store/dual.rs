@@ -18,6 +18,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::vectors::{Scored, VectorQuery};
 use super::{
     HealthStatus, ListQuery, MessageChange, MessagePage, MessageQuery, MetadataBackend, Page,
     StoreError, StoreHealth, StoreResult,
@@ -270,6 +271,18 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         limit: usize,
     ) -> BoxFuture<'_, StoreResult<Vec<Document>>> {
         self.primary.scan_documents(collection, after, limit)
+    }
+
+    fn nearest<'a>(&'a self, query: &'a VectorQuery) -> BoxFuture<'a, StoreResult<Vec<Scored>>> {
+        self.primary.nearest(query)
+    }
+
+    fn vector_dimension<'a>(
+        &'a self,
+        user: &'a UserId,
+        model: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<usize>>> {
+        self.primary.vector_dimension(user, model)
     }
 
     /// The primary's health, degraded when the secondary is down or missed writes.

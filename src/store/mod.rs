@@ -10,11 +10,13 @@
 
 mod backend;
 mod dual;
+mod flags;
 pub mod json;
 pub mod messages;
 pub mod mongo;
 pub mod query;
 pub mod retry;
+pub mod vectors;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -335,6 +337,21 @@ impl MetadataStore {
         };
         crate::metrics::record_store(self.backend().name(), operation, started.elapsed(), failure);
         result
+    }
+
+    /// The nearest memories of one user and character to a vector (exact cosine), best first.
+    pub async fn nearest(&self, query: &vectors::VectorQuery) -> StoreResult<Vec<vectors::Scored>> {
+        self.observed("nearest", self.backend().nearest(query))
+            .await
+    }
+
+    /// The dimension of `user`'s stored memory vectors of `model`, if there are any.
+    pub async fn vector_dimension(&self, user: &UserId, model: &str) -> StoreResult<Option<usize>> {
+        self.observed(
+            "vector_dimension",
+            self.backend().vector_dimension(user, model),
+        )
+        .await
     }
 
     pub async fn health(&self) -> StoreHealth {

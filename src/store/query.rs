@@ -58,6 +58,10 @@ impl Filter {
 pub enum SortField {
     UpdatedAt,
     Name,
+    /// One of the collection's integer sort keys ([`Collection::sort_keys`], [`sort_key`]).
+    ///
+    /// [`Collection::sort_keys`]: crate::model::Collection::sort_keys
+    Key(&'static str),
 }
 
 /// The sort key of one document: what a cursor remembers besides the id.
@@ -73,7 +77,26 @@ impl SortValue {
         match field {
             SortField::UpdatedAt => Self::Millis(document.updated_at.millis()),
             SortField::Name => Self::Text(sort_text(document, name_field)),
+            SortField::Key(field) => Self::Millis(sort_key(document, field)),
         }
+    }
+}
+
+/// The integer a document sorts by on `field`: `createdAt` in milliseconds; a number field
+/// in millionths (importance 0.25 → 250000); a timestamp field in milliseconds. A missing
+/// value sorts before every other.
+pub fn sort_key(document: &Document, field: &str) -> i64 {
+    if field == "createdAt" {
+        return document.created_at.millis();
+    }
+    match document.body.get(field) {
+        Some(Value::Number(number)) => number
+            .as_f64()
+            .map_or(i64::MIN, |value| (value * 1_000_000.0).round() as i64),
+        Some(Value::String(text)) => {
+            crate::model::Timestamp::parse(text).map_or(i64::MIN, |stamp| stamp.millis())
+        }
+        _ => i64::MIN,
     }
 }
 

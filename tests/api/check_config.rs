@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::helpers::{Backend, BlobBackend, TestBlobs};
+use crate::helpers::{Backend, BlobBackend, TEST_MASTER_KEY, TestBlobs};
 
 /// Runs `quillstore check-config` with exactly `vars` as its environment (plus PATH).
 fn check_config(vars: &[(&str, String)]) -> Output {
@@ -101,6 +101,7 @@ fn an_unreachable_mongodb_fails_fast_by_name_with_its_password_masked() {
             format!("mongodb://app:{password}@127.0.0.1:1/?directConnection=true"),
         ),
         ("MONGODB_CONNECTION_TIMEOUT_MS", "500".to_owned()),
+        ("ENCRYPTION_MASTER_KEY", TEST_MASTER_KEY.to_owned()),
     ]);
     let all = text(&output);
     assert!(!output.status.success(), "{all}");

@@ -33,6 +33,10 @@ pub use files::{
     PNG_2X3, blob_files, blob_files_under, file_form, file_part, sha256_hex, temp_files, text_bytes,
 };
 
+/// The master key (32 bytes, base64) every MongoDB test app is configured with:
+/// `DATA_BACKEND=mongodb` requires one.
+pub const TEST_MASTER_KEY: &str = "cXVpbGxzdG9yZS10ZXN0LW1hc3Rlci1rZXktMzJieXQ=";
+
 /// The HS256 secret every JWT-mode test app is configured with.
 pub const TEST_JWT_SECRET: &str = "quillstore-test-secret-at-least-32-bytes-long";
 
@@ -71,6 +75,7 @@ impl Backend {
                 ("DATA_BACKEND", "mongodb".to_owned()),
                 ("MONGODB_URI", mongodb_test_uri()),
                 ("MONGODB_DATABASE", database_for(data_dir)),
+                ("ENCRYPTION_MASTER_KEY", TEST_MASTER_KEY.to_owned()),
             ],
         }
     }
@@ -82,6 +87,7 @@ impl Backend {
                 raw.data_backend = Some("mongodb".to_owned());
                 raw.mongodb_uri = Some(mongodb_test_uri());
                 raw.mongodb_database = Some(database_for(data_dir));
+                raw.encryption_master_key = Some(TEST_MASTER_KEY.to_owned());
             }
         }
     }

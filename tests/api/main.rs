@@ -1,6 +1,7 @@
 //! Black-box tests of the HTTP API (`docs/api.md`): every test starts its own app on port 0
 //! with its own temporary `DATA_DIR` and talks to it over HTTP only.
 
+mod api_keys;
 mod auth;
 mod auth_keys;
 mod binary;
@@ -31,14 +32,17 @@ mod health;
 mod helpers;
 mod lists;
 mod logs;
+mod memories;
 mod messages;
 mod migrate_copy;
+mod migrate_data_model;
 mod migrate_mongodb;
 mod migrate_resume;
 mod migrate_s3;
 mod migrate_verify;
 mod openapi;
 mod personas;
+mod profiles;
 mod references;
 mod security_assignment;
 mod security_cors;
@@ -46,6 +50,7 @@ mod security_public;
 mod security_routes;
 mod security_support;
 mod security_uploads;
+mod settings;
 mod swipes;
 mod tags;
 mod throttle;

@@ -92,6 +92,7 @@ async fn json_to_mongodb_and_back_serves_identical_data() {
         raw.data_backend = Some("mongodb".to_owned());
         raw.mongodb_uri = Some(uri_for_app);
         raw.mongodb_database = Some(database_for_app);
+        raw.encryption_master_key = Some(crate::helpers::TEST_MASTER_KEY.to_owned());
     })
     .await;
     assert_eq!(snapshot(&on_mongodb.api).await, before);

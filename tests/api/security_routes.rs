@@ -186,6 +186,7 @@ pub fn routes() -> Vec<Route> {
         row(M::DELETE, message, None, Owned, 204),
         row(M::DELETE, "/api/files/{file}", None, Owned, 204),
     ]);
+    rows.extend(data_model_rows());
     for one in [
         "/api/characters/{character}",
         "/api/personas/{persona}",
@@ -194,6 +195,92 @@ pub fn routes() -> Vec<Route> {
         "/api/lorebooks/{lorebook}",
     ] {
         rows.push(row(M::DELETE, one, None, Owned, 204));
+    }
+    rows
+}
+
+/// The rows of memories, profiles, API keys and settings.
+fn data_model_rows() -> Vec<Route> {
+    use Body::{Json, MergePatch};
+    let no_body = || Body::None;
+    use Method as M;
+    use Reach::{Own, Owned};
+    let ghost = "0192f0c4-5d0e-7cc1-a3b2-9a1f1e0b7c11";
+    let mut rows = vec![
+        // A body cannot name alice's character here: everyone gets the same 422 (no such
+        // character of theirs); `memories.rs` covers searching and creating across users.
+        row(M::GET, "/api/memories", no_body(), Own, 200),
+        row(
+            M::POST,
+            "/api/memories",
+            Json(json!({"characterId": ghost, "content": "x"})),
+            Own,
+            422,
+        ),
+        row(
+            M::POST,
+            "/api/memories/search",
+            Json(json!({"characterId": ghost, "model": "m", "vector": [1.0]})),
+            Own,
+            422,
+        ),
+        row(M::GET, "/api/settings", no_body(), Own, 200),
+        row(
+            M::PATCH,
+            "/api/settings",
+            MergePatch(json!({"theme": "dark"})),
+            Own,
+            200,
+        ),
+        // Without the reveal scope everyone gets 403 before any lookup: no oracle.
+        row(
+            M::POST,
+            "/api/api-keys/{apikey}/reveal",
+            no_body(),
+            Own,
+            403,
+        ),
+    ];
+    for (collection, placeholder, create, change) in [
+        (
+            "memories",
+            "/api/memories/{memory}",
+            None,
+            json!({"content": "changed"}),
+        ),
+        (
+            "api-keys",
+            "/api/api-keys/{apikey}",
+            Some(json!({"label": "k", "provider": "p", "key": "sk-bob-key"})),
+            json!({"label": "renamed"}),
+        ),
+        (
+            "connection-profiles",
+            "/api/connection-profiles/{connection}",
+            Some(json!({"name": "p", "provider": "OPENAI"})),
+            json!({"name": "renamed"}),
+        ),
+        (
+            "image-profiles",
+            "/api/image-profiles/{image}",
+            Some(json!({"name": "p", "provider": "OPENAI"})),
+            json!({"name": "renamed"}),
+        ),
+        (
+            "embedding-profiles",
+            "/api/embedding-profiles/{embedding}",
+            Some(json!({"name": "p", "provider": "OPENAI"})),
+            json!({"name": "renamed"}),
+        ),
+    ] {
+        let list = format!("/api/{collection}").leak();
+        if let Some(create) = create {
+            rows.push(row(M::GET, list, no_body(), Own, 200));
+            rows.push(row(M::POST, list, Json(create), Own, 201));
+        }
+        rows.push(row(M::GET, placeholder, no_body(), Owned, 200));
+        rows.push(row(M::PATCH, placeholder, MergePatch(change), Owned, 200));
+        rows.push(row(M::DELETE, placeholder, no_body(), Owned, 204));
     }
     rows
 }

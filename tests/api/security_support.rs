@@ -52,9 +52,29 @@ pub async fn owner_documents(alice: &Api) -> HashMap<&'static str, String> {
         .as_str()
         .unwrap()
         .to_owned();
+    let memory = json!({"characterId": character, "content": SECRET,
+        "embedding": {"model": "m", "vector": [0.5, 0.25]}});
+    let memory = id(alice.create("memories", memory).await);
+    let key = json!({"label": SECRET, "provider": "OPENAI", "key": SECRET});
+    let apikey = id(alice.create("api-keys", key).await);
+    let profile = json!({"name": SECRET, "provider": "OPENAI", "apiKeyId": apikey});
+    let connection = id(alice.create("connection-profiles", profile.clone()).await);
+    let image = id(alice.create("image-profiles", profile.clone()).await);
+    let embedding = id(alice.create("embedding-profiles", profile).await);
+    let settings =
+        json!({"preferences": {"note": SECRET}, "defaultConnectionProfileId": connection});
+    assert_eq!(
+        alice.patch("/api/settings", &settings).await.status(),
+        StatusCode::OK
+    );
     let lorebook = id(alice.create("lorebooks", json!({"name": SECRET})).await);
     HashMap::from([
         ("lorebook", lorebook),
+        ("memory", memory),
+        ("apikey", apikey),
+        ("connection", connection),
+        ("image", image),
+        ("embedding", embedding),
         ("upload", upload),
         ("tag", tag),
         ("persona", persona),
@@ -80,6 +100,15 @@ pub async fn snapshot(alice: &Api, ids: &HashMap<&'static str, String>) -> Vec<V
         "/api/characters?includeTotal=true",
         "/api/chats?includeTotal=true",
         "/api/files?includeTotal=true",
+        "/api/memories/{memory}",
+        "/api/api-keys/{apikey}",
+        "/api/connection-profiles/{connection}",
+        "/api/image-profiles/{image}",
+        "/api/embedding-profiles/{embedding}",
+        "/api/settings",
+        "/api/memories?includeTotal=true",
+        "/api/api-keys?includeTotal=true",
+        "/api/connection-profiles?includeTotal=true",
     ] {
         seen.push(alice.list(&fill(path, ids)).await);
     }

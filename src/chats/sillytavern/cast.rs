@@ -53,6 +53,7 @@ impl SillyTavernChat {
                 character_id,
                 persona_id,
                 connection_profile_id: None,
+                image_profile_id: None,
                 system_prompt_override: None,
                 display_order: participants.len() as i64,
                 is_active: true,

@@ -82,11 +82,12 @@ fn file(op: Op) -> Op {
 }
 
 pub fn list(spec: &ListSpec) -> Op {
-    list_params(Op::new("listFiles", TAG, "List files"), spec).json(
-        200,
-        "a page",
-        reference("FilePage"),
+    list_params(
+        Op::new("listFiles", TAG, "List files"),
+        spec,
+        &crate::http::list::ListExtras::NONE,
     )
+    .json(200, "a page", reference("FilePage"))
 }
 
 pub fn upload() -> Op {

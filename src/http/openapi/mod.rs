@@ -38,6 +38,11 @@ pub(crate) const ERROR_RESPONSES: &[(u16, &str, &str)] = &[
         "`unauthorized`: no, malformed, badly signed or expired bearer token, or a bad signed link",
     ),
     (
+        403,
+        "Forbidden",
+        "`forbidden`: the token lacks the scope the operation needs (`SECRETS_REVEAL_SCOPE`)",
+    ),
+    (
         404,
         "NotFound",
         "`not_found`: no such document of the caller (other users' documents included)",

@@ -5,7 +5,9 @@
 use utoipa::openapi::{RefOr, Schema};
 
 use super::{Op, boolean, integer, one_of, page_schema, patch_schema, string, uuid};
-use crate::http::list::{CATEGORIES, HttpResource, LINK_KINDS, ListSpec, MAX_LIMIT};
+use crate::http::list::{
+    CATEGORIES, FieldKind, HttpResource, LINK_KINDS, ListExtras, ListSpec, MAX_LIMIT,
+};
 
 const UUID_PATTERN: &str =
     "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
@@ -49,6 +51,7 @@ pub fn document_ops<R: HttpResource>() -> DocumentOps {
                 format!("List {collection}"),
             ),
             &R::LIST,
+            &R::LIST_EXTRAS,
         )
         .json(200, "a page", super::reference(&format!("{name}Page"))),
         create: Op::new(
@@ -104,7 +107,20 @@ pub fn document_schemas<R: HttpResource>() -> Vec<(String, RefOr<Schema>)> {
 }
 
 /// The query parameters of a list with the filters of `spec`.
-pub fn list_params(op: Op, spec: &ListSpec) -> Op {
+pub fn list_params(op: Op, spec: &ListSpec, extras: &ListExtras) -> Op {
+    let mut sorts = vec![
+        "updatedAt",
+        "-updatedAt",
+        "name",
+        "-name",
+        "title",
+        "-title",
+    ];
+    let descending: Vec<String> = extras.sorts.iter().map(|sort| format!("-{sort}")).collect();
+    for (sort, reverse) in extras.sorts.iter().zip(&descending) {
+        sorts.push(sort);
+        sorts.push(reverse);
+    }
     let mut op = op
         .query(
             "limit",
@@ -118,14 +134,7 @@ pub fn list_params(op: Op, spec: &ListSpec) -> Op {
         )
         .query(
             "sort",
-            one_of(&[
-                "updatedAt",
-                "-updatedAt",
-                "name",
-                "-name",
-                "title",
-                "-title",
-            ]),
+            one_of(&sorts),
             "default `-updatedAt`; `title` is an alias of `name`",
         )
         .query(
@@ -159,6 +168,14 @@ pub fn list_params(op: Op, spec: &ListSpec) -> Op {
                 uuid(),
                 "chats with a participant naming this persona",
             );
+    }
+    for field in extras.fields {
+        let schema = match field.kind {
+            FieldKind::Id => uuid(),
+            FieldKind::OneOf(words) => one_of(words),
+            FieldKind::Text => string().min_length(Some(1)),
+        };
+        op = op.query(field.name, schema, field.description);
     }
     if spec.files {
         op = op

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::model::{Collection, Document, UserId};
-use crate::store::query::{ListQuery, Page, SortField, SortValue, sort_text};
+use crate::store::query::{ListQuery, Page, SortField, SortValue, sort_key, sort_text};
+use crate::store::vectors::PreparedVector;
 
 /// One user's documents of one collection.
 #[derive(Default)]
@@ -16,8 +17,70 @@ pub struct UserDocuments {
     pub by_id: HashMap<Uuid, Arc<Document>>,
     by_updated: BTreeSet<(i64, Uuid)>,
     by_name: BTreeSet<(String, Uuid)>,
+    /// The collection's extra sorts ([`Collection::sort_keys`]), by field.
+    by_key: HashMap<&'static str, BTreeSet<(i64, Uuid)>>,
     /// Lowercased unique value → the id holding (or reserving) it.
     pub unique: HashMap<String, Uuid>,
+    /// Memories only: embeddings ready for scoring, by character, so a search reads one
+    /// character's memories and nothing else.
+    pub vectors: VectorIndex,
+}
+
+/// One user's memory embeddings, grouped by character.
+#[derive(Default)]
+pub struct VectorIndex {
+    pub by_character: HashMap<Uuid, HashMap<Uuid, Arc<PreparedVector>>>,
+    /// Per model: the dimension and how many vectors have it.
+    dimensions: HashMap<String, (usize, usize)>,
+}
+
+impl VectorIndex {
+    fn character_of(document: &Document) -> Option<Uuid> {
+        Uuid::try_parse(document.body.get("characterId")?.as_str()?).ok()
+    }
+
+    fn put(&mut self, document: &Document) {
+        let (Some(character), Some(vector)) = (
+            Self::character_of(document),
+            PreparedVector::of_body(&document.body),
+        ) else {
+            return;
+        };
+        let entry = self
+            .dimensions
+            .entry(vector.model.clone())
+            .or_insert((vector.values.len(), 0));
+        entry.1 += 1;
+        self.by_character
+            .entry(character)
+            .or_default()
+            .insert(document.id, Arc::new(vector));
+    }
+
+    fn remove(&mut self, document: &Document) {
+        let Some(character) = Self::character_of(document) else {
+            return;
+        };
+        let Some(group) = self.by_character.get_mut(&character) else {
+            return;
+        };
+        if let Some(vector) = group.remove(&document.id)
+            && let Some(entry) = self.dimensions.get_mut(&vector.model)
+        {
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                self.dimensions.remove(&vector.model);
+            }
+        }
+        if group.is_empty() {
+            self.by_character.remove(&character);
+        }
+    }
+
+    /// The dimension of this user's vectors of `model`, if any are stored.
+    pub fn dimension(&self, model: &str) -> Option<usize> {
+        self.dimensions.get(model).map(|(dimension, _)| *dimension)
+    }
 }
 
 impl UserDocuments {
@@ -29,6 +92,15 @@ impl UserDocuments {
         self.by_updated.insert((document.updated_at.millis(), id));
         self.by_name
             .insert((sort_text(&document, collection.name_field()), id));
+        for field in collection.sort_keys() {
+            self.by_key
+                .entry(field)
+                .or_default()
+                .insert((sort_key(&document, field), id));
+        }
+        if collection == Collection::Memories {
+            self.vectors.put(&document);
+        }
         if let Some(value) = unique_value(collection, &document) {
             self.unique.insert(value, id);
         }
@@ -46,6 +118,14 @@ impl UserDocuments {
             .remove(&(document.updated_at.millis(), document.id));
         self.by_name
             .remove(&(sort_text(document, collection.name_field()), document.id));
+        for field in collection.sort_keys() {
+            if let Some(keys) = self.by_key.get_mut(field) {
+                keys.remove(&(sort_key(document, field), document.id));
+            }
+        }
+        if collection == Collection::Memories {
+            self.vectors.remove(document);
+        }
         if let Some(value) = unique_value(collection, document)
             && self.unique.get(&value) == Some(&document.id)
         {
@@ -63,6 +143,13 @@ impl UserDocuments {
             (SortField::Name, Some((SortValue::Text(key), id))) => {
                 walk(&self.by_name, Some((key.clone(), *id)), query.descending)
             }
+            (SortField::Key(field), after) => match (self.by_key.get(field), after) {
+                (Some(keys), None) => walk(keys, None, query.descending),
+                (Some(keys), Some((SortValue::Millis(key), id))) => {
+                    walk(keys, Some((*key, *id)), query.descending)
+                }
+                _ => Box::new(std::iter::empty()),
+            },
             // A cursor of another sort: the HTTP layer rejects these before they get here.
             _ => Box::new(std::iter::empty()),
         };

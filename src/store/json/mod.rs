@@ -9,6 +9,7 @@ mod index;
 mod log;
 mod log_index;
 mod messages;
+mod search;
 
 pub use self::disk::lock_data_dir;
 
@@ -396,6 +397,16 @@ impl JsonStore {
                 })
         };
         let mut changed = 0;
+        if let Removal::Owned { .. } = removal {
+            for id in candidates {
+                match self.delete(collection, user, id, None).await {
+                    Ok(_) => changed += 1,
+                    Err(StoreError::NotFound) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            return Ok(changed);
+        }
         for id in candidates {
             for _ in 0..REMOVAL_ATTEMPTS {
                 let Ok(current) = self.current(collection, user, id) else {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::MongoStore;
 use crate::model::{Collection, Document, Removal, UserId};
+use crate::store::vectors::{Scored, VectorQuery};
 use crate::store::{
     ListQuery, MessageChange, MessagePage, MessageQuery, MetadataBackend, Page, StoreHealth,
     StoreResult,
@@ -150,6 +151,18 @@ impl MetadataBackend for MongoStore {
         limit: usize,
     ) -> BoxFuture<'_, StoreResult<Vec<Document>>> {
         Box::pin(Self::scan_documents(self, collection, after, limit))
+    }
+
+    fn nearest<'a>(&'a self, query: &'a VectorQuery) -> BoxFuture<'a, StoreResult<Vec<Scored>>> {
+        Box::pin(Self::nearest(self, query))
+    }
+
+    fn vector_dimension<'a>(
+        &'a self,
+        user: &'a UserId,
+        model: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<usize>>> {
+        Box::pin(Self::vector_dimension(self, user, model))
     }
 
     fn health(&self) -> BoxFuture<'_, StoreHealth> {

@@ -19,11 +19,18 @@ use uuid::Uuid;
 
 use crate::model::message::Placement;
 use crate::model::{Collection, Document, Timestamp, UserId};
-use crate::store::query::sort_text;
+use crate::store::query::{sort_key, sort_text};
 use crate::store::{Filter, SortField, SortValue};
 
 /// Fields the store adds for its own use; removed when reading.
-const INTERNAL: &[&str] = &["_id", "sortName", "nameLower", "visible", "lastSeq"];
+const INTERNAL: &[&str] = &[
+    "_id",
+    "sortName",
+    "sortKeys",
+    "nameLower",
+    "visible",
+    "lastSeq",
+];
 /// Chat fields maintained from messages, never written from a chat body.
 pub const CHAT_STATS: &[&str] = &["messageCount", "lastMessageAt"];
 
@@ -68,6 +75,14 @@ pub fn to_bson(collection: Collection, document: &Document) -> anyhow::Result<bs
         }
         _ => {
             out.insert("sortName", sort_text(document, collection.name_field()));
+            if !collection.sort_keys().is_empty() {
+                let keys: bson::Document = collection
+                    .sort_keys()
+                    .iter()
+                    .map(|field| ((*field).to_owned(), Bson::Int64(sort_key(document, field))))
+                    .collect();
+                out.insert("sortKeys", keys);
+            }
         }
     }
     if let Some(field) = collection.unique_field()
@@ -258,17 +273,19 @@ pub fn filter_to_bson(filter: &Filter) -> anyhow::Result<bson::Document> {
 }
 
 /// The stored field a sort uses.
-pub fn sort_field(sort: SortField) -> &'static str {
+pub fn sort_field(sort: SortField) -> String {
     match sort {
-        SortField::UpdatedAt => "updatedAt",
-        SortField::Name => "sortName",
+        SortField::UpdatedAt => "updatedAt".to_owned(),
+        SortField::Name => "sortName".to_owned(),
+        SortField::Key(field) => format!("sortKeys.{field}"),
     }
 }
 
-pub fn sort_value(value: &SortValue) -> Bson {
-    match value {
-        SortValue::Millis(millis) => Bson::DateTime(DateTime::from_millis(*millis)),
-        SortValue::Text(text) => Bson::String(text.clone()),
+pub fn sort_value(value: &SortValue, sort: SortField) -> Bson {
+    match (value, sort) {
+        (SortValue::Millis(key), SortField::Key(_)) => Bson::Int64(*key),
+        (SortValue::Millis(millis), _) => Bson::DateTime(DateTime::from_millis(*millis)),
+        (SortValue::Text(text), _) => Bson::String(text.clone()),
     }
 }
 

@@ -7,7 +7,9 @@ mod backend;
 mod convert;
 pub mod errors;
 mod messages;
+mod removals;
 pub mod schema;
+mod search;
 mod transactions;
 
 use std::collections::HashSet;
@@ -217,10 +219,10 @@ impl MongoStore {
             (1, "$gt")
         };
         if let Some((key, id)) = &query.after {
-            let key = convert::sort_value(key);
+            let key = convert::sort_value(key, query.sort);
             let position = doc! { "$or": [
-                { field: { beyond: key.clone() } },
-                { field: key, "id": { beyond: id.to_string() } },
+                { &field: { beyond: key.clone() } },
+                { &field: key, "id": { beyond: id.to_string() } },
             ] };
             conditions.push(Bson::Document(position));
             filter.insert("$and", conditions);
@@ -228,7 +230,7 @@ impl MongoStore {
         let mut cursor = self
             .collection(query.collection)
             .find(filter)
-            .sort(doc! { field: direction, "id": direction })
+            .sort(doc! { &field: direction, "id": direction })
             .limit(query.limit as i64 + 1)
             .await?;
         let mut items = Vec::new();
@@ -282,6 +284,16 @@ impl MongoStore {
     ) -> StoreResult<u64> {
         let id = removal.id().to_string();
         let (filter, change) = match removal {
+            Removal::Owned { field, .. } => {
+                let filter = doc! { "userId": user.as_str(), *field: &id };
+                let result = self.collection(collection).delete_many(filter).await?;
+                return Ok(result.deleted_count);
+            }
+            Removal::ArrayObjectKey { .. } => {
+                return self
+                    .remove_nested_references(collection, user, removal)
+                    .await;
+            }
             Removal::ArrayValue { field, .. } => {
                 (doc! { *field: &id }, doc! { "$pull": { *field: &id } })
             }

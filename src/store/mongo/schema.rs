@@ -18,6 +18,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/0001_initial.json"),
     ),
     (
+        "0002_data_model.json",
+        include_str!("../../../migrations/0002_data_model.json"),
+    ),
+    (
         "0003_lorebooks.json",
         include_str!("../../../migrations/0003_lorebooks.json"),
     ),
