@@ -11,7 +11,7 @@
 use super::backend::DataBackend;
 use super::values::parse_bool;
 use super::{RawConfig, Secret};
-use crate::secrets::{KEY_BYTES, decode_key, fingerprint};
+use crate::model::secrets::{KEY_BYTES, decode_key, fingerprint};
 
 /// The scope a token needs for `POST /api/api-keys/{id}/reveal` unless configured otherwise.
 pub const DEFAULT_REVEAL_SCOPE: &str = "secrets:reveal";

@@ -1,6 +1,6 @@
 //! API keys: a provider credential the app's backend uses on the user's behalf. The `key`
 //! itself is write-only: accepted on create and on change, stored only sealed
-//! (`crate::secrets`), never returned; responses show its last four characters (`hint`).
+//! (`model::secrets`), never returned; responses show its last four characters (`hint`).
 //! The plaintext leaves only through `POST /api/api-keys/{id}/reveal`.
 
 use serde::{Deserialize, Serialize};
@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::FieldError;
 use super::common::Checks;
+use super::secrets::{Keyring, Sealed, SecretError};
 use super::{Collection, Removal, Resource, Timestamp, UserId};
-use crate::secrets::{Keyring, Sealed, SecretError};
 
 /// The longest key accepted, in bytes.
 const MAX_KEY_BYTES: usize = 8192;

@@ -14,6 +14,7 @@ pub mod memory;
 pub mod message;
 pub mod persona;
 pub mod profile;
+pub mod secrets;
 pub mod settings;
 pub mod tag;
 pub mod time;
@@ -298,10 +299,10 @@ pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// document `id` of `user` (API keys); nothing for other resources.
     fn seal(
         &mut self,
-        _keyring: &crate::secrets::Keyring,
+        _keyring: &secrets::Keyring,
         _user: &UserId,
         _id: Uuid,
-    ) -> Result<(), crate::secrets::SecretError> {
+    ) -> Result<(), secrets::SecretError> {
         Ok(())
     }
 }
