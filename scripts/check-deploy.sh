@@ -101,6 +101,7 @@ S3_BUCKET=quillstore-check
 S3_ACCESS_KEY=AKIAEXAMPLEEXAMPLE00
 S3_SECRET_KEY=check-deploy-dummy-secret-key
 FILES_SIGNING_SECRET=check-deploy-dummy-signing-secret-0123456789
+ENCRYPTION_MASTER_KEY=Y2hlY2stZGVwbG95LWR1bW15LW1hc3Rlci1rZXktMzI=
 EOF
 
 step "docker-compose config: docker-compose.dev.yml (no .env), with the admin profile"

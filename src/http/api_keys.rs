@@ -3,7 +3,7 @@
 //! token carrying `SECRETS_REVEAL_SCOPE` (the app's own backend, never a browser), or under
 //! `AUTH_MODE=none` only when `SECRETS_REVEAL_WITHOUT_AUTH=true`.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use axum::response::{IntoResponse, Response};
@@ -66,12 +66,14 @@ fn reveal_op() -> Op {
 async fn reveal_api_key(
     State(state): State<AppState>,
     headers: HeaderMap,
-    DocumentId(id): DocumentId,
+    Path(id): Path<String>,
 ) -> Result<Response> {
     let authorization = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
+    // Who asks comes first: without credentials the answer is 401, whatever the path holds.
     let caller = state.auth.caller(authorization)?;
+    let DocumentId(id) = DocumentId::parse(&id)?;
     state.throttle.check_user(&caller.user)?;
     let encryption = &state.config.encryption;
     let allowed = if caller.authenticated {

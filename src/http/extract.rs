@@ -92,7 +92,15 @@ impl<S: Send + Sync> FromRequestParts<S> for DocumentId {
         let Path(text) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::bad_request("malformed path"))?;
-        ids::parse_id(&text)
+        Self::parse(&text)
+    }
+}
+
+impl DocumentId {
+    /// The id in a path segment; anything but a UUID is a 400. For handlers that must
+    /// authenticate before they look at the path (a 401 comes before a 400).
+    pub fn parse(text: &str) -> Result<Self, ApiError> {
+        ids::parse_id(text)
             .map(Self)
             .ok_or_else(|| ApiError::bad_request(format!("{text:?} is not a valid id")))
     }
