@@ -63,9 +63,9 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub silly_tavern_data: Option<Map<String, Value>>,
-    /// This swipe's entry of a SillyTavern line's `swipe_info`, kept verbatim.
+    /// This swipe's entry of a SillyTavern line's `swipe_info`, kept verbatim (any JSON value:
+    /// SillyTavern writes objects, but the entry is kept whatever it holds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub silly_tavern_swipe_info: Option<Value>,
 }
 
