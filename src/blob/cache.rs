@@ -4,7 +4,8 @@
 //! Why it is safe: the bytes under a file key never change (keys are never reused, an upload
 //! never overwrites), so a cached copy can only go stale by deletion, and every delete through
 //! the store evicts. A read that raced a delete does not fill the cache (see [`Fill`]).
-//! Only keys under `users/` are cached: upload tickets and direct-upload data may change.
+//! Only keys under `users/` and `variants/` are cached: upload tickets and direct-upload data
+//! may change.
 //!
 //! Hits, misses, size and object count are exported to `/metrics`.
 
@@ -56,9 +57,12 @@ impl BlobCache {
         })
     }
 
-    /// Whether blobs at `key` may be cached (file blobs only).
+    /// Whether blobs at `key` may be cached: file blobs and image variants, whose content
+    /// never changes under their key (a variant's key names its original's SHA-256, its
+    /// parameters and its rendering version).
     pub fn holds(key: &BlobKey) -> bool {
-        key.as_str().starts_with(BlobKey::ALL_USERS)
+        let key = key.as_str();
+        key.starts_with(BlobKey::ALL_USERS) || key.starts_with(BlobKey::ALL_VARIANTS)
     }
 
     /// The largest blob this cache keeps.
