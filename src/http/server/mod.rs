@@ -57,6 +57,10 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let builder = Arc::new(Builder::new(TokioExecutor::new()));
+    // Every connection task, so the drain ends only once each has finished and dropped what
+    // it held (the router, and with it the stores): a restart on the same DATA_DIR then finds
+    // its lock free.
+    let tasks = tokio_util::task::TaskTracker::new();
     let mut stop = std::pin::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
@@ -85,7 +89,7 @@ pub async fn serve(
             )
             .into_owned();
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             metrics::gauge!("quillstore_http_open_connections").increment(1.0);
             tokio::select! {
                 result = connection => {
@@ -104,6 +108,8 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+    tasks.close();
+    tasks.wait().await;
 }
 
 /// What the per-connection service answers with.
