@@ -83,23 +83,10 @@ mod tests {
     use super::*;
     use crate::config::Secret;
 
+    use crate::files::signing::tests::query_of;
+
     fn signer() -> UrlSigner {
         UrlSigner::new(Some(&Secret::new("k".repeat(32)))).unwrap()
-    }
-
-    fn query_of(url: &str) -> SignedQuery {
-        let query = url.split_once('?').unwrap().1;
-        let value = |name: &str| {
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
-                .map(str::to_owned)
-        };
-        SignedQuery {
-            user: value("user"),
-            expires: value("expires"),
-            signature: value("signature"),
-        }
     }
 
     fn no_bearer() -> Result<UserId> {

@@ -194,10 +194,11 @@ impl UrlSigner {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn query_of(path: &str) -> SignedQuery {
+    /// The signed query of a link, as a client would send it back (also used by `links`).
+    pub(crate) fn query_of(path: &str) -> SignedQuery {
         let query = path.split_once('?').unwrap().1;
         let value = |name: &str| {
             query
