@@ -102,6 +102,20 @@ else
   echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (scripts/check-deploy.sh)" >>"$log"
   status=$deploy_status
 fi
+echo "==> scripts/check-ts-client.sh: the TypeScript client's types against docs/openapi.json, tsc"
+set +e
+scripts/check-ts-client.sh 2>&1 | tee -a "$log"
+ts_status=${PIPESTATUS[0]}
+set -e
+[ "$ts_status" -eq 0 ] || status=$ts_status
+
+echo "==> scripts/browser/run.sh: the TypeScript client in Chromium against a live quillstore"
+set +e
+scripts/browser/run.sh 2>&1 | tee -a "$log"
+browser_status=${PIPESTATUS[0]}
+set -e
+[ "$browser_status" -eq 0 ] || status=$browser_status
+
 skipped_tests=$(wc -l <"$skips")
 if [ "$skipped_tests" -gt 0 ]; then
   echo "==> SKIPPED: $skipped_tests test runs did not apply to their pass:"
