@@ -61,6 +61,17 @@ function checks(config: SuiteConfig): Check[] {
       },
     ],
     [
+      "a request without a token gets a 401 whose WWW-Authenticate the page reads",
+      async () => {
+        const anonymous = createQuillstore({ baseUrl: config.api });
+        const { response, error: body } = await anonymous.api.GET("/api/tags");
+        const error = new QuillstoreError(response.status, body, response.headers);
+        equal([error.status, error.code], [401, "unauthorized"], "status and error.code");
+        const challenge = response.headers.get("WWW-Authenticate") ?? "";
+        expect(challenge.startsWith("Bearer"), `WWW-Authenticate is exposed: ${JSON.stringify(challenge)}`);
+      },
+    ],
+    [
       "tags: create, walk the list by cursor, patch with If-Match",
       async () => {
         const ids: string[] = [];
