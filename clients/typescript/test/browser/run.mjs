@@ -199,7 +199,7 @@ async function main(binary) {
 }
 
 /**
- * @param {import("./page.ts").Outcome[]} outcomes
+ * @param {import("./context.ts").Outcome[]} outcomes
  * @param {() => string} logs the page's console and the server's output, shown on failure
  */
 function report(outcomes, logs) {
