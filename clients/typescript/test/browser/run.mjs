@@ -148,8 +148,29 @@ async function startQuillstore(binary, pageOrigin, secret, dataDir) {
     });
     child.once("exit", (code) => reject(new Error(`quillstore exited (${code}):\n${output}`)));
   });
-  await within(60_000, "quillstore's start", listening);
+  try {
+    await within(60_000, "quillstore's start", listening);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
   return { child, api, log: () => output };
+}
+
+/**
+ * `startQuillstore`, tried again (on another free port) when the server exited at once: the
+ * port it was given may have been taken between `freePort` and its bind.
+ * @param {Parameters<typeof startQuillstore>} args
+ */
+async function startOnFreePort(...args) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startQuillstore(...args);
+    } catch (error) {
+      if (attempt === 3 || !String(error).includes("quillstore exited")) throw error;
+      console.log(`quillstore did not start (attempt ${attempt}), trying another port: ${error}`);
+    }
+  }
 }
 
 /**
@@ -163,7 +184,7 @@ async function main(binary) {
   try {
     const page = await servePage();
     cleanup.unshift(() => new Promise((resolve) => page.server.close(() => resolve(undefined))));
-    const quillstore = await startQuillstore(binary, page.origin, secret, dataDir);
+    const quillstore = await startOnFreePort(binary, page.origin, secret, dataDir);
     cleanup.unshift(
       () =>
         new Promise((resolve) => {
