@@ -75,6 +75,17 @@ export class SignedLinks {
     this.links.set(this.key(fileId, request), Promise.resolve(kept));
   }
 
+  /**
+   * Keeps the links that files brought along: the items of `GET /api/files?signedUrls=true`,
+   * or a file's metadata with `signedUrls=true`. They are links with the server's defaults,
+   * kept for `url(id, {})` (and `url(id)` when this object's own request is `{}`).
+   */
+  rememberFiles(files: Iterable<{ id: string; signedUrl?: { url: string; expiresAt: string } | null }>) {
+    for (const file of files) {
+      if (file.signedUrl) this.remember(file.id, file.signedUrl, {});
+    }
+  }
+
   /** Drops every kept link of the file (after deleting it, say). */
   forget(fileId: string) {
     for (const key of [...this.links.keys()]) {
