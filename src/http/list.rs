@@ -31,6 +31,8 @@ pub struct ListParams {
     pub chat_id: Option<String>,
     pub source: Option<String>,
     pub provider: Option<String>,
+    /// Files only: each item carries a ready `signedUrl` (see `http::files`).
+    pub signed_urls: Option<String>,
 }
 
 /// What a list accepts beyond [`ListSpec`]: more sorts and filters on one field's value.
@@ -208,6 +210,11 @@ impl ListParams {
                 value: Value::Bool(parse_bool("favorite", favorite)?),
             });
         }
+        if self.signed_urls.is_some() && !spec.files {
+            return Err(ApiError::bad_request(
+                "signedUrls is supported only for files",
+            ));
+        }
         if spec.files {
             filters.extend(self.file_filters()?);
         } else if self.category.is_some() || self.linked_to.is_some() || self.mime_prefix.is_some()
@@ -355,7 +362,7 @@ fn decode_cursor(text: &str, sort_name: &str, sort: SortField) -> Result<(SortVa
     Ok((cursor.key, cursor.id))
 }
 
-fn parse_bool(name: &str, text: &str) -> Result<bool> {
+pub fn parse_bool(name: &str, text: &str) -> Result<bool> {
     match text {
         "true" => Ok(true),
         "false" => Ok(false),

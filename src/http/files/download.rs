@@ -20,9 +20,9 @@ use serde_json::Value;
 
 use crate::blob::{BlobError, BlobKey, Delivery};
 use crate::error::{ApiError, Result};
-use crate::files::links::LinkPurpose;
+use crate::files::links::{self, LinkPurpose};
 use crate::files::serving::{self, CACHE_CONTROL, Presentation};
-use crate::files::signing::SignedQuery;
+use crate::files::signing::{SignedQuery, unix_now};
 use crate::http::AppState;
 use crate::images::{VariantQuery, VariantSpec};
 use crate::model::file::File;
@@ -90,7 +90,13 @@ pub async fn get_file(
         Some(canonical) => LinkPurpose::Variant(canonical),
         None => LinkPurpose::Download,
     };
-    let user = super::link_or_bearer(&state, &headers, purpose, id, &signed)?;
+    let now = unix_now();
+    let user = super::link::link_or_bearer(&state, &headers, purpose, id, &signed)?;
+    // Through a signed link the browser may keep the answer for the rest of the link's life.
+    let cache_control = match signed.expires.as_deref().map(str::parse::<u64>) {
+        Some(Ok(expires)) => links::link_cache_control(expires, now),
+        _ => CACHE_CONTROL.to_owned(),
+    };
     let id = id.ok_or_else(|| ApiError::bad_request("the path does not name a valid file id"))?;
     match query {
         Err(rejection) => {
@@ -114,24 +120,30 @@ pub async fn get_file(
     let file: File = serde_json::from_value(Value::Object(document.body))
         .map_err(|error| anyhow::anyhow!("file record {id} does not parse: {error}"))?;
     match spec {
-        None => serve(&state, &method, &headers, &file).await,
+        None => serve(&state, &method, &headers, &file, &cache_control).await,
         Some(spec) => {
-            super::variant::serve_variant(&state, &method, &headers, user, file, spec).await
+            let request = super::variant::VariantRequest {
+                headers: &headers,
+                cache_control: &cache_control,
+            };
+            super::variant::serve_variant(&state, &method, request, user, file, spec).await
         }
     }
 }
 
-/// Serves the blob of `file` (a file record, or a variant presented as one).
+/// Serves the blob of `file` (a file record, or a variant presented as one), cached by the
+/// browser as `cache_control` says.
 pub(super) async fn serve(
     state: &AppState,
     method: &Method,
     request: &HeaderMap,
     file: &File,
+    cache_control: &str,
 ) -> Result<Response> {
     let etag = format!("\"{}\"", file.sha256);
     let mut headers = HeaderMap::new();
     insert(&mut headers, header::ETAG, &etag);
-    insert(&mut headers, header::CACHE_CONTROL, CACHE_CONTROL);
+    insert(&mut headers, header::CACHE_CONTROL, cache_control);
     if none_match(request, &file.sha256) {
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
