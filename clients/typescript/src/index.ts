@@ -16,14 +16,21 @@ export {
   collect,
   items,
   listPages,
-  messagePages,
   pages,
   type CursorPage,
   type ListItem,
   type ListPath,
   type ListQuery,
-  type Message,
-  type MessageWalk,
 } from "./pages.js";
+export {
+  messagePage,
+  messagePages,
+  newMessages,
+  type Message,
+  type MessagePage,
+  type MessageQuery,
+  type MessageWalk,
+  type Since,
+} from "./messages.js";
 export type { components, operations, paths } from "./schema.js";
 export type { Body, Schema } from "./types.js";

@@ -2,9 +2,6 @@ import type { Quillstore } from "./client.js";
 import { ok } from "./errors.js";
 import type { Readable } from "openapi-typescript-helpers";
 import type { paths } from "./schema.js";
-import type { Schema } from "./types.js";
-
-export type Message = Schema<"Message">;
 
 /** A page of any list: its items and the cursor of the next page (`null` on the last). */
 export interface CursorPage<T> {
@@ -87,60 +84,4 @@ export function listPages<P extends ListPath>(
     const { data } = await ok(get(path, { params }));
     return data as CursorPage<ListItem<P>>;
   });
-}
-
-export interface MessageWalk {
-  /** `forward`: from the first message (or `after`) on; `backward`: from the latest (or `before`) back. */
-  direction?: "forward" | "backward";
-  /** Positions per page (1–200). */
-  limit?: number;
-  includeSwipes?: boolean;
-  /** Start after this `seq` (forward). */
-  after?: number;
-  /** Start before this `seq` (backward). */
-  before?: number;
-}
-
-interface MessagePageShape {
-  items: Message[];
-  nextCursor?: string | null;
-  hasMore?: boolean;
-}
-
-/**
- * The pages of a chat's messages. Each page is in ascending (`seq`, `swipeIndex`) order;
- * backward walks yield the newest page first. The walk follows `nextCursor` where the page has
- * one, else the `seq` of the page's edge with `hasMore`.
- */
-export async function* messagePages(
-  qs: Quillstore,
-  chatId: string,
-  walk: MessageWalk = {},
-): AsyncGenerator<Message[], void, undefined> {
-  const get = looseGet(qs);
-  const backward = walk.direction === "backward";
-  const base: Record<string, unknown> = {};
-  if (walk.limit !== undefined) base.limit = walk.limit;
-  if (walk.includeSwipes) base.includeSwipes = true;
-  let position: Record<string, unknown> = backward
-    ? walk.before !== undefined
-      ? { before: walk.before }
-      : { latest: true }
-    : walk.after !== undefined
-      ? { after: walk.after }
-      : {};
-  for (;;) {
-    const params = { path: { id: chatId }, query: { ...base, ...position } };
-    const { data } = await ok(get("/api/chats/{id}/messages", { params }));
-    const page = data as MessagePageShape;
-    if (page.items.length > 0) yield page.items;
-    if ("nextCursor" in page) {
-      if (!page.nextCursor) return;
-      position = { cursor: page.nextCursor };
-      continue;
-    }
-    if (!page.hasMore || page.items.length === 0) return;
-    const seqs = page.items.map((message) => message.seq);
-    position = backward ? { before: Math.min(...seqs) } : { after: Math.max(...seqs) };
-  }
 }

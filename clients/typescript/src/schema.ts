@@ -280,7 +280,7 @@ export interface paths {
         };
         /**
          * Page through a chat's messages
-         * @description By position: forward with `after=<last seq>`, backward with `before=<first seq>`; a swipe group is one position.
+         * @description Pages like every list, with cursors (`{items, nextCursor, prevCursor}`), in both directions; `after`, `before` and `latest` are conveniences for the first page (forward with `after=<seq>`, backward with `before=<seq>` or `latest`). A swipe group is one position.
          */
         get: operations["listMessages"];
         put?: never;
@@ -869,6 +869,23 @@ export interface paths {
         };
         /** This document (OpenAPI 3.1) */
         get: operations["getOpenApi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/favicon.ico": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The documentation page's icon: none (204), so the page never gets a 404 */
+        get: operations["getFavicon"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1513,9 +1530,22 @@ export interface components {
                 /** @enum {string} */
                 code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "request_timeout" | "conflict" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "validation_failed" | "rate_limited" | "unavailable" | "internal";
                 message: string;
-                /** @description null, or the offending fields as [{field, message}] (400, 422), or an object (409: {field, existingId}) */
-                details: unknown;
+                /** @description always an array: the fields at fault, each {field, message} with extra keys where they help (existingId on a 409); empty when no field is */
+                details: components["schemas"]["FieldError"][];
             };
+        };
+        /**
+         * @description One problem with one field of a request, one entry of `details` in the error envelope
+         *     (`details` is always an array of these, empty when the error names no field).
+         */
+        FieldError: {
+            field: string;
+            message: string;
+            /**
+             * Format: uuid
+             * @description The document that already holds a unique value (a 409 on a taken tag name).
+             */
+            existingId?: string | null;
         };
         File: {
             /**
@@ -1542,6 +1572,8 @@ export interface components {
              * @description 1 on create, +1 on every change; the ETag
              */
             version: $Read<number>;
+            /** @description with `signedUrls=true` only: a ready signed link to the content (default lifetime, the same URL throughout its window) */
+            signedUrl?: components["schemas"]["SignedUrl"];
             category: components["schemas"]["FileCategory"];
             /** @description Set at upload, fixed afterwards. */
             source?: $Read<components["schemas"]["FileSource"]>;
@@ -1559,7 +1591,6 @@ export interface components {
             width?: $Read<number | null>;
             /** Format: int32 */
             height?: $Read<number | null>;
-            storage: $Read<components["schemas"]["StorageRef"]>;
         };
         /** @enum {string} */
         FileCategory: "image" | "avatar" | "attachment" | "document" | "audio" | "export";
@@ -1598,7 +1629,6 @@ export interface components {
             width?: $Read<number | null>;
             /** Format: int32 */
             height?: $Read<number | null>;
-            storage?: $Read<components["schemas"]["StorageRef"]>;
         };
         /** @enum {string} */
         FileSource: "upload" | "generated" | "imported" | "system";
@@ -2115,8 +2145,10 @@ export interface components {
         };
         MessagePage: {
             items: components["schemas"]["Message"][];
-            /** @description more positions in the direction of the walk */
-            hasMore: boolean;
+            /** @description continues the walk in its direction (`cursor=`): newer after `after` or from the start, older after `before` or `latest`; null when nothing more lies that way now */
+            nextCursor: string | null;
+            /** @description walks the other way from this page's other edge (from a `latest` page: the messages written since); null on an empty page or at the start of the chat */
+            prevCursor: string | null;
         };
         /**
          * @description A JSON merge patch (RFC 7396) of a Message: the fields to change; `null` removes an optional field. Server-owned fields are refused (400).
@@ -2420,7 +2452,7 @@ export interface components {
             preferences?: Record<string, never>;
         };
         SignedUrl: {
-            /** @description a path relative to the service, usable without auth */
+            /** @description usable without auth (`<img src>`): a path on this service, absolute on `PUBLIC_BASE_URL` when that is set. The same file, user, variant and lifetime give the same URL within a window (the lifetime, at most 5 minutes), and what it serves carries `Cache-Control: private, max-age=<the link's remaining life>, immutable` */
             url: string;
             /**
              * Format: date-time
@@ -2428,11 +2460,6 @@ export interface components {
              * @example 2026-11-23T10:19:00.123Z
              */
             expiresAt: $Read<string>;
-        };
-        /** @description Where the bytes are: the blob backend and the key inside it. Never set by a client. */
-        StorageRef: {
-            backend: string;
-            key: string;
         };
         /**
          * @description A swipe: a message whose `role` defaults to (and must be) `assistant`
@@ -2638,7 +2665,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description `conflict`: a unique name taken (`details.existingId`), or concurrent writers kept colliding (retry) */
+        /** @description `conflict`: a unique name taken (`details[0].existingId` names the holder), or concurrent writers kept colliding (retry) */
         Conflict: {
             headers: {
                 [name: string]: unknown;
@@ -2683,9 +2710,11 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description `precondition_failed`: `If-Match` names an old version */
+        /** @description `precondition_failed`: `If-Match` names a state the resource has left. `ETag` carries the current one: re-read (GET), re-apply the change, and send that ETag in `If-Match` */
         PreconditionFailed: {
             headers: {
+                /** @description the current ETag of the resource */
+                ETag?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -3722,6 +3751,8 @@ export interface operations {
                 before?: number;
                 /** @description the last `limit` positions (not with after/before) */
                 latest?: boolean;
+                /** @description a `nextCursor` or `prevCursor` of an earlier page (opaque; not with after, before or latest) */
+                cursor?: string;
                 /** @description every member of each swipe group */
                 includeSwipes?: boolean;
             };
@@ -5418,6 +5449,8 @@ export interface operations {
                 linkedTo?: string;
                 /** @description only files whose type starts with this, e.g. `image/` */
                 mimePrefix?: string;
+                /** @description each item carries `signedUrl`, a ready link to its content (no `POST .../url` per file) */
+                signedUrls?: boolean;
             };
             header?: never;
             path?: never;
@@ -5457,9 +5490,9 @@ export interface operations {
             /** @description the file's metadata */
             201: {
                 headers: {
-                    /** @description `"<version>"` of the document */
+                    /** @description `"<sha256>"`: the ETag of `Location` (the content), which `DELETE /api/files/{id}` takes in `If-Match`; the metadata's ETag is its `version` (`GET`/`PATCH .../metadata`) */
                     ETag?: string;
-                    /** @description the path of the new document */
+                    /** @description `/api/files/{id}`, the content */
                     Location?: string;
                     [name: string]: unknown;
                 };
@@ -5577,7 +5610,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description the version the write expects, as the ETag `"<version>"` (also `W/"<version>"` or `*`); without it the write applies to the current version */
+                /** @description the ETag of this URL, `"<sha256>"` as a `GET` of the content returned (or `*`); another one is a 412 whose `ETag` is the current one */
                 "If-Match"?: string;
             };
             path: {
@@ -5702,7 +5735,10 @@ export interface operations {
     };
     getFileMetadata: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description the metadata carries `signedUrl`, a ready link to the content */
+                signedUrls?: boolean;
+            };
             header?: never;
             path: {
                 /** @description the file's id */
@@ -5965,6 +6001,27 @@ export interface operations {
                 content: {
                     "application/json": Record<string, never>;
                 };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getFavicon: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description no icon */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];

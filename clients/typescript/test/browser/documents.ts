@@ -1,9 +1,9 @@
 // Checks of the browser test on documents: tags (create, list, patch, 412) and a chat's messages.
-import { collect, listPages, messagePages, ok } from "../../src/index.js";
+import { collect, listPages, messagePage, messagePages, newMessages, ok } from "../../src/index.js";
 import { equal, expect, fails } from "./assert.js";
 import type { Check, Context } from "./context.js";
 
-export function documentChecks({ alice, made, need }: Context): Check[] {
+export function documentChecks({ config, alice, made, need }: Context): Check[] {
   return [
     [
       "tags: create, walk the list by cursor, patch with If-Match",
@@ -14,8 +14,7 @@ export function documentChecks({ alice, made, need }: Context): Check[] {
           equal(created.response.status, 201, "create status");
           equal(created.etag, '"1"', "ETag of a new tag");
           const location = created.response.headers.get("Location");
-          expect(location !== null, "Location is exposed to the page");
-          expect(alice.resolve(location ?? "").endsWith(`/api/tags/${created.data.id}`), `Location ${location}`);
+          equal(location, `${config.api}/api/tags/${created.data.id}`, "Location (exposed, on PUBLIC_BASE_URL)");
           ids.push(created.data.id);
         }
         const pageSizes: number[] = [];
@@ -107,6 +106,29 @@ export function documentChecks({ alice, made, need }: Context): Check[] {
         );
         const read = await ok(alice.api.GET("/api/chats/{id}", { params: { path: { id: chatId } } }));
         equal(read.data.messageCount, 23, "messageCount");
+      },
+    ],
+    [
+      "a chat view polls for new messages from its latest page's prevCursor",
+      async () => {
+        const chatId = need("chatId");
+        const latest = await messagePage(alice, chatId, { latest: true, limit: 5 });
+        equal(latest.items.map((m) => m.content), ["m19", "m20", "m21", "m22", "m23"], "the latest page");
+        expect(latest.prevCursor !== null, "the latest page has a prevCursor");
+        const nothing = await newMessages(alice, chatId, latest.prevCursor ?? "");
+        equal([nothing.items.length, nothing.next], [0, latest.prevCursor], "nothing new yet: the same cursor");
+        for (const content of ["m24", "m25", "m26"]) {
+          await ok(
+            alice.api.POST("/api/chats/{id}/messages", {
+              params: { path: { id: chatId } },
+              body: { role: "user", content },
+            }),
+          );
+        }
+        const fresh = await newMessages(alice, chatId, nothing.next, 2);
+        equal(fresh.items.map((m) => m.content), ["m24", "m25", "m26"], "the new messages, over two pages");
+        const after = await newMessages(alice, chatId, fresh.next);
+        equal(after.items.length, 0, "polled again: nothing new");
       },
     ],
   ];

@@ -3,6 +3,15 @@ import { collect, items, listPages, ok, SignedLinks, signedUrl, uploadFile, type
 import { equal, expect, fails, noisePng, render } from "./assert.js";
 import type { Check, Context } from "./context.js";
 
+/**
+ * Runs `pair` (two link requests a moment apart) again when a link window ended between them:
+ * two windows (5 minutes each at least) never end within one retry.
+ */
+async function sameWindow(pair: () => Promise<[string, string]>): Promise<[string, string]> {
+  const first = await pair();
+  return first[0] === first[1] ? first : pair();
+}
+
 export function fileChecks({ config, alice, made, need }: Context): Check[] {
   return [
     [
@@ -22,9 +31,10 @@ export function fileChecks({ config, alice, made, need }: Context): Check[] {
         equal(uploaded.data.mimeType, "image/png", "mimeType");
         equal(uploaded.data.size, png.size, "size");
         equal([uploaded.data.width, uploaded.data.height], [512, 384], "dimensions");
-        equal(uploaded.etag, '"1"', "ETag of the new file's metadata");
-        expect("storage" in uploaded.data === false, "the file JSON has no `storage`");
-        expect(uploaded.location?.startsWith(config.api) === true, `absolute Location ${uploaded.location}`);
+        equal(uploaded.etag, `"${uploaded.data.sha256}"`, "ETag of the new file (its content's, as GET gives it)");
+        equal(uploaded.data.version, 1, "metadata version");
+        expect(!("storage" in uploaded.data), "the file JSON has no `storage`");
+        equal(uploaded.location, `${config.api}/api/files/${uploaded.data.id}`, "Location");
         expect(events.length >= 1, "at least one progress event");
         const last = events[events.length - 1];
         expect(last !== undefined && last.loaded === last.total && last.fraction === 1, "the last event is 100%");
@@ -45,7 +55,8 @@ export function fileChecks({ config, alice, made, need }: Context): Check[] {
         const fileId = need("fileId");
         const links = new SignedLinks(alice);
         const first = await links.url(fileId);
-        expect(first.startsWith(config.api), `absolute signed URL ${first}`);
+        const { data: raw } = await ok(alice.api.POST("/api/files/{id}/url", { params: { path: { id: fileId } } }));
+        expect(raw.url.startsWith(`${config.api}/api/files/${fileId}?`), `absolute on PUBLIC_BASE_URL: ${raw.url}`);
         const img = await render(first);
         equal([img.naturalWidth, img.naturalHeight], [512, 384], "natural size");
         img.remove();
@@ -54,10 +65,29 @@ export function fileChecks({ config, alice, made, need }: Context): Check[] {
         const rerendered = await render(again);
         expect(rerendered.naturalWidth > 0, "re-rendered image loads");
         rerendered.remove();
-        // Links are signed per window, not per second: a second later the server still gives this one.
-        await new Promise((resolve) => setTimeout(resolve, 1100));
-        const asked = await signedUrl(alice, fileId);
-        equal(asked.url, first, "a new POST …/url in the same window gives the same URL");
+        // Links are signed per window, not per second: a second later the server gives the same.
+        const [before, after] = await sameWindow(async () => {
+          const earlier = await signedUrl(alice, fileId);
+          await new Promise((resolve) => setTimeout(resolve, 1100));
+          return [earlier.url, (await signedUrl(alice, fileId)).url];
+        });
+        equal(after, before, "a new POST …/url a second later gives the same URL");
+        const { data: page } = await ok(
+          alice.api.GET("/api/files", { params: { query: { signedUrls: true, limit: 10 } } }),
+        );
+        const listed = page.items.find((file) => file.id === fileId)?.signedUrl;
+        expect(listed !== undefined && listed !== null, "the list with signedUrls=true carries signedUrl");
+        const [fromList, fromPost] = await sameWindow(async () => {
+          const { data: again } = await ok(
+            alice.api.GET("/api/files", { params: { query: { signedUrls: true, limit: 10 } } }),
+          );
+          const link = again.items.find((file) => file.id === fileId)?.signedUrl?.url ?? "";
+          return [link, (await signedUrl(alice, fileId)).url];
+        });
+        equal(fromList, fromPost, "the list's signedUrl is the link POST …/url gives");
+        links.rememberFiles(page.items);
+        const fromCache = await links.url(fileId);
+        equal(fromCache, listed.url, "SignedLinks hands out the list's link");
         const response = await fetch(first);
         equal(response.status, 200, "signed GET status");
         const cacheControl = response.headers.get("Cache-Control") ?? "";
@@ -70,6 +100,30 @@ export function fileChecks({ config, alice, made, need }: Context): Check[] {
         const small = await render(thumb);
         equal([small.naturalWidth, small.naturalHeight], [64, 64], "variant size");
         small.remove();
+      },
+    ],
+    [
+      "one ETag meaning per URL: content at /api/files/{id}, version at …/metadata",
+      async () => {
+        const id = need("fileId");
+        const path = { params: { path: { id } } };
+        const content = await fetch(`${config.api}/api/files/${id}`, { method: "HEAD", headers: await alice.authHeaders() });
+        const { data: meta, etag: metaTag } = await ok(alice.api.GET("/api/files/{id}/metadata", path));
+        equal(content.headers.get("ETag"), `"${meta.sha256}"`, "the content's ETag");
+        equal(metaTag, '"1"', "the metadata's ETag");
+        const patched = await ok(
+          alice.api.PATCH("/api/files/{id}/metadata", {
+            params: { path: { id }, header: { "If-Match": metaTag ?? "" } },
+            body: { description: "patched from the browser" },
+          }),
+        );
+        equal(patched.etag, '"2"', "the metadata's ETag after a patch");
+        const stale = await fails(
+          alice.api.DELETE("/api/files/{id}", { params: { path: { id }, header: { "If-Match": '"1"' } } }),
+        );
+        equal([stale.status, stale.etag], [412, content.headers.get("ETag")], "DELETE with the metadata's ETag");
+        const { data: still } = await ok(alice.api.GET("/api/files/{id}/metadata", path));
+        equal(still.description, "patched from the browser", "the file is still there");
       },
     ],
     [
