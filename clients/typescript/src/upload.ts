@@ -34,6 +34,7 @@ export interface UploadOptions {
 export interface UploadResult {
   status: number;
   data: FileDocument;
+  /** The content's ETag, `"<sha256>"`: what `If-Match` on `DELETE /api/files/{id}` takes. */
   etag: string | null;
   /** `Location` of the new file, absolute. */
   location: string | null;
@@ -71,8 +72,9 @@ export function uploadForm(options: UploadOptions): FormData {
 
 /**
  * Uploads a file with `POST /api/files` through `XMLHttpRequest`, whose upload events report
- * progress (fetch has none). Resolves with the file's metadata (201, or 200 when the user
- * already had these bytes); rejects with a `QuillstoreError` (413 over `MAX_UPLOAD_SIZE`,
+ * progress (fetch has none). Resolves with the new file's metadata (201), its `Location` and
+ * `ETag` (the content's `"<sha256>"`, as `GET /api/files/{id}` gives it); rejects with a
+ * `QuillstoreError` (413 over `MAX_UPLOAD_SIZE`,
  * 415 for a type not allowed, 429 when too many uploads are in flight, `status` 0 when the
  * network failed or the upload was aborted).
  */
