@@ -57,13 +57,16 @@ fn presigning(start: SystemTime, expires_in: Duration) -> BlobResult<PresigningC
         .map_err(|error| BlobError::Internal(anyhow::anyhow!("presigning: {error}")))
 }
 
+/// The URL of a download, and the least time it stays valid: a presigned URL handed out
+/// within its window has at least the window length left (`None`: a public URL, forever).
 pub(super) async fn download_url(
     inner: &Inner,
     key: String,
     overrides: &DownloadOverrides,
-) -> BlobResult<String> {
+) -> BlobResult<(String, Option<Duration>)> {
     if let Some(base) = &inner.config.public_url {
-        return Ok(format!("{base}/{}", utf8_percent_encode(&key, KEY_PATH)));
+        let url = format!("{base}/{}", utf8_percent_encode(&key, KEY_PATH));
+        return Ok((url, None));
     }
     let expiry = inner.config.presign_expiry;
     let start = window(expiry, SystemTime::now());
@@ -85,7 +88,8 @@ pub(super) async fn download_url(
         .presigned(presigning(start, expiry)?)
         .await
         .map_err(classify("GetObject (presign)"))?;
-    Ok(request.uri().to_owned())
+    let valid_for = Duration::from_secs(window_length(expiry));
+    Ok((request.uri().to_owned(), Some(valid_for)))
 }
 
 pub(super) async fn upload_url(

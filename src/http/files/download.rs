@@ -180,12 +180,13 @@ pub(super) async fn serve(
         return Ok((status, headers).into_response());
     }
     let key = BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?;
-    if let Delivery::Redirect(url) =
+    if let Delivery::Redirect { url, valid_for } =
         serving::delivery(&state.blobs, &state.config.files, &key, file).await?
     {
         let mut headers = HeaderMap::new();
         insert(&mut headers, header::LOCATION, &url);
-        insert(&mut headers, header::CACHE_CONTROL, "private, no-store");
+        let cache = redirect_cache_control(cache_control, valid_for);
+        insert(&mut headers, header::CACHE_CONTROL, &cache);
         return Ok((StatusCode::FOUND, headers).into_response());
     }
     let read = match state.blobs.get(&key, range).await {
@@ -198,6 +199,22 @@ pub(super) async fn serve(
         Err(error) => return Err(error.into()),
     };
     Ok((status, headers, Body::from_stream(read.body)).into_response())
+}
+
+/// `Cache-Control` of a redirect to the bytes. Through a signed link (whose answers have a
+/// `max-age`) the browser may keep the redirect as long as both the link and the target URL
+/// last, so a re-rendered `<img>` needs no request at all; otherwise it is not stored (the
+/// target URL expires sooner than the bytes).
+fn redirect_cache_control(served: &str, target_valid_for: Option<std::time::Duration>) -> String {
+    let link_left = served
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("max-age="))
+        .and_then(|seconds| seconds.parse::<u64>().ok());
+    match (link_left, target_valid_for) {
+        (Some(link), Some(target)) => format!("private, max-age={}", link.min(target.as_secs())),
+        (Some(link), None) => format!("private, max-age={link}"),
+        (None, _) => "private, no-store".to_owned(),
+    }
 }
 
 pub(super) fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
@@ -266,6 +283,20 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::RANGE, HeaderValue::from_str(value).unwrap());
         wanted_range(&headers, "\"x\"", size)
+    }
+
+    #[test]
+    fn redirects_are_cached_only_through_links_and_no_longer_than_both_last() {
+        let hour = Some(std::time::Duration::from_secs(3600));
+        let link = "private, max-age=600, immutable";
+        assert_eq!(redirect_cache_control(link, hour), "private, max-age=600");
+        let short = Some(std::time::Duration::from_secs(60));
+        assert_eq!(redirect_cache_control(link, short), "private, max-age=60");
+        assert_eq!(redirect_cache_control(link, None), "private, max-age=600");
+        assert_eq!(
+            redirect_cache_control("private, immutable", hour),
+            "private, no-store"
+        );
     }
 
     #[test]
