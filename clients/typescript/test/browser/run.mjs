@@ -36,6 +36,21 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
+/** The quillstore processes running and their data, removed also when this driver is told to stop. */
+const servers = new Set(/** @type {import("node:child_process").ChildProcess[]} */ ([]));
+const dataDirs = new Set(/** @type {string[]} */ ([]));
+for (const signal of /** @type {const} */ (["SIGTERM", "SIGINT"])) {
+  process.once(signal, () => {
+    for (const server of servers) server.kill("SIGTERM");
+    console.log(`stopped by ${signal}`);
+    console.log("test result: FAILED. 0 passed; 1 failed; 0 ignored (browser)");
+    setTimeout(() => {
+      for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+      process.exit(1);
+    }, 500);
+  });
+}
+
 /**
  * Rejects after `ms` with `what` in the message.
  * @template T
@@ -138,6 +153,8 @@ async function startQuillstore(binary, pageOrigin, secret, dataDir) {
     },
     stdio: "pipe",
   });
+  servers.add(child);
+  child.once("exit", () => servers.delete(child));
   let output = "";
   child.stdin.end();
   child.stderr.on("data", (/** @type {Buffer} */ chunk) => (output += chunk));
@@ -179,6 +196,7 @@ async function startOnFreePort(...args) {
  */
 async function main(binary) {
   const dataDir = mkdtempSync(join(tmpdir(), "quillstore-browser-"));
+  dataDirs.add(dataDir);
   const secret = randomBytes(32).toString("hex");
   const cleanup = [() => rmSync(dataDir, { recursive: true, force: true })];
   try {
