@@ -150,6 +150,7 @@ async function startQuillstore(binary, pageOrigin, secret, dataDir) {
       RATE_LIMIT_IP_PER_MINUTE: "0",
       MAX_UPLOAD_SIZE: String(MAX_UPLOAD_BYTES),
       RUST_LOG: process.env.RUST_LOG ?? "warn",
+      NO_COLOR: "1",
     },
     stdio: "pipe",
   });
