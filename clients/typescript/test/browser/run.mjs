@@ -136,8 +136,10 @@ async function startQuillstore(binary, pageOrigin, secret, dataDir) {
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
   const child = spawn(binary, ["serve"], {
+    // Only these: settings of the caller's environment (DATA_BACKEND, S3_*, …) stay out.
     env: {
-      ...process.env,
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      TMPDIR: tmpdir(),
       HOST: "127.0.0.1",
       PORT: String(port),
       DATA_DIR: dataDir,
