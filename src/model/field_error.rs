@@ -12,7 +12,7 @@ use uuid::Uuid;
 pub struct FieldError {
     pub field: String,
     pub message: String,
-    #[schema(value_type = Option<String>, format = Uuid)]
+    #[schema(value_type = String, format = Uuid, required = false)]
     /// The document that already holds a unique value (a 409 on a taken tag name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub existing_id: Option<Uuid>,
