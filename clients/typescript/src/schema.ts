@@ -1545,7 +1545,7 @@ export interface components {
              * Format: uuid
              * @description The document that already holds a unique value (a 409 on a taken tag name).
              */
-            existingId?: string | null;
+            existingId?: string;
         };
         File: {
             /**
