@@ -3,6 +3,8 @@ import type { Schema } from "./types.js";
 /** The error envelope every quillstore error carries: `{"error": {code, message, details}}`. */
 export type ErrorEnvelope = Schema<"ErrorEnvelope">;
 export type ErrorCode = ErrorEnvelope["error"]["code"];
+/** One entry of `details`: a field at fault (`existingId` on a 409 for a taken name). */
+export type FieldError = Schema<"FieldError">;
 
 /**
  * A 4xx/5xx answer of quillstore, with what a client needs to react: the status, the
@@ -12,7 +14,8 @@ export type ErrorCode = ErrorEnvelope["error"]["code"];
 export class QuillstoreError extends Error {
   readonly status: number;
   readonly code: ErrorCode | "network";
-  readonly details: unknown;
+  /** The fields at fault; empty when the error names none (or the body was no envelope). */
+  readonly details: FieldError[];
   /** `ETag` of the answer (a 412 names the current version here). */
   readonly etag: string | null;
   /** `Retry-After` in seconds, when the server sent it. */
@@ -27,7 +30,7 @@ export class QuillstoreError extends Error {
     this.name = "QuillstoreError";
     this.status = status;
     this.code = envelope?.code ?? (status === 0 ? "network" : "internal");
-    this.details = envelope?.details ?? null;
+    this.details = Array.isArray(envelope?.details) ? envelope.details : [];
     this.body = body;
     this.etag = headers?.get("ETag") ?? null;
     const retry = headers?.get("Retry-After");

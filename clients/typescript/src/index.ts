@@ -1,5 +1,13 @@
 export { createQuillstore, type Quillstore, type QuillstoreOptions, type TokenSource } from "./client.js";
-export { ok, isEnvelope, QuillstoreError, type ErrorCode, type ErrorEnvelope, type Ok } from "./errors.js";
+export {
+  ok,
+  isEnvelope,
+  QuillstoreError,
+  type ErrorCode,
+  type ErrorEnvelope,
+  type FieldError,
+  type Ok,
+} from "./errors.js";
 export {
   uploadFile,
   uploadForm,

@@ -23,6 +23,13 @@ export function documentChecks({ config, alice, made, need }: Context): Check[] 
           pageSizes.push(page.length);
           seen.push(...page.map((tag) => tag.id));
         }
+        const taken = await fails(alice.api.POST("/api/tags", { body: { name: "BROWSER-0" } }));
+        equal([taken.status, taken.code], [409, "conflict"], "a taken name (ignoring case)");
+        equal(
+          taken.details.map((detail) => [detail.field, detail.existingId]),
+          [["name", ids[0]]],
+          "details name the field and the tag holding the name",
+        );
         equal(pageSizes, [3, 3, 1], "page sizes of 7 tags by 3");
         equal([...seen].sort(), [...ids].sort(), "every tag exactly once");
         const id = ids[0] ?? "";
@@ -52,7 +59,7 @@ export function documentChecks({ config, alice, made, need }: Context): Check[] 
         equal(error.status, 412, "status");
         equal(error.code, "precondition_failed", "error.code");
         expect(error.message.length > 0, "error.message is set");
-        expect(Array.isArray(error.details), `error.details is an array: ${JSON.stringify(error.details)}`);
+        expect(Array.isArray((error.body as { error: { details: unknown } }).error.details), "details is an array");
         equal(error.etag, '"2"', "ETag header of the 412 (the current version)");
         const retried = await ok(
           alice.api.PATCH("/api/tags/{id}", {
