@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
+import { docsChecks } from "./docs-page.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [binary, executablePath = "/usr/bin/chromium"] = process.argv.slice(2);
@@ -131,8 +132,9 @@ async function servePage() {
  * @param {string} pageOrigin
  * @param {string} secret
  * @param {string} dataDir
+ * @param {Record<string, string>} [settings] environment that replaces the test's own
  */
-async function startQuillstore(binary, pageOrigin, secret, dataDir) {
+async function startQuillstore(binary, pageOrigin, secret, dataDir, settings = {}) {
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
   const child = spawn(binary, ["serve"], {
@@ -153,6 +155,7 @@ async function startQuillstore(binary, pageOrigin, secret, dataDir) {
       MAX_UPLOAD_SIZE: String(MAX_UPLOAD_BYTES),
       RUST_LOG: process.env.RUST_LOG ?? "warn",
       NO_COLOR: "1",
+      ...settings,
     },
     stdio: "pipe",
   });
@@ -234,6 +237,18 @@ async function main(binary) {
       "the page's checks",
       tab.evaluate((suiteConfig) => window.runSuite(suiteConfig), config),
     );
+    const withoutAuth = async () => {
+      const dir = mkdtempSync(join(tmpdir(), "quillstore-browser-"));
+      dataDirs.add(dir);
+      const server = await startOnFreePort(binary, page.origin, secret, dir, { AUTH_MODE: "none" });
+      const stop = () =>
+        new Promise((resolve) => {
+          server.child.once("exit", resolve);
+          server.child.kill("SIGTERM");
+        }).finally(() => rmSync(dir, { recursive: true, force: true }));
+      return { api: server.api, stop };
+    };
+    outcomes.push(...(await within(60_000, "the docs page's checks", docsChecks(browser, quillstore.api, withoutAuth))));
     return report(outcomes, () => `the page's console:\n${consoleLines.join("\n")}\nquillstore's output:\n${quillstore.log()}`);
   } finally {
     for (const step of cleanup) await within(15_000, "cleanup", Promise.resolve().then(step)).catch(console.error);
