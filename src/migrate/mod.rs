@@ -15,6 +15,7 @@ mod counters;
 mod documents;
 mod messages;
 pub mod progress;
+pub mod relocate;
 mod report;
 pub mod spec;
 
