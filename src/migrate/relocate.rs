@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 use crate::blob::{BlobError, BlobKey, BlobStore, BlobStores};
 use crate::files::{records_with_hash, storage_backend, storage_key};
 use crate::model::{Collection, Document};
-use crate::store::retry::{Attempt, retry_on_conflict};
-use crate::store::{MetadataStore, StoreError};
+use crate::store::MetadataStore;
+use crate::store::retry::edit_document;
 
 /// Blobs moved at once.
 const CONCURRENT_MOVES: usize = 4;
@@ -272,41 +272,28 @@ async fn flip(
     from: &str,
     to: &str,
 ) -> anyhow::Result<bool> {
-    let key = storage_key(record).unwrap_or_default().to_owned();
-    let flipped = retry_on_conflict(FLIP_ATTEMPTS, || async {
-        let current = match metadata
-            .get(Collection::Files, &record.user_id, record.id)
-            .await
-        {
-            Ok(current) => current,
-            Err(StoreError::NotFound) => return Ok(Attempt::Done(false)),
-            Err(error) => return Err(error),
-        };
-        if storage_backend(&current) != from || storage_key(&current) != Some(key.as_str()) {
-            return Ok(Attempt::Done(false));
-        }
-        let mut body = current.body;
-        if let Some(storage) = body.get_mut("storage").and_then(Value::as_object_mut) {
-            storage.insert("backend".to_owned(), to.into());
-        }
-        let written = metadata
-            .replace(
-                Collection::Files,
-                &record.user_id,
-                record.id,
-                current.version,
-                body,
-            )
-            .await;
-        match written {
-            Err(StoreError::NotFound) => Ok(Attempt::Done(false)),
-            written => Ok(Attempt::of_write(written)?.map(|_| true)),
-        }
-    })
-    .await;
-    flipped
-        .map_err(|error| error.or_colliding(|| StoreError::Contended))
-        .context("cannot point it at the new store")
+    let key = storage_key(record).unwrap_or_default();
+    let (user, id) = (&record.user_id, record.id);
+    edit_document(
+        FLIP_ATTEMPTS,
+        || metadata.get(Collection::Files, user, id),
+        |body| {
+            let Some(storage) = body.get_mut("storage").and_then(Value::as_object_mut) else {
+                return false;
+            };
+            let named = |field: &str, value: &str| {
+                storage.get(field).and_then(Value::as_str) == Some(value)
+            };
+            let still_old = named("backend", from) && named("key", key);
+            if still_old {
+                storage.insert("backend".to_owned(), to.into());
+            }
+            still_old
+        },
+        |version, body| metadata.replace(Collection::Files, user, id, version, body),
+    )
+    .await
+    .context("cannot point it at the new store")
 }
 
 /// Removes the new store's copy of `key` when no record of its owner names it any more.
