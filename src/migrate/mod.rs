@@ -16,6 +16,8 @@ mod documents;
 mod messages;
 pub mod progress;
 pub mod relocate;
+#[cfg(test)]
+mod relocate_tests;
 mod report;
 pub mod spec;
 
