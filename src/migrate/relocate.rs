@@ -10,13 +10,13 @@
 //! whose records were all deleted meanwhile is removed again, so nothing is left behind.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use anyhow::Context as _;
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub use super::report::MoveReport;
 use crate::blob::{BlobError, BlobKey, BlobStore, BlobStores};
 use crate::files::{records_with_hash, storage_backend, storage_key};
 use crate::model::{Collection, Document};
@@ -35,53 +35,6 @@ pub struct MoveOptions {
     pub dry_run: bool,
     /// Stop after this many blobs (run again to continue).
     pub limit: Option<u64>,
-}
-
-/// What a move did (or, in a dry run, would do).
-#[derive(Debug, Default)]
-pub struct MoveReport {
-    pub dry_run: bool,
-    /// The backend moved from and to.
-    pub from: &'static str,
-    pub to: &'static str,
-    /// Records that named the old store when the run started, and their distinct blobs.
-    pub records: u64,
-    pub blobs: u64,
-    pub bytes: u64,
-    /// Blobs written to the new store (the others were there already, verified).
-    pub copied: u64,
-    /// Records now naming the new store.
-    pub flipped: u64,
-    /// Records deleted (or moved by someone else) while the run went on.
-    pub gone: u64,
-    /// Records still naming the old store because of a problem (listed).
-    pub problems: Vec<String>,
-    /// Blobs left for the next run (`--limit`).
-    pub left: u64,
-}
-
-impl fmt::Display for MoveReport {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (from, to) = (self.from, self.to);
-        if self.dry_run {
-            return writeln!(
-                formatter,
-                "dry run: {} file record(s) ({} blob(s), {} bytes) still on {from}; nothing was \
-                 written",
-                self.records, self.blobs, self.bytes
-            );
-        }
-        writeln!(
-            formatter,
-            "{from} -> {to}: {} of {} file record(s) moved ({} blob(s) copied and verified, {} \
-             bytes); {} deleted meanwhile; {} blob(s) left by --limit",
-            self.flipped, self.records, self.copied, self.bytes, self.gone, self.left
-        )?;
-        for problem in &self.problems {
-            writeln!(formatter, "  problem: {problem}")?;
-        }
-        Ok(())
-    }
 }
 
 /// What moving one blob (and its records) came to.
