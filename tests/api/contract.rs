@@ -122,7 +122,13 @@ async fn file_lists_and_metadata_carry_ready_links_and_no_storage_internals() {
     let plain = json_body(app.get(&format!("/api/files/{id}/metadata")).await).await;
     assert_eq!(plain, one, "without signedUrls: the metadata as uploaded");
 
-    for refused in ["/api/files?signedUrls=yes", "/api/tags?signedUrls=true"] {
+    for refused in [
+        "/api/files?signedUrls=yes",
+        "/api/tags?signedUrls=true",
+        "/api/files?w=64",
+        "/api/files?signedUrls=true&w=63",
+        "/api/tags?signedUrls=true&w=64",
+    ] {
         assert_error(
             app.get(refused).await,
             StatusCode::BAD_REQUEST,
@@ -130,6 +136,39 @@ async fn file_lists_and_metadata_carry_ready_links_and_no_storage_internals() {
         )
         .await;
     }
+}
+
+/// With variant parameters, the ready links of image files open that variant (a gallery of
+/// thumbnails in one request); other files' links still open their content.
+#[tokio::test]
+async fn ready_links_can_name_a_variant_for_image_files() {
+    let app = spawn_app().await;
+    let photo = crate::helpers::images::jpeg(&crate::helpers::images::halves(200, 100));
+    let image = app.upload(&photo, "photo.jpg", None).await;
+    let text = app.upload(b"not an image", "t.txt", None).await;
+    let page = app.list("/api/files?signedUrls=true&w=64&format=png").await;
+    let anonymous = Api::at(app.address.clone());
+    for item in page["items"].as_array().unwrap() {
+        let url = item["signedUrl"]["url"].as_str().unwrap();
+        let response = anonymous.get(url).await;
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        if item["id"] == image["id"] {
+            assert!(url.contains("w=64") && url.contains("format=png"), "{url}");
+            assert_eq!(header(response.headers(), "content-type"), "image/png");
+            assert!(!header(response.headers(), "x-variant-cache").is_empty());
+        } else {
+            assert_eq!(item["id"], text["id"]);
+            assert!(!url.contains("w="), "{url}");
+            assert_eq!(response.bytes().await.unwrap(), &b"not an image"[..]);
+        }
+    }
+    let id = image["id"].as_str().unwrap();
+    let metadata = app
+        .list(&format!("/api/files/{id}/metadata?signedUrls=true&w=64"))
+        .await;
+    let url = metadata["signedUrl"]["url"].as_str().unwrap();
+    assert!(url.contains("w=64"), "{url}");
+    assert_eq!(anonymous.get(url).await.status(), StatusCode::OK);
 }
 
 /// `/api/files/{id}` is the content: its ETag is the SHA-256 wherever it is given (upload,

@@ -72,7 +72,10 @@ async fn large_files_redirect_to_presigned_urls_a_plain_client_can_follow() {
     assert_eq!(followed.bytes().await.unwrap(), bytes);
     // A redirect for a bearer token is not stored; through a signed link it may be kept as
     // long as both the link and the presigned URL last.
-    assert_eq!(header(first.headers(), "cache-control"), "private, no-store");
+    assert_eq!(
+        header(first.headers(), "cache-control"),
+        "private, no-store"
+    );
     let link = json_body(
         app.post(
             &format!("/api/files/{id}/url"),
@@ -93,7 +96,10 @@ async fn large_files_redirect_to_presigned_urls_a_plain_client_can_follow() {
         .unwrap_or_else(|| panic!("{link_cache}"))
         .parse()
         .unwrap();
-    assert!((1..=120).contains(&max_age), "bounded by the link: {link_cache}");
+    assert!(
+        (1..=120).contains(&max_age),
+        "bounded by the link: {link_cache}"
+    );
     let part = plain_client()
         .get(&third)
         .header("range", "bytes=10-19")

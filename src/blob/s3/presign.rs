@@ -78,7 +78,7 @@ pub(super) async fn download_url(
         window_length(expiry)
     );
     let request = inner
-        .client
+        .presigner
         .get_object()
         .bucket(&inner.config.bucket)
         .key(key)
@@ -101,7 +101,7 @@ pub(super) async fn upload_url(
 ) -> BlobResult<DirectUpload> {
     let start = SystemTime::now();
     let mut request = inner
-        .client
+        .presigner
         .put_object()
         .bucket(&inner.config.bucket)
         .key(key)

@@ -42,22 +42,55 @@ fn link_body(state: &AppState, link: &links::FileLink) -> Value {
     })
 }
 
-/// Adds `signedUrl` (a default-lifetime link, stable within its window) to the file JSON
-/// `item`, which names its `id`.
-pub(super) fn add_signed_url(
-    state: &AppState,
-    user: &UserId,
-    item: &mut serde_json::Map<String, Value>,
+/// The ready links a list or the metadata carries on request (`signedUrls=true`): to each
+/// file's content, or with variant parameters (`w`, `h`, `fit`, `format`) to that variant of
+/// each image file (files of other types still get a link to their content).
+pub(super) struct ReadyLinks {
+    /// The canonical query of the variant asked for.
+    variant: Option<String>,
     now: u64,
-) -> Result<()> {
-    let id = item
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|id| Uuid::try_parse(id).ok())
-        .ok_or_else(|| anyhow::anyhow!("a file record without an id"))?;
-    let link = links::file_link(&state.signer, id, user, None, None, now)?;
-    item.insert("signedUrl".to_owned(), link_body(state, &link));
-    Ok(())
+}
+
+impl ReadyLinks {
+    /// The links a query asks for: none without `signedUrls=true` (variant parameters then
+    /// are a 400); a variant that is not allowed is a 400 like on a download.
+    pub(super) fn asked(
+        state: &AppState,
+        signed_urls: bool,
+        variant: &VariantQuery,
+    ) -> Result<Option<Self>> {
+        if !signed_urls {
+            if !variant.is_empty() {
+                return Err(ApiError::bad_request(
+                    "w, h, fit and format choose the variant of signedUrl: they need \
+                     signedUrls=true",
+                ));
+            }
+            return Ok(None);
+        }
+        let spec = VariantSpec::parse(variant, &state.config.images.variant_sizes)?;
+        Ok(Some(Self {
+            variant: spec.as_ref().map(VariantSpec::canonical_query),
+            now: unix_now(),
+        }))
+    }
+
+    /// Adds `signedUrl` (a default-lifetime link, stable within its window) to the file JSON
+    /// `item` of file `id`.
+    pub(super) fn add(
+        &self,
+        state: &AppState,
+        user: &UserId,
+        id: Uuid,
+        item: &mut serde_json::Map<String, Value>,
+    ) -> Result<()> {
+        let mime_type = item.get("mimeType").and_then(Value::as_str);
+        let has_variants = mime_type.is_some_and(|mime| SOURCE_TYPES.contains(&mime));
+        let variant = self.variant.as_deref().filter(|_| has_variants);
+        let link = links::file_link(&state.signer, id, user, variant, None, self.now)?;
+        item.insert("signedUrl".to_owned(), link_body(state, &link));
+        Ok(())
+    }
 }
 
 /// The optional body of `POST /api/files/{id}/url`.

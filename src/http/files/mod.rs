@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use self::link::ReadyLinks;
 use super::extract::{
     ApiQuery, CurrentUser, DocumentId, IfMatch, IfMatchTag, JsonObject, Precondition,
     TagPrecondition,
@@ -32,8 +33,8 @@ use crate::config::Config;
 use crate::error::{ApiError, Result};
 use crate::files::FileStores;
 use crate::files::removal;
-use crate::files::signing::unix_now;
 use crate::http::AppState;
+use crate::images::VariantQuery;
 use crate::model::Collection;
 use crate::model::file::File;
 
@@ -134,12 +135,15 @@ async fn list_files(
         Some(text) => parse_bool("signedUrls", text)?,
         None => false,
     };
+    let links = ReadyLinks::asked(&state, signed, &params.variant())?;
     let axum::Json(mut page) = resource::list::<File>(&state, &user, params, &File::LIST).await?;
-    if signed {
-        let now = unix_now();
+    if let Some(links) = links {
         for item in page["items"].as_array_mut().into_iter().flatten() {
             if let Value::Object(item) = item {
-                link::add_signed_url(&state, &user, item, now)?;
+                let id = item.get("id").and_then(Value::as_str);
+                let id = id.and_then(|id| uuid::Uuid::try_parse(id).ok());
+                let id = id.ok_or_else(|| anyhow::anyhow!("a file record without an id"))?;
+                links.add(&state, &user, id, item)?;
             }
         }
     }
@@ -151,6 +155,10 @@ async fn list_files(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct MetadataQuery {
     signed_urls: Option<bool>,
+    w: Option<String>,
+    h: Option<String>,
+    fit: Option<String>,
+    format: Option<String>,
 }
 
 /// A file's metadata (`ETag`: its version); with `signedUrls=true` it carries a ready
@@ -161,14 +169,17 @@ async fn get_metadata(
     DocumentId(id): DocumentId,
     ApiQuery(query): ApiQuery<MetadataQuery>,
 ) -> Result<axum::response::Response> {
+    let variant = VariantQuery {
+        w: query.w,
+        h: query.h,
+        fit: query.fit,
+        format: query.format,
+    };
+    let links = ReadyLinks::asked(&state, query.signed_urls == Some(true), &variant)?;
     let stored = state.store.get(Collection::Files, &user, id).await?;
     let mut document = resource::visible::<File>(stored);
-    if query.signed_urls == Some(true) {
-        let mut body = std::mem::take(&mut document.body);
-        body.insert("id".to_owned(), Value::String(id.to_string()));
-        link::add_signed_url(&state, &user, &mut body, unix_now())?;
-        body.remove("id");
-        document.body = body;
+    if let Some(links) = links {
+        links.add(&state, &user, id, &mut document.body)?;
     }
     Ok(resource::document_response(StatusCode::OK, &document, None))
 }

@@ -95,12 +95,34 @@ pub fn schemas(url_request: Vec<(String, RefOr<Schema>)>) -> Vec<(String, RefOr<
     schemas
 }
 
+/// The variant a ready `signedUrl` links, for image files (others get their content).
+fn ready_link_variant(op: Op) -> Op {
+    let side = || integer(1, Some(u64::from(crate::config::MAX_VARIANT_SIDE)));
+    op.query(
+        "w",
+        side(),
+        "with `signedUrls=true`: image files' `signedUrl` links this variant (width, one of \
+         `IMAGE_VARIANT_SIZES`); other files' links their content",
+    )
+    .query("h", side(), "with `signedUrls=true`: the variant's height")
+    .query(
+        "fit",
+        one_of(&["cover", "contain"]),
+        "with `signedUrls=true`: the variant's fit",
+    )
+    .query(
+        "format",
+        one_of(&["webp", "jpeg", "png"]),
+        "with `signedUrls=true`: the variant's encoding",
+    )
+}
+
 fn file(op: Op) -> Op {
     op.path_id("id", "the file's id")
 }
 
 pub fn list(spec: &ListSpec) -> Op {
-    list_params(
+    let op = list_params(
         Op::new("listFiles", TAG, "List files"),
         spec,
         &crate::http::list::ListExtras::NONE,
@@ -110,8 +132,8 @@ pub fn list(spec: &ListSpec) -> Op {
         boolean(),
         "each item carries `signedUrl`, a ready link to its content (no `POST .../url` per \
          file)",
-    )
-    .json(200, "a page", reference("FilePage"))
+    );
+    ready_link_variant(op).json(200, "a page", reference("FilePage"))
 }
 
 pub fn upload() -> Op {
@@ -281,13 +303,12 @@ pub fn delete() -> Op {
 }
 
 pub fn get_metadata() -> Op {
-    file(Op::new("getFileMetadata", TAG, "Read a file's metadata"))
-        .query(
-            "signedUrls",
-            boolean(),
-            "the metadata carries `signedUrl`, a ready link to the content",
-        )
-        .document(200, "the metadata", "File")
+    let op = file(Op::new("getFileMetadata", TAG, "Read a file's metadata")).query(
+        "signedUrls",
+        boolean(),
+        "the metadata carries `signedUrl`, a ready link to the content",
+    );
+    ready_link_variant(op).document(200, "the metadata", "File")
 }
 
 pub fn update_metadata() -> Op {
