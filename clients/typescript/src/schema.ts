@@ -2361,6 +2361,7 @@ export interface components {
         Services: {
             metadata: components["schemas"]["ServiceHealth"];
             blobs: components["schemas"]["ServiceHealth"];
+            blobsFallback?: components["schemas"]["ServiceHealth"] | null;
         };
         /**
          * @example {
@@ -5451,6 +5452,14 @@ export interface operations {
                 mimePrefix?: string;
                 /** @description each item carries `signedUrl`, a ready link to its content (no `POST .../url` per file) */
                 signedUrls?: boolean;
+                /** @description with `signedUrls=true`: image files' `signedUrl` links this variant (width, one of `IMAGE_VARIANT_SIZES`); other files' links their content */
+                w?: number;
+                /** @description with `signedUrls=true`: the variant's height */
+                h?: number;
+                /** @description with `signedUrls=true`: the variant's fit */
+                fit?: "cover" | "contain";
+                /** @description with `signedUrls=true`: the variant's encoding */
+                format?: "webp" | "jpeg" | "png";
             };
             header?: never;
             path?: never;
@@ -5738,6 +5747,14 @@ export interface operations {
             query?: {
                 /** @description the metadata carries `signedUrl`, a ready link to the content */
                 signedUrls?: boolean;
+                /** @description with `signedUrls=true`: image files' `signedUrl` links this variant (width, one of `IMAGE_VARIANT_SIZES`); other files' links their content */
+                w?: number;
+                /** @description with `signedUrls=true`: the variant's height */
+                h?: number;
+                /** @description with `signedUrls=true`: the variant's fit */
+                fit?: "cover" | "contain";
+                /** @description with `signedUrls=true`: the variant's encoding */
+                format?: "webp" | "jpeg" | "png";
             };
             header?: never;
             path: {
