@@ -77,12 +77,16 @@ export class SignedLinks {
 
   /**
    * Keeps the links that files brought along: the items of `GET /api/files?signedUrls=true`,
-   * or a file's metadata with `signedUrls=true`. They are links with the server's defaults,
-   * kept for `url(id, {})` (and `url(id)` when this object's own request is `{}`).
+   * or a file's metadata with `signedUrls=true`. They are links with the server's default
+   * lifetime, kept for `url(id, {})`; when the list asked for a variant (`w`, `h`, `fit`,
+   * `format`), pass the same `variant` so they are kept for `url(id, { variant })`.
    */
-  rememberFiles(files: Iterable<{ id: string; signedUrl?: { url: string; expiresAt: string } | null }>) {
+  rememberFiles(
+    files: Iterable<{ id: string; signedUrl?: { url: string; expiresAt: string } | null }>,
+    variant?: SignedUrlRequest["variant"],
+  ) {
     for (const file of files) {
-      if (file.signedUrl) this.remember(file.id, file.signedUrl, {});
+      if (file.signedUrl) this.remember(file.id, file.signedUrl, variant ? { variant } : {});
     }
   }
 

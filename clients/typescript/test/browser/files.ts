@@ -95,11 +95,24 @@ export function fileChecks({ config, alice, made, need }: Context): Check[] {
           /max-age=[1-9]/.test(cacheControl) && !/no-store|no-cache/.test(cacheControl),
           `Cache-Control lets the browser reuse it: ${cacheControl}`,
         );
-        const thumb = await links.url(fileId, { variant: { w: 64, h: 64, fit: "cover", format: "webp" } });
+        const variant = { w: 64, h: 64, fit: "cover", format: "webp" } as const;
+        const thumb = await links.url(fileId, { variant });
         expect(thumb !== first, "the variant has its own link");
         const small = await render(thumb);
         equal([small.naturalWidth, small.naturalHeight], [64, 64], "variant size");
         small.remove();
+        // A gallery of thumbnails from one request: the list's links open the variant.
+        const { data: gallery } = await ok(
+          alice.api.GET("/api/files", { params: { query: { signedUrls: true, ...variant } } }),
+        );
+        const listedLink = gallery.items.find((file) => file.id === fileId)?.signedUrl?.url ?? "";
+        expect(/[?&]w=64&h=64/.test(listedLink), `the list's link names the variant: ${listedLink}`);
+        const thumbs = new SignedLinks(alice);
+        thumbs.rememberFiles(gallery.items, variant);
+        equal(await thumbs.url(fileId, { variant }), listedLink, "SignedLinks hands out the list's variant link");
+        const listedThumb = await render(listedLink);
+        equal([listedThumb.naturalWidth, listedThumb.naturalHeight], [64, 64], "the list's variant link");
+        listedThumb.remove();
       },
     ],
     [
