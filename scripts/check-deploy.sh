@@ -179,7 +179,7 @@ step "hadolint Dockerfile Dockerfile.allinone"
 
 # --- 3. shell scripts -------------------------------------------------------------------------
 
-mapfile -t scripts < <(find . \( -path ./target -o -path ./.git \) -prune -o -name '*.sh' -type f -print | sort)
+mapfile -t scripts < <(find . \( -path ./target -o -path ./.git -o -name node_modules \) -prune -o -name '*.sh' -type f -print | sort)
 scripts+=(.ci/run)
 step "shellcheck ${scripts[*]}"
 shellcheck -x "${scripts[@]}"

@@ -84,12 +84,18 @@ else
   stop_garage
 fi
 unset S3_ENDPOINT S3_REGION S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY
+# run_logged COMMAND...: a pass whose output goes to the log too; its failure fails the run.
+run_logged() {
+  local code
+  set +e
+  "$@" 2>&1 | tee -a "$log"
+  code=${PIPESTATUS[0]}
+  set -e
+  [ "$code" -eq 0 ] || status=$code
+}
+
 echo "==> scripts/fuzz.sh: schemathesis against a running server (with and without a token)"
-set +e
-scripts/fuzz.sh 2>&1 | tee -a "$log"
-fuzz_status=${PIPESTATUS[0]}
-set -e
-[ "$fuzz_status" -eq 0 ] || status=$fuzz_status
+run_logged scripts/fuzz.sh
 
 echo "==> deployment files and the all-in-one start script"
 set +e
@@ -102,6 +108,11 @@ else
   echo "test result: FAILED. 0 passed; 1 failed; 0 ignored (scripts/check-deploy.sh)" >>"$log"
   status=$deploy_status
 fi
+echo "==> scripts/check-ts-client.sh: the TypeScript client's types against docs/openapi.json, tsc"
+run_logged scripts/check-ts-client.sh
+echo "==> scripts/browser/run.sh: the TypeScript client in Chromium against a live quillstore"
+run_logged scripts/browser/run.sh
+
 skipped_tests=$(wc -l <"$skips")
 if [ "$skipped_tests" -gt 0 ]; then
   echo "==> SKIPPED: $skipped_tests test runs did not apply to their pass:"

@@ -4,7 +4,7 @@
 //!
 //! Each concern has its own module that parses, checks and describes its settings: `server`
 //! (listen address, request limits), `backend` and `mongodb` (metadata), `auth`, `cors`,
-//! `logging`, `guard` (rate limits, `/metrics`), `files`, `images` (variants) and `s3`. Shared value parsers are
+//! `public_url`, `logging`, `guard` (rate limits, `/metrics`), `files`, `images` (variants) and `s3`. Shared value parsers are
 //! in `values`. This file only assembles them, in the order problems and `check-config`
 //! lines have always been listed.
 
@@ -24,6 +24,7 @@ mod guard;
 mod images;
 mod logging;
 mod mongodb;
+mod public_url;
 mod raw;
 mod s3;
 mod secret;
@@ -43,6 +44,7 @@ pub use self::guard::GuardConfig;
 pub use self::images::{ImageConfig, MAX_VARIANT_SIDE};
 pub use self::logging::LogFormat;
 pub use self::mongodb::MongoConfig;
+pub use self::public_url::PublicBaseUrl;
 pub use self::raw::RawConfig;
 pub use self::s3::{ChecksumMode, S3Config, S3Mode};
 pub use self::secret::Secret;
@@ -60,6 +62,8 @@ pub struct Config {
     pub mongodb: Option<MongoConfig>,
     pub auth: AuthConfig,
     pub cors_allowed_origins: CorsOrigins,
+    /// `PUBLIC_BASE_URL`: where returned URLs point (relative paths when unset).
+    pub public_base_url: PublicBaseUrl,
     pub max_json_bytes: usize,
     pub max_import_bytes: usize,
     pub request_timeout: Duration,
@@ -109,6 +113,7 @@ impl Config {
         let data = DataSettings::parse(&raw, &mut check);
         let auth = AuthConfig::parse(&raw, &listen.host, &mut check);
         let cors_allowed_origins = CorsOrigins::parse(&raw, &mut check);
+        let public_base_url = PublicBaseUrl::parse(&raw, &mut check);
         let limits = RequestLimits::parse(&raw, &mut check);
         let log_format = LogFormat::parse(&raw, &mut check);
         let files = FilesConfig::parse(&raw, &mut check);
@@ -140,6 +145,7 @@ impl Config {
             mongodb: data.mongodb,
             auth,
             cors_allowed_origins,
+            public_base_url,
             max_json_bytes: limits.max_json_bytes,
             max_import_bytes: limits.max_import_bytes,
             request_timeout: limits.request_timeout,
@@ -166,6 +172,7 @@ impl Config {
         self.describe_data(&mut lines);
         self.auth.describe(&mut lines);
         self.cors_allowed_origins.describe(&mut lines);
+        self.public_base_url.describe(&mut lines);
         self.describe_request_limits(&mut lines);
         self.log_format.describe(&mut lines);
         self.guard.describe(&mut lines);

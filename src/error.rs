@@ -37,7 +37,7 @@ pub enum ApiError {
     #[error("{message}")]
     BadRequest {
         message: String,
-        details: Option<Value>,
+        details: Vec<FieldError>,
     },
     #[error("authentication required")]
     Unauthorized(String),
@@ -54,10 +54,15 @@ pub enum ApiError {
     #[error("{message}")]
     Conflict {
         message: String,
-        details: Option<Value>,
+        details: Vec<FieldError>,
     },
-    #[error("the document changed since the version in If-Match")]
-    PreconditionFailed,
+    /// `If-Match` names another state than the current one, whose ETag (quoted, as the
+    /// header carries it) is sent back when known.
+    #[error(
+        "the resource changed since the ETag in If-Match: re-read it (GET), re-apply the \
+         change, and send the new ETag in If-Match"
+    )]
+    PreconditionFailed { current_etag: Option<String> },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -81,7 +86,22 @@ impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::BadRequest {
             message: message.into(),
-            details: None,
+            details: Vec::new(),
+        }
+    }
+
+    /// A 409 that names no field.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict {
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// A 412 whose answer carries `current_etag` (the quoted ETag of the current state).
+    pub fn precondition_failed(current_etag: impl Into<String>) -> Self {
+        Self::PreconditionFailed {
+            current_etag: Some(current_etag.into()),
         }
     }
 
@@ -89,7 +109,7 @@ impl ApiError {
     pub fn bad_fields(message: impl Into<String>, fields: Vec<FieldError>) -> Self {
         Self::BadRequest {
             message: message.into(),
-            details: Some(json!(fields)),
+            details: fields,
         }
     }
 
@@ -113,7 +133,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -134,7 +154,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RequestTimeout(_) => "request_timeout",
             Self::Conflict { .. } => "conflict",
-            Self::PreconditionFailed => "precondition_failed",
+            Self::PreconditionFailed { .. } => "precondition_failed",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
@@ -154,19 +174,19 @@ impl ApiError {
         }
     }
 
-    fn details(&self) -> Value {
+    /// Always an array: the fields at fault, empty when the error names none.
+    fn details(&self) -> &[FieldError] {
         match self {
-            Self::BadRequest { details, .. } | Self::Conflict { details, .. } => {
-                details.clone().unwrap_or(Value::Null)
-            }
-            Self::Validation(fields) => json!(fields),
-            _ => Value::Null,
+            Self::BadRequest { details, .. } | Self::Conflict { details, .. } => details,
+            Self::Validation(fields) => fields,
+            _ => &[],
         }
     }
 }
 
-/// The envelope body, also used by middleware that answers without a handler.
-pub fn envelope(code: &str, message: &str, details: Value) -> Value {
+/// The envelope body, also used by middleware that answers without a handler; `details` is
+/// always an array of [`FieldError`].
+pub fn envelope(code: &str, message: &str, details: &[FieldError]) -> Value {
     json!({"error": {"code": code, "message": message, "details": details}})
 }
 
@@ -189,6 +209,13 @@ impl IntoResponse for ApiError {
                 retry_after_secs, ..
             } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            Self::PreconditionFailed {
+                current_etag: Some(etag),
+            } => {
+                if let Ok(value) = HeaderValue::from_str(etag) {
+                    headers.insert(header::ETAG, value);
+                }
             }
             Self::RangeNotSatisfiable { size } => {
                 if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
@@ -224,16 +251,17 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound,
-            StoreError::VersionMismatch => Self::PreconditionFailed,
+            StoreError::VersionMismatch => Self::PreconditionFailed { current_etag: None },
             StoreError::Duplicate { field, existing_id } => Self::Conflict {
                 message: format!("a document with this {field} already exists"),
-                details: Some(json!({"field": field, "existingId": existing_id})),
+                details: vec![
+                    FieldError::new(&field, format!("is taken by document {existing_id}"))
+                        .with_existing_id(existing_id),
+                ],
             },
-            StoreError::Contended => Self::Conflict {
-                message: "concurrent writers kept colliding on the same documents; retry"
-                    .to_owned(),
-                details: None,
-            },
+            StoreError::Contended => {
+                Self::conflict("concurrent writers kept colliding on the same documents; retry")
+            }
             StoreError::Unavailable(message) => {
                 tracing::warn!(%message, "store unavailable");
                 Self::unavailable("a storage backend is unavailable, try again shortly")

@@ -26,8 +26,12 @@ pub struct DeliveryRequest {
 pub enum Delivery {
     /// quillstore streams the bytes itself (ranges passed on to the store).
     Stream,
-    /// The client fetches the bytes from this URL (a presigned GET or `S3_PUBLIC_URL`).
-    Redirect(String),
+    /// The client fetches the bytes from `url` (a presigned GET or `S3_PUBLIC_URL`), which
+    /// stays valid at least `valid_for` (`None`: it does not expire).
+    Redirect {
+        url: String,
+        valid_for: Option<Duration>,
+    },
 }
 
 /// A direct upload to place: `size` bytes (with their SHA-256 when the client gave it) to
@@ -51,8 +55,8 @@ impl BlobStore {
     ) -> BlobResult<Delivery> {
         match self {
             Self::S3(store) if redirects(request.redirect, request.redirect_threshold, size) => {
-                let url = store.download_url(key, &request.overrides).await?;
-                Ok(Delivery::Redirect(url))
+                let (url, valid_for) = store.download_url(key, &request.overrides).await?;
+                Ok(Delivery::Redirect { url, valid_for })
             }
             Self::S3(_) | Self::Fs(_) => Ok(Delivery::Stream),
         }

@@ -281,13 +281,14 @@ impl S3BlobStore {
     }
 
     /// A URL that serves the blob without quillstore: `S3_PUBLIC_URL` + key, or a GET
-    /// presigned at the start of the current window (so repeated requests get the same URL).
-    /// Reached through `BlobStore::delivery`.
+    /// presigned at the start of the current window (so repeated requests get the same URL),
+    /// with the least time it stays valid (`None`: forever). Reached through
+    /// `BlobStore::delivery`.
     pub(super) async fn download_url(
         &self,
         key: &BlobKey,
         overrides: &DownloadOverrides,
-    ) -> BlobResult<String> {
+    ) -> BlobResult<(String, Option<std::time::Duration>)> {
         presign::download_url(&self.inner, self.object_key(key), overrides).await
     }
 

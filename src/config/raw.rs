@@ -60,6 +60,9 @@ pub struct RawConfig {
     /// Comma-separated origins allowed by CORS, or `*`.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS")]
     pub cors_allowed_origins: Option<String>,
+    /// Base URL clients reach the API on; returned URLs become absolute on it.
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
     /// Largest JSON request body (bytes, or with KiB/MiB suffix).
     #[arg(long, env = "MAX_JSON_BYTES")]
     pub max_json_bytes: Option<String>,

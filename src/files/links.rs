@@ -1,5 +1,12 @@
 //! The decisions around signed links: who the caller of a route open to them is (a signed
-//! link or a bearer token, never a mix), and how long a new link to a file lives.
+//! link or a bearer token, never a mix), how long a new link to a file lives, and how long a
+//! browser may keep what a link served.
+//!
+//! Links are stable: the expiry is rounded up to the next multiple of a window (the lifetime
+//! asked for, at most [`MAX_WINDOW_SECS`]), so every request for the same file, user,
+//! variant and lifetime within one window gets the same URL, and a re-rendered `<img>` hits
+//! the browser cache. A link always lives at least the lifetime asked for, and less than that
+//! plus one window.
 
 use uuid::Uuid;
 
@@ -41,6 +48,25 @@ pub fn caller(
     verified.map_err(|problem| ApiError::Unauthorized(problem.to_string()))
 }
 
+/// The longest window within which requests for a link get the same URL.
+pub const MAX_WINDOW_SECS: u64 = 5 * 60;
+
+/// The expiry of a link asked at `now` for `lifetime` seconds: `now + lifetime` rounded up to
+/// a multiple of the window (`lifetime`, at most [`MAX_WINDOW_SECS`]).
+pub fn stable_expiry(now: u64, lifetime: u64) -> u64 {
+    let window = lifetime.clamp(1, MAX_WINDOW_SECS);
+    (now + lifetime).div_ceil(window) * window
+}
+
+/// `Cache-Control` of a response served through a link that expires at `expires`: the
+/// browser may keep it for the rest of the link's life (the bytes under a link never change).
+pub fn link_cache_control(expires: u64, now: u64) -> String {
+    format!(
+        "private, max-age={}, immutable",
+        expires.saturating_sub(now)
+    )
+}
+
 /// A link handed to a client: the path and query that serve the file, and when it stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileLink {
@@ -49,8 +75,8 @@ pub struct FileLink {
 }
 
 /// A link to file `id` of `user` (or to its variant with the canonical query `variant`)
-/// living `requested` seconds from `now` (default 15 minutes, at most an hour; anything else
-/// is a 422 on `expiresIn`).
+/// living at least `requested` seconds from `now` (default 15 minutes, at most an hour;
+/// anything else is a 422 on `expiresIn`), the same URL throughout its window.
 pub fn file_link(
     signer: &UrlSigner,
     id: Uuid,
@@ -66,7 +92,7 @@ pub fn file_link(
             format!("must be 1-{MAX_LIFETIME_SECS} seconds"),
         ));
     }
-    let expires = now + lifetime;
+    let expires = stable_expiry(now, lifetime);
     Ok(FileLink {
         url: match variant {
             Some(variant) => signer.signed_variant_path(id, variant, user, expires),
@@ -97,7 +123,7 @@ mod tests {
     fn a_link_lets_its_user_in_until_it_expires_and_only_for_its_purpose() {
         let (signer, id, user) = (signer(), Uuid::now_v7(), UserId::local());
         let link = file_link(&signer, id, &user, None, Some(60), 1_000).unwrap();
-        assert_eq!(link.expires_at, Timestamp::from_millis(1_060_000));
+        assert_eq!(link.expires_at, Timestamp::from_millis(1_080_000));
         let signed = query_of(&link.url);
         let download = |now| {
             caller(
@@ -109,8 +135,8 @@ mod tests {
                 no_bearer,
             )
         };
-        assert_eq!(download(1_060).unwrap(), user);
-        assert!(matches!(download(1_061), Err(ApiError::Unauthorized(_))));
+        assert_eq!(download(1_080).unwrap(), user);
+        assert!(matches!(download(1_081), Err(ApiError::Unauthorized(_))));
         let upload = caller(
             &signer,
             LinkPurpose::Upload,
@@ -132,6 +158,29 @@ mod tests {
     }
 
     #[test]
+    fn links_are_the_same_within_a_window_and_live_at_least_what_was_asked() {
+        let (signer, id, user) = (signer(), Uuid::now_v7(), UserId::local());
+        let at = |now| file_link(&signer, id, &user, None, Some(900), now).unwrap();
+        assert_eq!(at(1_201).url, at(1_500).url);
+        assert_ne!(at(1_500).url, at(1_501).url);
+        for now in [0, 1, 299, 300, 301, 3_599] {
+            for lifetime in [1, 60, 299, 300, 301, 900, 3_600] {
+                let expires = stable_expiry(now, lifetime);
+                assert!(expires >= now + lifetime, "{now} {lifetime}");
+                assert!(expires < now + lifetime + MAX_WINDOW_SECS.min(lifetime).max(1));
+            }
+        }
+        assert_eq!(
+            link_cache_control(1_500, 1_200),
+            "private, max-age=300, immutable"
+        );
+        assert_eq!(
+            link_cache_control(1_500, 1_600),
+            "private, max-age=0, immutable"
+        );
+    }
+
+    #[test]
     fn without_link_parameters_the_bearer_token_decides() {
         let signer = signer();
         let empty = SignedQuery::default();
@@ -147,6 +196,8 @@ mod tests {
         let (signer, id, user) = (signer(), Uuid::now_v7(), UserId::local());
         let default = file_link(&signer, id, &user, None, None, 0).unwrap();
         assert_eq!(default.expires_at, Timestamp::from_millis(900_000));
+        let later = file_link(&signer, id, &user, None, None, 1).unwrap();
+        assert_eq!(later.expires_at, Timestamp::from_millis(1_200_000));
         assert!(file_link(&signer, id, &user, None, Some(3_600), 0).is_ok());
         for refused in [0, 3_601] {
             let error = file_link(&signer, id, &user, None, Some(refused), 0).unwrap_err();

@@ -123,9 +123,9 @@ async fn a_record_that_is_not_deleted_keeps_its_blob() {
     let stores = Stores::open().await;
     let user = UserId::local();
     let record = stores.upload(&user, b"hello").await;
-    let refused = async { Err::<(), _>(ApiError::PreconditionFailed) };
+    let refused = async { Err::<(), _>(ApiError::PreconditionFailed { current_etag: None }) };
     let removed = remove_file(stores.borrow(), &user, record.id, refused).await;
-    assert!(matches!(removed, Err(ApiError::PreconditionFailed)));
+    assert!(matches!(removed, Err(ApiError::PreconditionFailed { .. })));
     assert!(stores.blob_exists(&record).await);
     let stored = stores
         .metadata

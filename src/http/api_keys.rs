@@ -107,10 +107,7 @@ async fn reveal_api_key(
         // instance lacks) is refused, never guessed at; the error names keys by fingerprint.
         let plaintext = state.keyring.open(&sealed, &user, id).map_err(|error| {
             tracing::error!(api_key = %id, error = %error, "a stored API key does not open");
-            ApiError::Conflict {
-                message: format!("the stored key cannot be decrypted: {error}"),
-                details: None,
-            }
+            ApiError::conflict(format!("the stored key cannot be decrypted: {error}"))
         })?;
         let mut body = current.body.clone();
         body.insert(

@@ -1,20 +1,23 @@
 //! The machine-readable contract and its page: `GET /api/openapi.json` (the OpenAPI 3.1
 //! document built from the route table) and `GET /api/docs` (Swagger UI). The UI's files are
 //! compiled into the binary (`assets/docs/`), so the page needs no network beyond this server.
+//! `GET /favicon.ico` answers 204, so the page's console shows no 404.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Extension, Path};
-use axum::http::{HeaderValue, header};
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::{Content, ObjectBuilder};
 
 use super::openapi::{Access, Op, one_of, string};
 use super::routes::{Endpoint, Routes};
+use crate::config::AuthConfig;
 use crate::error::{ApiError, Result};
+use crate::http::AppState;
 
 /// The serialized document, built once when the router is.
 #[derive(Clone)]
@@ -72,8 +75,14 @@ pub fn routes() -> Routes {
         )
         .response(200, text("the file", &["text/javascript", "text/css"]))
         .errors(&[404]);
+    let icon = op(
+        "getFavicon",
+        "The documentation page's icon: none (204), so the page never gets a 404",
+    )
+    .response(204, ResponseBuilder::new().description("no icon"));
     Routes::new()
         .endpoint("/api/openapi.json", Endpoint::get(get_openapi, document))
+        .endpoint("/favicon.ico", Endpoint::get(get_favicon, icon))
         .endpoint("/api/docs", Endpoint::get(get_docs, page))
         .endpoint(
             "/api/docs/assets/{name}",
@@ -92,14 +101,29 @@ async fn get_openapi(Extension(OpenApiJson(document)): Extension<OpenApiJson>) -
         .into_response()
 }
 
-async fn get_docs() -> Response {
+/// The page; with `AUTH_MODE=none` it says so (`data-auth-mode="none"` on its body), and
+/// `docs.js` then hides the Authorize button and the locks: there is nothing to authorize.
+async fn get_docs(State(state): State<AppState>) -> Response {
+    let page = match state.config.auth {
+        AuthConfig::None => PAGE.replacen("<body>", "<body data-auth-mode=\"none\">", 1),
+        AuthConfig::Jwt { .. } => PAGE.to_owned(),
+    };
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CONTENT_SECURITY_POLICY, PAGE_POLICY),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        PAGE,
+        page,
+    )
+        .into_response()
+}
+
+/// Browsers ask for `/favicon.ico` whatever the page says; there is none, and that is no error.
+async fn get_favicon() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, "public, max-age=86400")],
     )
         .into_response()
 }

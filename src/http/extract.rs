@@ -148,6 +148,59 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+/// `If-Match` on a URL whose ETag is not a version but a content hash (`/api/files/{id}`):
+/// `*` or a list of entity tags, compared strongly (a weak tag never matches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagPrecondition {
+    None,
+    Any,
+    Tags(Vec<String>),
+}
+
+impl TagPrecondition {
+    /// Whether a resource whose ETag is `"current"` (given without quotes) may be written.
+    pub fn admits(&self, current: &str) -> bool {
+        match self {
+            Self::None | Self::Any => true,
+            Self::Tags(tags) => tags.iter().any(|tag| tag == current),
+        }
+    }
+}
+
+pub struct IfMatchTag(pub TagPrecondition);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatchTag {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(IF_MATCH) else {
+            return Ok(Self(TagPrecondition::None));
+        };
+        let malformed = || {
+            ApiError::bad_request(
+                "If-Match must be * or the ETag a GET of this URL returned, quoted (\"<sha256>\")",
+            )
+        };
+        let text = value.to_str().map_err(|_| malformed())?.trim();
+        if text == "*" {
+            return Ok(Self(TagPrecondition::Any));
+        }
+        let tags = text
+            .split(',')
+            .map(str::trim)
+            .filter(|tag| !tag.starts_with("W/"))
+            .map(|tag| {
+                tag.strip_prefix('"')
+                    .and_then(|rest| rest.strip_suffix('"'))
+                    .filter(|inner| !inner.contains('"'))
+                    .map(str::to_owned)
+                    .ok_or_else(malformed)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self(TagPrecondition::Tags(tags)))
+    }
+}
+
 /// Query parameters deserialized into `T`; a bad or unknown parameter is a 400.
 pub struct ApiQuery<T>(pub T);
 

@@ -31,6 +31,13 @@ pub struct ListParams {
     pub chat_id: Option<String>,
     pub source: Option<String>,
     pub provider: Option<String>,
+    /// Files only: each item carries a ready `signedUrl` (see `http::files`), to the variant
+    /// `w`, `h`, `fit`, `format` name for image files.
+    pub signed_urls: Option<String>,
+    pub w: Option<String>,
+    pub h: Option<String>,
+    pub fit: Option<String>,
+    pub format: Option<String>,
 }
 
 /// What a list accepts beyond [`ListSpec`]: more sorts and filters on one field's value.
@@ -125,6 +132,16 @@ struct Cursor {
 }
 
 impl ListParams {
+    /// The variant parameters (files with `signedUrls=true`).
+    pub fn variant(&self) -> crate::images::VariantQuery {
+        crate::images::VariantQuery {
+            w: self.w.clone(),
+            h: self.h.clone(),
+            fit: self.fit.clone(),
+            format: self.format.clone(),
+        }
+    }
+
     /// The value of a field filter's parameter.
     fn field_param(&self, name: &str) -> Option<&String> {
         match name {
@@ -207,6 +224,11 @@ impl ListParams {
                 field: "isFavorite",
                 value: Value::Bool(parse_bool("favorite", favorite)?),
             });
+        }
+        if (self.signed_urls.is_some() || !self.variant().is_empty()) && !spec.files {
+            return Err(ApiError::bad_request(
+                "signedUrls, w, h, fit and format are supported only for files",
+            ));
         }
         if spec.files {
             filters.extend(self.file_filters()?);
@@ -355,7 +377,7 @@ fn decode_cursor(text: &str, sort_name: &str, sort: SortField) -> Result<(SortVa
     Ok((cursor.key, cursor.id))
 }
 
-fn parse_bool(name: &str, text: &str) -> Result<bool> {
+pub fn parse_bool(name: &str, text: &str) -> Result<bool> {
     match text {
         "true" => Ok(true),
         "false" => Ok(false),

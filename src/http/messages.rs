@@ -10,13 +10,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::extract::{
     ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject, MessagePath, Precondition,
 };
-use super::list::MAX_LIMIT;
 use super::openapi::messages as docs;
 use super::resource::{
     check_fields, check_precondition, check_references, document_response, merge, parse,
@@ -38,7 +37,7 @@ pub fn routes() -> Routes {
     Routes::new()
         .endpoint(
             "/api/chats/{id}/messages",
-            Endpoint::get(list_messages, docs::list())
+            Endpoint::get(super::message_page::list_messages, docs::list())
                 .and(Endpoint::post(append_message, docs::append())),
         )
         .endpoint(
@@ -58,49 +57,6 @@ pub fn routes() -> Routes {
         .schemas(docs::schemas(super::openapi::with_dependencies::<
             SelectSwipe,
         >()))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PageParams {
-    after: Option<u64>,
-    before: Option<u64>,
-    latest: Option<bool>,
-    limit: Option<usize>,
-    include_swipes: Option<bool>,
-}
-
-async fn list_messages(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    DocumentId(chat_id): DocumentId,
-    ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<axum::Json<Value>> {
-    let limit = params.limit.unwrap_or(50);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit must be 1-{MAX_LIMIT}"
-        )));
-    }
-    let latest = params.latest.unwrap_or(false);
-    if latest && (params.after.is_some() || params.before.is_some()) {
-        return Err(ApiError::bad_request(
-            "latest cannot be combined with after or before",
-        ));
-    }
-    let query = MessageQuery {
-        user,
-        chat_id,
-        after: params.after,
-        before: params.before,
-        latest,
-        limit,
-        include_swipes: params.include_swipes.unwrap_or(false),
-    };
-    let page = state.store.page_messages(&query).await?;
-    Ok(axum::Json(
-        json!({"items": page.items, "hasMore": page.has_more}),
-    ))
 }
 
 fn location(chat_id: Uuid) -> String {
@@ -210,10 +166,7 @@ async fn update_attempt(
 }
 
 fn busy() -> ApiError {
-    ApiError::Conflict {
-        message: "the messages are changing too fast; retry".to_owned(),
-        details: None,
-    }
+    ApiError::conflict("the messages are changing too fast; retry")
 }
 
 /// The members of the swipe group at `seq`, in `swipeIndex` order (one message if none).

@@ -16,6 +16,7 @@ mod limits;
 pub mod list;
 mod lorebooks;
 mod memories;
+mod message_page;
 mod messages;
 mod metrics;
 mod openapi;

@@ -106,7 +106,7 @@ const UPDATE_ATTEMPTS: usize = 32;
 /// A document with its `ETag`, and `Location` when it was just created.
 pub fn document_response(status: StatusCode, document: &Document, path: Option<&str>) -> Response {
     let mut headers = HeaderMap::new();
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", document.version)) {
+    if let Ok(etag) = HeaderValue::from_str(&version_etag(document.version)) {
         headers.insert(header::ETAG, etag);
     }
     if let Some(location) =
@@ -115,6 +115,29 @@ pub fn document_response(status: StatusCode, document: &Document, path: Option<&
         headers.insert(header::LOCATION, location);
     }
     (status, headers, axum::Json(document)).into_response()
+}
+
+/// The ETag of a document's JSON representation: its version, quoted.
+pub fn version_etag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+/// A 412 that lost a race after its check (the store found another version) gets the
+/// current ETag from a fresh read, so every 412 tells the client what to send next.
+pub(super) async fn with_current_etag(
+    state: &AppState,
+    collection: crate::model::Collection,
+    user: &UserId,
+    id: Uuid,
+    error: ApiError,
+) -> ApiError {
+    if !matches!(error, ApiError::PreconditionFailed { current_etag: None }) {
+        return error;
+    }
+    match state.store.get(collection, user, id).await {
+        Ok(current) => ApiError::precondition_failed(version_etag(current.version)),
+        Err(_) => error,
+    }
 }
 
 /// Rejects fields the client may not send: server-owned ones and ones the resource lacks,
@@ -381,16 +404,17 @@ pub async fn update<R: Resource>(
 ) -> Result<Response> {
     check_fields::<R>(&patch)?;
     let patch = Value::Object(patch);
-    let document = retry_on_conflict(UPDATE_ATTEMPTS, || {
+    let updated = retry_on_conflict(UPDATE_ATTEMPTS, || {
         update_attempt::<R>(state, user, id, precondition, &patch)
     })
     .await
     .map_err(|error| {
-        error.or_colliding(|| ApiError::Conflict {
-            message: "the document is changing too fast; retry".to_owned(),
-            details: None,
-        })
-    })?;
+        error.or_colliding(|| ApiError::conflict("the document is changing too fast; retry"))
+    });
+    let document = match updated {
+        Ok(document) => document,
+        Err(error) => return Err(with_current_etag(state, R::COLLECTION, user, id, error).await),
+    };
     clear_exclusive_flag::<R>(state, &document).await?;
     let document = visible::<R>(document);
     Ok(document_response(StatusCode::OK, &document, None))
@@ -453,7 +477,7 @@ pub(super) fn check_precondition(precondition: Precondition, current: &Document)
         .version()
         .is_some_and(|expected| expected != current.version)
     {
-        return Err(ApiError::PreconditionFailed);
+        return Err(ApiError::precondition_failed(version_etag(current.version)));
     }
     Ok(())
 }
@@ -497,10 +521,13 @@ pub async fn delete_counting<R: Resource>(
             .remove_references(collection, user, &removal)
             .await?;
     }
-    state
+    let deleted = state
         .store
         .delete(R::COLLECTION, user, id, precondition.version())
-        .await?;
+        .await;
+    if let Err(error) = deleted {
+        return Err(with_current_etag(state, R::COLLECTION, user, id, error.into()).await);
+    }
     Ok(cleared)
 }
 

@@ -23,11 +23,27 @@ use super::{
     cards, characters, chats, docs, files, health, limits, lorebooks, messages, metrics, openapi,
     personas, tags, throttle,
 };
-use crate::config::{Config, CorsOrigins};
+use crate::config::{Config, CorsOrigins, PublicBaseUrl};
 use crate::error::{ApiError, envelope};
 use crate::http::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every response header the service sends that a browser app may need to read, beyond the
+/// CORS-safelisted ones (`Cache-Control`, `Content-Length`, `Content-Type`, ...): the README
+/// lists exactly these.
+pub const EXPOSED_HEADERS: &[&str] = &[
+    "etag",
+    "location",
+    "content-range",
+    "content-disposition",
+    "accept-ranges",
+    "retry-after",
+    "www-authenticate",
+    "x-request-id",
+    super::resource::REFERENCES_CLEARED,
+    "x-variant-cache",
+];
 
 /// Every route of the service with its operation: the one source of the router and of the
 /// OpenAPI document.
@@ -119,6 +135,10 @@ fn with_middleware(routes: Router<AppState>, state: &AppState) -> Router<AppStat
             .map_response(only_for_allowed_origins)
             .layer(cors_layer(&state.config.cors_allowed_origins))
             .layer(middleware::from_fn_with_state(state.clone(), throttle::limit_addresses))
+            .map_response({
+                let base = state.config.public_base_url.clone();
+                move |response| absolute_location(&base, response)
+            })
             .layer(CatchPanicLayer::custom(panic_response)),
     )
 }
@@ -150,16 +170,31 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
             header::RANGE,
             REQUEST_ID,
         ])
-        .expose_headers([
-            header::ETAG,
-            header::LOCATION,
-            header::CONTENT_RANGE,
-            header::CONTENT_DISPOSITION,
-            header::RETRY_AFTER,
-            REQUEST_ID,
-            HeaderName::from_static(super::resource::REFERENCES_CLEARED),
-        ])
+        .expose_headers(
+            EXPOSED_HEADERS
+                .iter()
+                .map(|name| HeaderName::from_static(name))
+                .collect::<Vec<_>>(),
+        )
         .max_age(Duration::from_secs(600))
+}
+
+/// A `Location` that is a path becomes absolute on `PUBLIC_BASE_URL` when it is set: one
+/// place for every route that answers with one (created documents, redirects).
+fn absolute_location<B>(
+    base: &PublicBaseUrl,
+    mut response: axum::http::Response<B>,
+) -> axum::http::Response<B> {
+    let headers = response.headers_mut();
+    let absolute = headers
+        .get(header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .filter(|location| location.starts_with('/'))
+        .and_then(|location| HeaderValue::from_str(&base.absolute(location)).ok());
+    if let Some(absolute) = absolute {
+        headers.insert(header::LOCATION, absolute);
+    }
+    response
 }
 
 /// `CorsLayer` puts the allowed methods and headers on every preflight and the exposed headers
@@ -182,7 +217,7 @@ fn only_for_allowed_origins<B>(mut response: axum::http::Response<B>) -> axum::h
 
 fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    let body = envelope("internal", "internal server error", serde_json::Value::Null);
+    let body = envelope("internal", "internal server error", &[]);
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
 

@@ -59,25 +59,14 @@ pub fn at_line(number: usize, error: ApiError) -> ApiError {
                 .collect(),
         ),
         ApiError::BadRequest { message, details } => {
-            let fields: Vec<FieldError> = details
-                .and_then(|details| serde_json::from_value::<Vec<Map<String, Value>>>(details).ok())
-                .map(|items| {
-                    items
-                        .iter()
-                        .map(|item| {
-                            let field = item
-                                .get("field")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default();
-                            let text = item
-                                .get("message")
-                                .and_then(Value::as_str)
-                                .unwrap_or(&message);
-                            FieldError::new(prefix(field), text)
-                        })
-                        .collect()
-                })
-                .unwrap_or_else(|| vec![FieldError::new(prefix(""), message.clone())]);
+            let fields: Vec<FieldError> = if details.is_empty() {
+                vec![FieldError::new(prefix(""), message)]
+            } else {
+                details
+                    .into_iter()
+                    .map(|item| FieldError::new(prefix(&item.field), item.message))
+                    .collect()
+            };
             ApiError::Validation(fields)
         }
         other => other,

@@ -133,6 +133,8 @@ impl Resource for File {
         "height",
         "storage",
     ];
+    /// Where the bytes lie is the service's business: kept in the record, never shown.
+    const HIDDEN_FIELDS: &'static [&'static str] = &["storage"];
 
     fn validate(&mut self) -> Vec<FieldError> {
         let mut checks = Checks::default();

@@ -18,7 +18,7 @@ use crate::helpers::images::{halves, jpeg};
 use crate::helpers::migrate::quillstore_with_env;
 use crate::helpers::{
     Api, Backend, TestApp, TestBlobs, blob_files, json_body, pin_fs_blobs, s3_blobs_only,
-    spawn_app_in, suite_s3, text_bytes,
+    spawn_app_in, stored_file_backends, suite_s3, text_bytes,
 };
 
 /// Every file of the app: id to bytes.
@@ -50,20 +50,6 @@ async fn download_all(api: &Api, files: &Files) {
             assert_eq!(part.bytes().await.unwrap(), bytes[10..100], "file {id}");
         }
     }
-}
-
-/// `storage.backend` of every file record, by id.
-async fn backends(api: &Api) -> BTreeMap<String, String> {
-    let page = api.list("/api/files?limit=200").await;
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|file| {
-            let backend = file["storage"]["backend"].as_str().unwrap().to_owned();
-            (file["id"].as_str().unwrap().to_owned(), backend)
-        })
-        .collect()
 }
 
 /// What `/api/health` says of the fallback.
@@ -112,7 +98,7 @@ async fn move_while_downloading(app: &mut TestApp, files: &Files, env: &[(&str, 
         }
         Backend::Json => {
             for _ in 0..600 {
-                if backends(&app.api)
+                if stored_file_backends(&app.data_dir)
                     .await
                     .values()
                     .all(|backend| backend == to)
@@ -125,7 +111,7 @@ async fn move_while_downloading(app: &mut TestApp, files: &Files, env: &[(&str, 
     }
     done.store(true, Ordering::SeqCst);
     assert!(downloads.await.unwrap() >= 1);
-    let records = backends(&app.api).await;
+    let records = stored_file_backends(&app.data_dir).await;
     assert!(records.values().all(|backend| backend == to), "{records:?}");
 }
 
@@ -174,7 +160,7 @@ async fn files_move_between_fs_and_s3_while_every_one_stays_readable() {
     // New uploads go to S3, copies of fs files too (blobs of their own there): three texts,
     // the first two alike, and the photo make three blobs.
     let new = upload_files(&app.api, 3, 1).await;
-    let records = backends(&app.api).await;
+    let records = stored_file_backends(&app.data_dir).await;
     for id in new.keys() {
         assert_eq!(records[id], "s3", "{id}");
     }
@@ -218,7 +204,7 @@ async fn files_move_between_fs_and_s3_while_every_one_stays_readable() {
     assert_eq!(fallback_health(&app.api).await["backend"], "s3");
     download_all(&app.api, &files).await;
     let new = upload_files(&app.api, 2, 99).await;
-    let records = backends(&app.api).await;
+    let records = stored_file_backends(&app.data_dir).await;
     assert!(new.keys().all(|id| records[id] == "fs"), "{records:?}");
     files.extend(new);
     let mut env = service_env(dir, &bucket, "s3");

@@ -23,7 +23,7 @@ async fn all_messages(api: &Api, chat_id: &str) -> Vec<Value> {
             .await;
         after = seqs(&page).last().copied().unwrap_or(after);
         messages.extend(page["items"].as_array().unwrap().iter().cloned());
-        if page["hasMore"] == false {
+        if page["nextCursor"].is_null() {
             return messages;
         }
     }

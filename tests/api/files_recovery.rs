@@ -163,8 +163,9 @@ async fn gc_finds_orphan_blobs_and_records_without_blobs() {
 
     let orphan_key = format!("users/local/image/{}_orphan.png", uuid::Uuid::now_v7());
     blobs.put_raw(&orphan_key, b"nobody points here").await;
-    let lost_key = lost["storage"]["key"].as_str().unwrap();
-    blobs.remove_raw(lost_key).await;
+    let lost_key = blobs.key_of(&lost).await;
+    let kept_key = blobs.key_of(&kept).await;
+    blobs.remove_raw(&lost_key).await;
 
     let dry = gc(&app.data_dir, &blobs, false).await;
     let report = String::from_utf8_lossy(&dry.stdout).into_owned();
@@ -192,7 +193,6 @@ async fn gc_finds_orphan_blobs_and_records_without_blobs() {
     let report = String::from_utf8_lossy(&applied.stdout).into_owned();
     assert!(applied.status.success(), "{report}");
     assert!(report.contains("removed 1 orphan blob(s)"), "{report}");
-    let kept_key = kept["storage"]["key"].as_str().unwrap();
     assert_eq!(blobs.keys().await, [kept_key]);
 
     app.start().await;

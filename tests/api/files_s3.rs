@@ -63,7 +63,43 @@ async fn large_files_redirect_to_presigned_urls_a_plain_client_can_follow() {
         header(followed.headers(), "content-disposition"),
         "inline; filename=\"notes _1_.txt\"; filename*=UTF-8''notes%20%221%22.txt"
     );
+    // The store's answer may be kept while a URL handed out in the window lasts at least.
+    let store_cache = header(followed.headers(), "cache-control");
+    assert!(
+        store_cache.starts_with("private") && store_cache.contains("max-age="),
+        "{store_cache}"
+    );
     assert_eq!(followed.bytes().await.unwrap(), bytes);
+    // A redirect for a bearer token is not stored; through a signed link it may be kept as
+    // long as both the link and the presigned URL last.
+    assert_eq!(
+        header(first.headers(), "cache-control"),
+        "private, no-store"
+    );
+    let link = json_body(
+        app.post(
+            &format!("/api/files/{id}/url"),
+            &serde_json::json!({"expiresIn": 60}),
+        )
+        .await,
+    )
+    .await;
+    let through_link = plain_client()
+        .get(format!("{}{}", app.address, link["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(through_link.status(), StatusCode::FOUND);
+    let link_cache = header(through_link.headers(), "cache-control");
+    let max_age: u64 = link_cache
+        .strip_prefix("private, max-age=")
+        .unwrap_or_else(|| panic!("{link_cache}"))
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=120).contains(&max_age),
+        "bounded by the link: {link_cache}"
+    );
     let part = plain_client()
         .get(&third)
         .header("range", "bytes=10-19")
@@ -141,16 +177,14 @@ async fn files_redirect_never_and_always_are_obeyed() {
     })
     .await;
     let file = public.upload(PNG_2X3, "tiny.png", None).await;
+    let key = public.blobs().key_of(&file).await;
     let response = get_unfollowed(&public, file["id"].as_str().unwrap(), &[]).await;
     let TestBlobs::S3 { prefix, .. } = public.blobs() else {
         unreachable!()
     };
     assert_eq!(
         header(response.headers(), "location"),
-        format!(
-            "https://cdn.example.com/files/{prefix}{}",
-            file["storage"]["key"].as_str().unwrap()
-        )
+        format!("https://cdn.example.com/files/{prefix}{key}")
     );
 }
 

@@ -93,6 +93,48 @@ impl Backend {
     }
 }
 
+/// `storage.backend` of every file record, by id, read behind the service's back from the
+/// metadata store on `data_dir` (the API never shows where the bytes lie): the json store's
+/// `DATA_DIR/files/*.json`, or MongoDB's `files` collection.
+pub async fn stored_file_backends(data_dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let backend_of = |record: &Value| {
+        let id = record["id"].as_str()?.to_owned();
+        Some((id, record["storage"]["backend"].as_str()?.to_owned()))
+    };
+    match Backend::under_test() {
+        Backend::Json => std::fs::read_dir(data_dir.join("files"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
+            .filter_map(|entry| std::fs::read(entry.path()).ok())
+            .filter_map(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .filter_map(|record| backend_of(&record))
+            .collect(),
+        Backend::Mongodb => {
+            use futures::TryStreamExt;
+            let client = mongodb::Client::with_uri_str(mongodb_test_uri())
+                .await
+                .expect("connect to MONGODB_TEST_URI");
+            let files = client
+                .database(&database_for(data_dir))
+                .collection::<mongodb::bson::Document>("files");
+            let records: Vec<mongodb::bson::Document> = files
+                .find(mongodb::bson::doc! {})
+                .await
+                .expect("read the files collection")
+                .try_collect()
+                .await
+                .expect("read the files collection");
+            records
+                .into_iter()
+                .filter_map(|record| serde_json::to_value(record).ok())
+                .filter_map(|record| backend_of(&record))
+                .collect()
+        }
+    }
+}
+
 fn mongodb_test_uri() -> String {
     std::env::var("MONGODB_TEST_URI")
         .expect("QUILLSTORE_TEST_BACKEND=mongodb needs MONGODB_TEST_URI")

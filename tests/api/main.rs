@@ -17,6 +17,7 @@ mod chats;
 mod check_config;
 mod concurrency;
 mod connections;
+mod contract;
 mod crash;
 mod durability;
 mod files;

@@ -144,25 +144,24 @@ async fn pages_walk_both_directions() {
     let base = format!("/api/chats/{chat_id}/messages");
     let first = app.list(&format!("{base}?limit=10")).await;
     assert_eq!(seqs(&first), (1..=10).collect::<Vec<_>>());
-    assert_eq!(first["hasMore"], true);
+    assert!(first["nextCursor"].is_string(), "{first}");
+    assert_eq!(first["prevCursor"], Value::Null, "nothing before the start");
     let next = app.list(&format!("{base}?limit=10&after=10")).await;
     assert_eq!(seqs(&next), (11..=20).collect::<Vec<_>>());
     let end = app.list(&format!("{base}?limit=10&after=20")).await;
     assert_eq!(
-        (seqs(&end), end["hasMore"].clone()),
-        ((21..=25).collect(), json!(false))
+        (seqs(&end), end["nextCursor"].clone()),
+        ((21..=25).collect(), Value::Null)
     );
     let latest = app.list(&format!("{base}?limit=10&latest=true")).await;
-    assert_eq!(
-        (seqs(&latest), latest["hasMore"].clone()),
-        ((16..=25).collect(), json!(true))
-    );
+    assert_eq!(seqs(&latest), (16..=25).collect::<Vec<_>>());
+    assert!(latest["nextCursor"].is_string(), "{latest}");
     let earlier = app.list(&format!("{base}?limit=10&before=16")).await;
     assert_eq!(seqs(&earlier), (6..=15).collect::<Vec<_>>());
     let start = app.list(&format!("{base}?limit=10&before=6")).await;
     assert_eq!(
-        (seqs(&start), start["hasMore"].clone()),
-        ((1..=5).collect(), json!(false))
+        (seqs(&start), start["nextCursor"].clone()),
+        ((1..=5).collect(), Value::Null)
     );
     let window = app.list(&format!("{base}?after=3&before=7")).await;
     assert_eq!(seqs(&window), vec![4, 5, 6]);
@@ -172,6 +171,8 @@ async fn pages_walk_both_directions() {
         "after=x",
         "latest=true&after=1",
         "sort=seq",
+        "cursor=nonsense",
+        "cursor=eyJkIjoiYSIsInMiOjN9&after=1",
     ] {
         assert_error(
             app.get(&format!("{base}?{bad}")).await,
@@ -180,6 +181,57 @@ async fn pages_walk_both_directions() {
         )
         .await;
     }
+}
+
+/// Messages page with cursors like every collection: `nextCursor` carries a walk on in its
+/// direction (older from `latest`, newer from the start), `prevCursor` turns it around, and
+/// a `latest` page's `prevCursor` finds the messages written since.
+#[tokio::test]
+async fn message_cursors_walk_older_and_newer() {
+    let app = spawn_app().await;
+    let chat_id = import_chat_of(&app, 25).await;
+    let base = format!("/api/chats/{chat_id}/messages");
+    let page = |cursor: &Value| {
+        let cursor = cursor.as_str().expect("a cursor").to_owned();
+        let (app, base) = (&app, &base);
+        async move { app.list(&format!("{base}?limit=10&cursor={cursor}")).await }
+    };
+    // Older, from the end.
+    let latest = app.list(&format!("{base}?limit=10&latest=true")).await;
+    let older = page(&latest["nextCursor"]).await;
+    assert_eq!(seqs(&older), (6..=15).collect::<Vec<_>>());
+    let oldest = page(&older["nextCursor"]).await;
+    assert_eq!(seqs(&oldest), (1..=5).collect::<Vec<_>>());
+    assert_eq!(oldest["nextCursor"], Value::Null, "the start reached");
+    // And back again, newer.
+    let newer = page(&oldest["prevCursor"]).await;
+    assert_eq!(seqs(&newer), (6..=15).collect::<Vec<_>>());
+    let newest = page(&newer["nextCursor"]).await;
+    assert_eq!(seqs(&newest), (16..=25).collect::<Vec<_>>());
+    assert_eq!(
+        newest["nextCursor"],
+        Value::Null,
+        "the end reached, for now"
+    );
+    // Newer, from the start; turning around goes older from the page's first position.
+    let first = app.list(&format!("{base}?limit=10")).await;
+    let second = page(&first["nextCursor"]).await;
+    assert_eq!(seqs(&second), (11..=20).collect::<Vec<_>>());
+    let back = page(&second["prevCursor"]).await;
+    assert_eq!(seqs(&back), (1..=10).collect::<Vec<_>>());
+    // A poll from the latest page sees what was written since, and nothing else.
+    let quiet = page(&latest["prevCursor"]).await;
+    assert_eq!(seqs(&quiet), Vec::<u64>::new());
+    append(&app, &chat_id, "user", "new").await;
+    let since = page(&latest["prevCursor"]).await;
+    assert_eq!(seqs(&since), vec![26]);
+    assert_eq!(since["nextCursor"], Value::Null);
+    let empty = app.list(&format!("{base}?after=26")).await;
+    assert_eq!(
+        (empty["nextCursor"].clone(), empty["prevCursor"].clone()),
+        (Value::Null, Value::Null),
+        "an empty page has no edges"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -228,7 +280,7 @@ async fn concurrent_appenders_get_gapless_unique_seqs() {
         let page_seqs = seqs(&page);
         after = *page_seqs.last().unwrap_or(&after);
         walked.extend(page_seqs);
-        if page["hasMore"] == false {
+        if page["nextCursor"].is_null() {
             break;
         }
     }
@@ -255,8 +307,8 @@ async fn pages_of_a_100000_message_chat_are_right_at_both_ends() {
     assert_eq!(last["items"][49]["content"], "message 100000");
     let tail = app.list(&format!("{base}?after=99990")).await;
     assert_eq!(
-        (seqs(&tail).len(), tail["hasMore"].clone()),
-        (10, json!(false))
+        (seqs(&tail).len(), tail["nextCursor"].clone()),
+        (10, Value::Null)
     );
     let middle = app.list(&format!("{base}?before=50001&limit=2")).await;
     assert_eq!(seqs(&middle), vec![49_999, 50_000]);

@@ -258,6 +258,30 @@ async fn the_docs_page_loads_every_asset_from_this_server() {
     }
     let missing = app.get("/api/docs/assets/nope.js").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    // The browser asks for an icon whatever the page says: no icon, and no 404 either.
+    let icon = app.get("/favicon.ico").await;
+    assert_eq!(icon.status(), StatusCode::NO_CONTENT);
+}
+
+/// With `AUTH_MODE=none` there is nothing to authorize: the page says so and its script hides
+/// the Authorize button and the locks; with JWT auth both stay.
+#[tokio::test]
+async fn the_docs_page_hides_authorization_without_auth() {
+    let open = spawn_app().await;
+    let page = open.get("/api/docs").await.text().await.unwrap();
+    assert!(page.contains("<body data-auth-mode=\"none\">"), "{page}");
+    let script = open
+        .get("/api/docs/assets/docs.js")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for component in ["authorizeBtn", "authorizeOperationBtn", "dataset.authMode"] {
+        assert!(script.contains(component), "{component} in {script}");
+    }
+    let guarded = crate::helpers::spawn_jwt_app().await;
+    let page = guarded.get("/api/docs").await.text().await.unwrap();
+    assert!(!page.contains("data-auth-mode"), "{page}");
 }
 
 /// The committed copy of the document (`docs/openapi.json`) is what the service serves, byte

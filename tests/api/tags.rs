@@ -114,7 +114,7 @@ async fn tag_names_are_unique_ignoring_case() {
         let response = app.post("/api/tags", &json!({"name": name})).await;
         let error = assert_error(response, StatusCode::CONFLICT, "conflict").await;
         assert_eq!(
-            error["error"]["details"]["existingId"], first["id"],
+            error["error"]["details"][0]["existingId"], first["id"],
             "{error}"
         );
     }
@@ -123,7 +123,7 @@ async fn tag_names_are_unique_ignoring_case() {
     let other_path = format!("/api/tags/{}", other["id"].as_str().unwrap());
     let response = app.patch(&other_path, &json!({"name": "fAnTaSy"})).await;
     let error = assert_error(response, StatusCode::CONFLICT, "conflict").await;
-    assert_eq!(error["error"]["details"]["existingId"], first["id"]);
+    assert_eq!(error["error"]["details"][0]["existingId"], first["id"]);
     assert_eq!(
         app.read("tags", other["id"].as_str().unwrap()).await,
         other,

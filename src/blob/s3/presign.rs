@@ -37,9 +37,14 @@ const KEY_PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// The start of the window `now` falls in, and the window length.
+/// How long the window of a presigned download is: half the expiry.
+fn window_length(expiry: Duration) -> u64 {
+    (expiry.as_secs() / 2).max(1)
+}
+
+/// The start of the window `now` falls in.
 fn window(expiry: Duration, now: SystemTime) -> SystemTime {
-    let length = (expiry.as_secs() / 2).max(1);
+    let length = window_length(expiry);
     let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
     UNIX_EPOCH + Duration::from_secs(now - now % length)
 }
@@ -52,16 +57,26 @@ fn presigning(start: SystemTime, expires_in: Duration) -> BlobResult<PresigningC
         .map_err(|error| BlobError::Internal(anyhow::anyhow!("presigning: {error}")))
 }
 
+/// The URL of a download, and the least time it stays valid: a presigned URL handed out
+/// within its window has at least the window length left (`None`: a public URL, forever).
 pub(super) async fn download_url(
     inner: &Inner,
     key: String,
     overrides: &DownloadOverrides,
-) -> BlobResult<String> {
+) -> BlobResult<(String, Option<Duration>)> {
     if let Some(base) = &inner.config.public_url {
-        return Ok(format!("{base}/{}", utf8_percent_encode(&key, KEY_PATH)));
+        let url = format!("{base}/{}", utf8_percent_encode(&key, KEY_PATH));
+        return Ok((url, None));
     }
     let expiry = inner.config.presign_expiry;
     let start = window(expiry, SystemTime::now());
+    // Handed out until the window ends, a URL has at least half the expiry left: the browser
+    // may keep its answer that long (the same for the whole window, as the URL must be).
+    let cache_control = format!(
+        "{}, max-age={}",
+        overrides.cache_control,
+        window_length(expiry)
+    );
     let request = inner
         .presigner
         .get_object()
@@ -69,11 +84,12 @@ pub(super) async fn download_url(
         .key(key)
         .response_content_type(&overrides.content_type)
         .response_content_disposition(&overrides.content_disposition)
-        .response_cache_control(&overrides.cache_control)
+        .response_cache_control(cache_control)
         .presigned(presigning(start, expiry)?)
         .await
         .map_err(classify("GetObject (presign)"))?;
-    Ok(request.uri().to_owned())
+    let valid_for = Duration::from_secs(window_length(expiry));
+    Ok((request.uri().to_owned(), Some(valid_for)))
 }
 
 pub(super) async fn upload_url(

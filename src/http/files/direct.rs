@@ -102,7 +102,7 @@ pub async fn create_upload(
         Timestamp::from_millis(i64::try_from(expires).unwrap_or(i64::MAX / 1000) * 1000);
     let answer = json!({
         "uploadId": upload_id,
-        "url": put.url,
+        "url": state.config.public_base_url.absolute(&put.url),
         "method": put.method,
         "headers": headers,
         "expiresAt": expires_at,
@@ -126,7 +126,7 @@ pub async fn put_upload(
         .as_ref()
         .map(|Query(signed)| signed.clone())
         .unwrap_or_default();
-    let user = super::link_or_bearer(&state, &headers, LinkPurpose::Upload, id, &signed)?;
+    let user = super::link::link_or_bearer(&state, &headers, LinkPurpose::Upload, id, &signed)?;
     let upload_id =
         id.ok_or_else(|| ApiError::bad_request("the path does not name a valid upload id"))?;
     if let Err(rejection) = query {
@@ -140,10 +140,9 @@ pub async fn put_upload(
         .ok_or(ApiError::NotFound)?;
     let data = BlobKey::upload_data(&user, upload_id);
     if state.blobs.exists(&data).await? {
-        return Err(ApiError::Conflict {
-            message: "the bytes of this upload were already put".to_owned(),
-            details: None,
-        });
+        return Err(ApiError::conflict(
+            "the bytes of this upload were already put",
+        ));
     }
     state
         .blobs
@@ -165,10 +164,7 @@ pub async fn complete_upload(
         .ok_or(ApiError::NotFound)?;
     let data = BlobKey::upload_data(&user, upload_id);
     let Some(head) = state.blobs.head(&data).await? else {
-        return Err(ApiError::Conflict {
-            message: "no bytes were put for this upload yet".to_owned(),
-            details: None,
-        });
+        return Err(ApiError::conflict("no bytes were put for this upload yet"));
     };
     let verified = verify(&state, &data, &ticket, head.size, head.sha256).await;
     let (mime_type, dimensions, sha256) = match verified {
@@ -185,10 +181,9 @@ pub async fn complete_upload(
     match state.blobs.rename(&data, &key).await {
         Ok(()) => {}
         Err(BlobError::NotFound) => {
-            return Err(ApiError::Conflict {
-                message: "this upload is being completed by another request".to_owned(),
-                details: None,
-            });
+            return Err(ApiError::conflict(
+                "this upload is being completed by another request",
+            ));
         }
         Err(error) => return Err(error.into()),
     }

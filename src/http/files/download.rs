@@ -20,9 +20,9 @@ use serde_json::Value;
 
 use crate::blob::{BlobError, BlobKey, Delivery};
 use crate::error::{ApiError, Result};
-use crate::files::links::LinkPurpose;
+use crate::files::links::{self, LinkPurpose};
 use crate::files::serving::{self, CACHE_CONTROL, Presentation};
-use crate::files::signing::SignedQuery;
+use crate::files::signing::{SignedQuery, unix_now};
 use crate::http::AppState;
 use crate::images::{VariantQuery, VariantSpec};
 use crate::model::file::File;
@@ -90,7 +90,13 @@ pub async fn get_file(
         Some(canonical) => LinkPurpose::Variant(canonical),
         None => LinkPurpose::Download,
     };
-    let user = super::link_or_bearer(&state, &headers, purpose, id, &signed)?;
+    let now = unix_now();
+    let user = super::link::link_or_bearer(&state, &headers, purpose, id, &signed)?;
+    // Through a signed link the browser may keep the answer for the rest of the link's life.
+    let cache_control = match signed.expires.as_deref().map(str::parse::<u64>) {
+        Some(Ok(expires)) => links::link_cache_control(expires, now),
+        _ => CACHE_CONTROL.to_owned(),
+    };
     let id = id.ok_or_else(|| ApiError::bad_request("the path does not name a valid file id"))?;
     match query {
         Err(rejection) => {
@@ -114,24 +120,30 @@ pub async fn get_file(
     let file: File = serde_json::from_value(Value::Object(document.body))
         .map_err(|error| anyhow::anyhow!("file record {id} does not parse: {error}"))?;
     match spec {
-        None => serve(&state, &method, &headers, &file).await,
+        None => serve(&state, &method, &headers, &file, &cache_control).await,
         Some(spec) => {
-            super::variant::serve_variant(&state, &method, &headers, user, file, spec).await
+            let request = super::variant::VariantRequest {
+                headers: &headers,
+                cache_control: &cache_control,
+            };
+            super::variant::serve_variant(&state, &method, request, user, file, spec).await
         }
     }
 }
 
-/// Serves the blob of `file` (a file record, or a variant presented as one).
+/// Serves the blob of `file` (a file record, or a variant presented as one), cached by the
+/// browser as `cache_control` says.
 pub(super) async fn serve(
     state: &AppState,
     method: &Method,
     request: &HeaderMap,
     file: &File,
+    cache_control: &str,
 ) -> Result<Response> {
     let etag = format!("\"{}\"", file.sha256);
     let mut headers = HeaderMap::new();
     insert(&mut headers, header::ETAG, &etag);
-    insert(&mut headers, header::CACHE_CONTROL, CACHE_CONTROL);
+    insert(&mut headers, header::CACHE_CONTROL, cache_control);
     if none_match(request, &file.sha256) {
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
@@ -170,12 +182,13 @@ pub(super) async fn serve(
     let key = BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?;
     // The store the record names: the current one, or the fallback while blobs move.
     let blobs = state.blobs.holding(&file.storage.backend);
-    if let Delivery::Redirect(url) =
+    if let Delivery::Redirect { url, valid_for } =
         serving::delivery(blobs, &state.config.files, &key, file).await?
     {
         let mut headers = HeaderMap::new();
         insert(&mut headers, header::LOCATION, &url);
-        insert(&mut headers, header::CACHE_CONTROL, "private, no-store");
+        let cache = redirect_cache_control(cache_control, valid_for);
+        insert(&mut headers, header::CACHE_CONTROL, &cache);
         return Ok((StatusCode::FOUND, headers).into_response());
     }
     let read = match blobs.get(&key, range).await {
@@ -188,6 +201,22 @@ pub(super) async fn serve(
         Err(error) => return Err(error.into()),
     };
     Ok((status, headers, Body::from_stream(read.body)).into_response())
+}
+
+/// `Cache-Control` of a redirect to the bytes. Through a signed link (whose answers have a
+/// `max-age`) the browser may keep the redirect as long as both the link and the target URL
+/// last, so a re-rendered `<img>` needs no request at all; otherwise it is not stored (the
+/// target URL expires sooner than the bytes).
+fn redirect_cache_control(served: &str, target_valid_for: Option<std::time::Duration>) -> String {
+    let link_left = served
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("max-age="))
+        .and_then(|seconds| seconds.parse::<u64>().ok());
+    match (link_left, target_valid_for) {
+        (Some(link), Some(target)) => format!("private, max-age={}", link.min(target.as_secs())),
+        (Some(link), None) => format!("private, max-age={link}"),
+        (None, _) => "private, no-store".to_owned(),
+    }
 }
 
 pub(super) fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
@@ -256,6 +285,20 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::RANGE, HeaderValue::from_str(value).unwrap());
         wanted_range(&headers, "\"x\"", size)
+    }
+
+    #[test]
+    fn redirects_are_cached_only_through_links_and_no_longer_than_both_last() {
+        let hour = Some(std::time::Duration::from_secs(3600));
+        let link = "private, max-age=600, immutable";
+        assert_eq!(redirect_cache_control(link, hour), "private, max-age=600");
+        let short = Some(std::time::Duration::from_secs(60));
+        assert_eq!(redirect_cache_control(link, short), "private, max-age=60");
+        assert_eq!(redirect_cache_control(link, None), "private, max-age=600");
+        assert_eq!(
+            redirect_cache_control("private, immutable", hour),
+            "private, no-store"
+        );
     }
 
     #[test]

@@ -1,41 +1,42 @@
 //! Routes for files: upload (`upload.rs`), download (`download.rs`), direct uploads
-//! (`direct.rs`), and the JSON routes for
-//! listing, metadata, deletion and signed links (here). Upload and download stream bodies of
+//! (`direct.rs`), signed links (`link.rs`), and the JSON routes for
+//! listing, metadata and deletion (here). Upload and download stream bodies of
 //! any length, so only the JSON routes get the JSON body limit and time limit.
 
 mod direct;
 mod download;
 mod form;
 mod linger;
+mod link;
 mod register;
 mod upload;
 mod variant;
 
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::routing::MethodRouter;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tower_http::set_header::SetResponseHeaderLayer;
-use uuid::Uuid;
 
-use super::extract::{ApiQuery, CurrentUser, DocumentId, IfMatch, JsonObject};
-use super::list::{ListParams, ListSpec};
+use self::link::ReadyLinks;
+use super::extract::{
+    ApiQuery, CurrentUser, DocumentId, IfMatch, IfMatchTag, JsonObject, Precondition,
+    TagPrecondition,
+};
+use super::list::{ListParams, ListSpec, parse_bool};
 use super::openapi::files as docs;
 use super::resource::{self, HttpResource};
 use super::routes::{Endpoint, Routes};
 use crate::config::Config;
 use crate::error::{ApiError, Result};
 use crate::files::FileStores;
-use crate::files::links::{self, LinkPurpose};
 use crate::files::removal;
-use crate::files::signing::{SignedQuery, unix_now};
 use crate::http::AppState;
-use crate::images::variants::SOURCE_TYPES;
-use crate::images::{VariantQuery, VariantSpec};
+use crate::images::VariantQuery;
+use crate::model::Collection;
 use crate::model::file::File;
-use crate::model::{Collection, UserId};
 
 impl HttpResource for File {
     const LIST: ListSpec = ListSpec {
@@ -89,7 +90,7 @@ pub fn routes(config: &Config) -> Routes {
         )
         .endpoint(
             "/api/files/{id}/url",
-            Endpoint::post(create_url, docs::create_url()).map(json),
+            Endpoint::post(link::create_url, docs::create_url()).map(json),
         )
         .endpoint(
             "/api/files/uploads",
@@ -103,9 +104,9 @@ pub fn routes(config: &Config) -> Routes {
             "/api/files/uploads/{id}/complete",
             Endpoint::post(direct::complete_upload, docs::complete_upload()).map(json),
         )
-        .schemas(docs::schemas(
-            super::openapi::with_dependencies::<UrlRequest>(),
-        ))
+        .schemas(docs::schemas(super::openapi::with_dependencies::<
+            link::UrlRequest,
+        >()))
         // Every answer of a file route, errors included, forbids type sniffing.
         .map(|router| {
             router.layer(SetResponseHeaderLayer::overriding(
@@ -124,37 +125,77 @@ fn file_stores(state: &AppState) -> FileStores<'_> {
     }
 }
 
-/// The caller of a route open to signed links of `purpose`: the link's user, or without
-/// link parameters the bearer token's.
-fn link_or_bearer(
-    state: &AppState,
-    headers: &axum::http::HeaderMap,
-    purpose: LinkPurpose<'_>,
-    id: Option<Uuid>,
-    signed: &SignedQuery,
-) -> Result<UserId> {
-    links::caller(&state.signer, purpose, id, signed, unix_now(), || {
-        let authorization = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok());
-        state.auth.authenticate(authorization)
-    })
-}
-
+/// A page of the user's files; with `signedUrls=true` each carries a ready `signedUrl`.
 async fn list_files(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<axum::Json<Value>> {
-    resource::list::<File>(&state, &user, params, &File::LIST).await
+    let signed = match &params.signed_urls {
+        Some(text) => parse_bool("signedUrls", text)?,
+        None => false,
+    };
+    let links = ReadyLinks::asked(&state, signed, &params.variant())?;
+    let axum::Json(mut page) = resource::list::<File>(&state, &user, params, &File::LIST).await?;
+    if let Some(links) = links {
+        for item in page["items"].as_array_mut().into_iter().flatten() {
+            if let Value::Object(item) = item {
+                let id = item.get("id").and_then(Value::as_str);
+                let id = id.and_then(|id| uuid::Uuid::try_parse(id).ok());
+                let id = id.ok_or_else(|| anyhow::anyhow!("a file record without an id"))?;
+                links.add(&state, &user, id, item)?;
+            }
+        }
+    }
+    Ok(axum::Json(page))
 }
 
+/// The query of `GET /api/files/{id}/metadata`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MetadataQuery {
+    signed_urls: Option<bool>,
+    w: Option<String>,
+    h: Option<String>,
+    fit: Option<String>,
+    format: Option<String>,
+}
+
+/// A file's metadata (`ETag`: its version); with `signedUrls=true` it carries a ready
+/// `signedUrl`.
 async fn get_metadata(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     DocumentId(id): DocumentId,
+    ApiQuery(query): ApiQuery<MetadataQuery>,
 ) -> Result<axum::response::Response> {
-    resource::read::<File>(&state, &user, id).await
+    let variant = VariantQuery {
+        w: query.w,
+        h: query.h,
+        fit: query.fit,
+        format: query.format,
+    };
+    let links = ReadyLinks::asked(&state, query.signed_urls == Some(true), &variant)?;
+    let stored = state.store.get(Collection::Files, &user, id).await?;
+    let mut document = resource::visible::<File>(stored);
+    if let Some(links) = links {
+        links.add(&state, &user, id, &mut document.body)?;
+    }
+    Ok(resource::document_response(StatusCode::OK, &document, None))
+}
+
+/// The answer to a new file: its metadata (without storage internals), `Location` the
+/// content URL `/api/files/{id}`, and `ETag` that URL's ETag, the SHA-256 of the content.
+/// (The metadata's own ETag, its version, is the one `GET`/`PATCH .../metadata` use.)
+pub(super) fn created_file(document: crate::model::Document) -> axum::response::Response {
+    let document = resource::visible::<File>(document);
+    let mut response =
+        resource::document_response(StatusCode::CREATED, &document, Some("/api/files"));
+    let sha256 = document.body.get("sha256").and_then(Value::as_str);
+    if let Some(etag) = sha256.and_then(|sha| HeaderValue::from_str(&format!("\"{sha}\"")).ok()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
 }
 
 async fn update_metadata(
@@ -169,113 +210,28 @@ async fn update_metadata(
 
 /// Deletes the record (after removing its id from every document naming it), then the blob
 /// if no other record of the user shares it. A blob that cannot be deleted is left to `gc`.
+/// `If-Match` takes the ETag of this URL, the SHA-256 a `GET` of the content returned.
 async fn delete_file(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     DocumentId(id): DocumentId,
-    IfMatch(precondition): IfMatch,
+    IfMatchTag(precondition): IfMatchTag,
 ) -> Result<StatusCode> {
     // Runs to its end even if the client goes away, like every store write.
     tokio::spawn(async move {
-        let delete_record = resource::delete::<File>(&state, &user, id, precondition);
+        if precondition != TagPrecondition::None {
+            let current = state.store.get(Collection::Files, &user, id).await?;
+            let sha256 = current.body.get("sha256").and_then(Value::as_str);
+            let sha256 = sha256.unwrap_or_default();
+            if !precondition.admits(sha256) {
+                return Err(ApiError::precondition_failed(format!("\"{sha256}\"")));
+            }
+        }
+        // The content under a file id never changes: no version to pin once it matched.
+        let delete_record = resource::delete::<File>(&state, &user, id, Precondition::None);
         removal::remove_file(file_stores(&state), &user, id, delete_record).await
     })
     .await
     .map_err(|error| anyhow::anyhow!("a delete task failed: {error}"))??;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The optional body of `POST /api/files/{id}/url`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct UrlRequest {
-    /// Seconds the link lives, default 900.
-    #[schema(minimum = 1, maximum = 3600)]
-    expires_in: Option<u64>,
-    /// A link to this variant of an image file instead of the file itself; the signature
-    /// covers it, so the link opens no other size.
-    variant: Option<VariantRequest>,
-}
-
-/// The variant a signed link serves: the query parameters of a variant download.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct VariantRequest {
-    /// Width in pixels, one of `IMAGE_VARIANT_SIZES`.
-    w: Option<u32>,
-    /// Height in pixels, one of `IMAGE_VARIANT_SIZES`.
-    h: Option<u32>,
-    /// `cover` (default) or `contain`.
-    fit: Option<String>,
-    /// `webp` (default), `jpeg` or `png`.
-    format: Option<String>,
-}
-
-impl VariantRequest {
-    fn query(&self) -> VariantQuery {
-        VariantQuery {
-            w: self.w.map(|width| width.to_string()),
-            h: self.h.map(|height| height.to_string()),
-            fit: self.fit.clone(),
-            format: self.format.clone(),
-        }
-    }
-}
-
-/// `{url, expiresAt}`: a link that serves this one file without an auth header.
-async fn create_url(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    DocumentId(id): DocumentId,
-    request: Request,
-) -> Result<axum::Json<Value>> {
-    // A POST without a body (and so without a Content-Type) asks for the defaults.
-    let request = if request.headers().contains_key(header::CONTENT_TYPE) {
-        let JsonObject(object) = JsonObject::from_request(request, &state).await?;
-        serde_path_to_error::deserialize(Value::Object(object)).map_err(|error| {
-            let field = error.path().to_string();
-            let problem = error.into_inner().to_string();
-            if problem.starts_with("unknown field") {
-                ApiError::bad_request(format!("bad body: {problem}"))
-            } else if field.starts_with("variant") {
-                ApiError::validation(
-                    field,
-                    "a variant is an object of w and h (whole numbers of pixels), fit and format",
-                )
-            } else {
-                ApiError::validation("expiresIn", "must be a whole number of seconds")
-            }
-        })?
-    } else {
-        UrlRequest {
-            expires_in: None,
-            variant: None,
-        }
-    };
-    let sizes = &state.config.images.variant_sizes;
-    let spec = match &request.variant {
-        Some(variant) => VariantSpec::parse(&variant.query(), sizes)?,
-        None => None,
-    };
-    let canonical = spec.as_ref().map(VariantSpec::canonical_query);
-    let link = links::file_link(
-        &state.signer,
-        id,
-        &user,
-        canonical.as_deref(),
-        request.expires_in,
-        unix_now(),
-    )?;
-    let document = state.store.get(Collection::Files, &user, id).await?;
-    let mime_type = document.body.get("mimeType").and_then(Value::as_str);
-    if spec.is_some() && !mime_type.is_some_and(|mime| SOURCE_TYPES.contains(&mime)) {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "variants are made from {} files; this file is {}",
-            SOURCE_TYPES.join(", "),
-            mime_type.unwrap_or("of no known type")
-        )));
-    }
-    Ok(axum::Json(
-        json!({"url": link.url, "expiresAt": link.expires_at}),
-    ))
 }

@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 use uuid::Uuid;
@@ -14,7 +13,7 @@ use crate::blob::PutOutcome;
 use crate::error::{ApiError, Result};
 use crate::files::registration::{PendingBlob, register_file};
 use crate::http::AppState;
-use crate::http::resource::{check_references, document_response, parse};
+use crate::http::resource::{check_references, parse};
 use crate::model::file::{File, FileCategory, StorageRef};
 use crate::model::{Resource, UserId};
 
@@ -77,9 +76,5 @@ pub async fn register(
     })
     .await
     .map_err(|error| anyhow::anyhow!("an upload task failed: {error}"))??;
-    Ok(document_response(
-        StatusCode::CREATED,
-        &document,
-        Some("/api/files"),
-    ))
+    Ok(super::created_file(document))
 }

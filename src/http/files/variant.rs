@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use super::download::{insert, none_match, serve};
 use crate::blob::BlobKey;
 use crate::error::{ApiError, Result};
-use crate::files::serving::CACHE_CONTROL;
 use crate::http::AppState;
 use crate::images::{Original, VariantSpec, variants};
 use crate::model::UserId;
@@ -19,20 +18,27 @@ use crate::model::file::{File, StorageRef};
 /// The response header that tells a found variant from one made for the request.
 pub const VARIANT_CACHE_HEADER: &str = "x-variant-cache";
 
+/// What a variant download was asked with: the request's headers, and the `Cache-Control`
+/// its answer carries (longer through a signed link).
+pub(super) struct VariantRequest<'a> {
+    pub headers: &'a HeaderMap,
+    pub cache_control: &'a str,
+}
+
 pub(super) async fn serve_variant(
     state: &AppState,
     method: &Method,
-    request: &HeaderMap,
+    request: VariantRequest<'_>,
     user: UserId,
     file: File,
     spec: VariantSpec,
 ) -> Result<Response> {
     // A client that holds this variant needs neither the store nor a decoder.
     let identity = variants::identity(&file.sha256, &spec);
-    if none_match(request, &identity) {
+    if none_match(request.headers, &identity) {
         let mut headers = HeaderMap::new();
         insert(&mut headers, header::ETAG, &format!("\"{identity}\""));
-        insert(&mut headers, header::CACHE_CONTROL, CACHE_CONTROL);
+        insert(&mut headers, header::CACHE_CONTROL, request.cache_control);
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
     let original = Original {
@@ -66,7 +72,14 @@ pub(super) async fn serve_variant(
         },
         ..file
     };
-    let mut response = serve(state, method, request, &described).await?;
+    let mut response = serve(
+        state,
+        method,
+        request.headers,
+        &described,
+        request.cache_control,
+    )
+    .await?;
     response.headers_mut().insert(
         VARIANT_CACHE_HEADER,
         HeaderValue::from_static(variant.outcome.as_str()),

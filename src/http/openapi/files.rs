@@ -9,8 +9,8 @@ use utoipa::openapi::{Content, RefOr, Required};
 
 use super::resource::list_params;
 use super::{
-    Access, Op, document_schema, inline_read_only, integer, one_of, page_schema, patch_schema,
-    reference, string, with_dependencies,
+    Access, Op, boolean, document_schema, inline_read_only, integer, one_of, page_schema,
+    patch_schema, reference, string, with_dependencies,
 };
 use crate::http::list::{CATEGORIES, ListSpec};
 use crate::model::Timestamp;
@@ -23,12 +23,24 @@ const TAG: &str = "files";
 /// The schemas the file operations refer to; `url_request` is the body of a signed-link request.
 pub fn schemas(url_request: Vec<(String, RefOr<Schema>)>) -> Vec<(String, RefOr<Schema>)> {
     let mut schemas = with_dependencies::<File>();
-    schemas.retain(|(name, _)| name != "File");
-    schemas.push((
-        "File".to_owned(),
-        document_schema::<File>(Vec::new(), &[]).into(),
-    ));
-    schemas.push(("FilePatch".to_owned(), patch_schema::<File>().into()));
+    // `storage` (backend and key) stays in the record: no client sees it.
+    schemas.retain(|(name, _)| name != "File" && name != "StorageRef");
+    let mut signed_url = utoipa::openapi::Ref::from_schema_name("SignedUrl");
+    signed_url.description = "with `signedUrls=true` only: a ready signed link to the content \
+         (default lifetime, the same URL throughout its window)"
+        .to_owned();
+    let signed_url = ("signedUrl", RefOr::Ref(signed_url));
+    let mut file = document_schema::<File>(vec![signed_url], &[]);
+    if let Schema::Object(object) = &mut file {
+        object.properties.shift_remove("storage");
+        object.required.retain(|field| field != "storage");
+    }
+    schemas.push(("File".to_owned(), file.into()));
+    let mut patch = patch_schema::<File>();
+    if let Schema::Object(object) = &mut patch {
+        object.properties.shift_remove("storage");
+    }
+    schemas.push(("FilePatch".to_owned(), patch.into()));
     schemas.push(("FilePage".to_owned(), page_schema("File").into()));
     let upload = ObjectBuilder::new()
         .property(
@@ -65,7 +77,13 @@ pub fn schemas(url_request: Vec<(String, RefOr<Schema>)>) -> Vec<(String, RefOr<
     let signed = ObjectBuilder::new()
         .property(
             "url",
-            string().description(Some("a path relative to the service, usable without auth")),
+            string().description(Some(
+                "usable without auth (`<img src>`): a path on this service, absolute on \
+                 `PUBLIC_BASE_URL` when that is set. The same file, user, variant and lifetime \
+                 give the same URL within a window (the lifetime, at most 5 minutes), and \
+                 what it serves carries `Cache-Control: private, max-age=<the link's \
+                 remaining life>, immutable`",
+            )),
         )
         .property("expiresAt", inline_read_only::<Timestamp>())
         .required("url")
@@ -77,17 +95,45 @@ pub fn schemas(url_request: Vec<(String, RefOr<Schema>)>) -> Vec<(String, RefOr<
     schemas
 }
 
+/// The variant a ready `signedUrl` links, for image files (others get their content).
+fn ready_link_variant(op: Op) -> Op {
+    let side = || integer(1, Some(u64::from(crate::config::MAX_VARIANT_SIDE)));
+    op.query(
+        "w",
+        side(),
+        "with `signedUrls=true`: image files' `signedUrl` links this variant (width, one of \
+         `IMAGE_VARIANT_SIZES`); other files' links their content",
+    )
+    .query("h", side(), "with `signedUrls=true`: the variant's height")
+    .query(
+        "fit",
+        one_of(&["cover", "contain"]),
+        "with `signedUrls=true`: the variant's fit",
+    )
+    .query(
+        "format",
+        one_of(&["webp", "jpeg", "png"]),
+        "with `signedUrls=true`: the variant's encoding",
+    )
+}
+
 fn file(op: Op) -> Op {
     op.path_id("id", "the file's id")
 }
 
 pub fn list(spec: &ListSpec) -> Op {
-    list_params(
+    let op = list_params(
         Op::new("listFiles", TAG, "List files"),
         spec,
         &crate::http::list::ListExtras::NONE,
     )
-    .json(200, "a page", reference("FilePage"))
+    .query(
+        "signedUrls",
+        boolean(),
+        "each item carries `signedUrl`, a ready link to its content (no `POST .../url` per \
+         file)",
+    );
+    ready_link_variant(op).json(200, "a page", reference("FilePage"))
 }
 
 pub fn upload() -> Op {
@@ -105,7 +151,19 @@ pub fn upload() -> Op {
              body that stalls for `UPLOAD_IDLE_TIMEOUT_SECS` is a 408.",
         )
         .body(body)
-        .document(201, "the file's metadata", "File")
+        .response(
+            201,
+            super::json_response("the file's metadata", reference("File"))
+                .header(
+                    "ETag",
+                    text_header(
+                        "`\"<sha256>\"`: the ETag of `Location` (the content), which \
+                         `DELETE /api/files/{id}` takes in `If-Match`; the metadata's ETag is \
+                         its `version` (`GET`/`PATCH .../metadata`)",
+                    ),
+                )
+                .header("Location", text_header("`/api/files/{id}`, the content")),
+        )
         .links(
             201,
             &[
@@ -230,7 +288,13 @@ pub fn head() -> Op {
 
 pub fn delete() -> Op {
     file(Op::new("deleteFile", TAG, "Delete a file"))
-        .if_match()
+        .header(
+            "If-Match",
+            Some(r#"^(\*|"[0-9a-f]{64}")$"#),
+            "the ETag of this URL, `\"<sha256>\"` as a `GET` of the content returned (or \
+             `*`); another one is a 412 whose `ETag` is the current one",
+        )
+        .errors(&[400, 412])
         .empty(
             204,
             "deleted; its id is removed from the documents naming it",
@@ -239,11 +303,12 @@ pub fn delete() -> Op {
 }
 
 pub fn get_metadata() -> Op {
-    file(Op::new("getFileMetadata", TAG, "Read a file's metadata")).document(
-        200,
-        "the metadata",
-        "File",
-    )
+    let op = file(Op::new("getFileMetadata", TAG, "Read a file's metadata")).query(
+        "signedUrls",
+        boolean(),
+        "the metadata carries `signedUrl`, a ready link to the content",
+    );
+    ready_link_variant(op).document(200, "the metadata", "File")
 }
 
 pub fn update_metadata() -> Op {

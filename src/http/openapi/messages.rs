@@ -41,14 +41,34 @@ pub fn schemas(select_swipe: Vec<(String, RefOr<Schema>)>) -> Vec<(String, RefOr
         }
         other => other,
     };
+    let cursor = |description: &str| {
+        super::string()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                utoipa::openapi::Type::String,
+                utoipa::openapi::Type::Null,
+            ]))
+            .description(Some(description.to_owned()))
+    };
     let page = ObjectBuilder::new()
         .property("items", array(reference("Message")))
         .property(
-            "hasMore",
-            boolean().description(Some("more positions in the direction of the walk")),
+            "nextCursor",
+            cursor(
+                "continues the walk in its direction (`cursor=`): newer after `after` or from \
+                 the start, older after `before` or `latest`; null when nothing more lies \
+                 that way now",
+            ),
+        )
+        .property(
+            "prevCursor",
+            cursor(
+                "walks the other way from this page's other edge (from a `latest` page: the \
+                 messages written since); null on an empty page or at the start of the chat",
+            ),
         )
         .required("items")
-        .required("hasMore")
+        .required("nextCursor")
+        .required("prevCursor")
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
     schemas.push(("Message".to_owned(), message.into()));
     schemas.push(("Swipe".to_owned(), swipe.into()));
@@ -76,8 +96,10 @@ pub fn list() -> Op {
         "Page through a chat's messages",
     ))
     .describe(
-        "By position: forward with `after=<last seq>`, backward with `before=<first seq>`; \
-             a swipe group is one position.",
+        "Pages like every list, with cursors (`{items, nextCursor, prevCursor}`), in both \
+         directions; `after`, `before` and `latest` are conveniences for the first page \
+         (forward with `after=<seq>`, backward with `before=<seq>` or `latest`). A swipe \
+         group is one position.",
     )
     .query(
         "limit",
@@ -98,6 +120,12 @@ pub fn list() -> Op {
         "latest",
         boolean(),
         "the last `limit` positions (not with after/before)",
+    )
+    .query(
+        "cursor",
+        super::string(),
+        "a `nextCursor` or `prevCursor` of an earlier page (opaque; not with after, before \
+         or latest)",
     )
     .query(
         "includeSwipes",

@@ -56,13 +56,14 @@ pub(crate) const ERROR_RESPONSES: &[(u16, &str, &str)] = &[
     (
         409,
         "Conflict",
-        "`conflict`: a unique name taken (`details.existingId`), or concurrent writers kept \
-         colliding (retry)",
+        "`conflict`: a unique name taken (`details[0].existingId` names the holder), or \
+         concurrent writers kept colliding (retry)",
     ),
     (
         412,
         "PreconditionFailed",
-        "`precondition_failed`: `If-Match` names an old version",
+        "`precondition_failed`: `If-Match` names a state the resource has left. `ETag` carries \
+         the current one: re-read (GET), re-apply the change, and send that ETag in `If-Match`",
     ),
     (
         413,
@@ -107,6 +108,7 @@ pub(crate) const ERROR_RESPONSES: &[(u16, &str, &str)] = &[
 fn error_headers(status: u16) -> Vec<(&'static str, &'static str)> {
     match status {
         401 => vec![("WWW-Authenticate", "`Bearer`")],
+        412 => vec![("ETag", "the current ETag of the resource")],
         416 => vec![("Content-Range", "`bytes */<size>`")],
         429 | 503 => vec![("Retry-After", "seconds to wait")],
         _ => Vec::new(),
@@ -177,7 +179,9 @@ pub fn document(table: &RouteTable) -> OpenApi {
                 .description(Some(
                     "Storage for AI character-chat applications: characters, personas, tags, \
                      chats with their messages, and files. The prose contract is docs/api.md; \
-                     every error has the body `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+                     every error has the body `{\"error\": {\"code\", \"message\", \"details\"}}` \
+                     where `details` is always an array of `FieldError` (empty when no field \
+                     is at fault).",
                 ))
                 .license(Some(LicenseBuilder::new().name("MIT").build())),
         )

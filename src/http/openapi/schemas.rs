@@ -170,10 +170,12 @@ pub fn error_envelope(codes: &[&str]) -> Schema {
         .property("message", string())
         .property(
             "details",
-            any().description(Some(
-                "null, or the offending fields as [{field, message}] (400, 422), or an object \
-                 (409: {field, existingId})",
-            )),
+            ArrayBuilder::new()
+                .items(reference("FieldError"))
+                .description(Some(
+                    "always an array: the fields at fault, each {field, message} with extra \
+                     keys where they help (existingId on a 409); empty when no field is",
+                )),
         )
         .required("code")
         .required("message")
@@ -190,6 +192,7 @@ pub fn error_envelope(codes: &[&str]) -> Schema {
 pub fn common() -> Vec<(String, RefOr<Schema>)> {
     let mut schemas = with_dependencies::<Timestamp>();
     schemas.extend(with_dependencies::<UserId>());
+    schemas.extend(with_dependencies::<crate::model::FieldError>());
     schemas.push((
         "ErrorEnvelope".to_owned(),
         error_envelope(crate::error::ERROR_CODES).into(),

@@ -29,7 +29,22 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
         !message.trim().is_empty(),
         "error.message must be a non-empty string: {body}"
     );
+    assert_details_shape(&body);
     body
+}
+
+/// `error.details` is always an array (never null, never an object) of objects that each
+/// carry a string `field` and a string `message`.
+pub fn assert_details_shape(body: &Value) {
+    let details = body["error"]["details"]
+        .as_array()
+        .unwrap_or_else(|| panic!("error.details must be an array: {body}"));
+    for detail in details {
+        assert!(
+            detail["field"].is_string() && detail["message"].is_string(),
+            "each of error.details is {{field, message, ...}}: {body}"
+        );
+    }
 }
 
 /// Asserts that `error.details` is a list naming a field that starts with `field`

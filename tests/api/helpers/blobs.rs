@@ -202,6 +202,22 @@ impl TestBlobs {
         }
     }
 
+    /// The key of the blob the upload of `file` (its JSON) wrote: the one whose name starts
+    /// with the file's id. The API never shows it (`storage` stays in the record).
+    pub async fn key_of(&self, file: &serde_json::Value) -> String {
+        let id = file["id"].as_str().expect("a file's id");
+        let keys = self.keys().await;
+        let name_start = format!("{id}_");
+        keys.iter()
+            .find(|key| {
+                key.rsplit('/')
+                    .next()
+                    .is_some_and(|name| name.starts_with(&name_start))
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no blob of file {id} among {keys:?}"))
+    }
+
     /// The keys of every stored blob under `top` (e.g. `variants/`), sorted.
     pub async fn keys_under(&self, top: &str) -> Vec<String> {
         match self {

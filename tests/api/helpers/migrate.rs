@@ -258,7 +258,7 @@ async fn messages(api: &Api, chat_id: &str) -> Vec<Value> {
         let page_items = page["items"].as_array().expect("items").clone();
         after = page_items.last().and_then(|last| last["seq"].as_u64());
         items.extend(page_items);
-        if page["hasMore"] != true {
+        if page["nextCursor"].is_null() {
             return items;
         }
     }
