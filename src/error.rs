@@ -24,6 +24,7 @@ pub const ERROR_CODES: &[&str] = &[
     "conflict",
     "precondition_failed",
     "payload_too_large",
+    "quota_exceeded",
     "unsupported_media_type",
     "range_not_satisfiable",
     "validation_failed",
@@ -60,6 +61,12 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A write would pass the user's quota (507); the details state the limit and usage.
+    #[error("{message}")]
+    InsufficientStorage {
+        message: String,
+        details: Option<Value>,
+    },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("range not satisfiable")]
@@ -115,6 +122,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InsufficientStorage { .. } => StatusCode::INSUFFICIENT_STORAGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -136,6 +144,7 @@ impl ApiError {
             Self::Conflict { .. } => "conflict",
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::InsufficientStorage { .. } => "quota_exceeded",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::Validation(_) => "validation_failed",
@@ -156,9 +165,9 @@ impl ApiError {
 
     fn details(&self) -> Value {
         match self {
-            Self::BadRequest { details, .. } | Self::Conflict { details, .. } => {
-                details.clone().unwrap_or(Value::Null)
-            }
+            Self::BadRequest { details, .. }
+            | Self::Conflict { details, .. }
+            | Self::InsufficientStorage { details, .. } => details.clone().unwrap_or(Value::Null),
             Self::Validation(fields) => json!(fields),
             _ => Value::Null,
         }

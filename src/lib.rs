@@ -3,6 +3,7 @@
 //! [`Application::build`] is the one construction path: the binary and the tests both use it
 //! to open the stores, bind the listener and get a server that runs until shut down.
 
+pub mod accounts;
 pub mod auth;
 pub mod blob;
 pub mod cards;
@@ -145,6 +146,15 @@ impl Application {
         let throttle = Arc::new(http::throttle::Throttle::new(&config.guard));
         let variants = Arc::new(images::Variants::new(&config.images));
         let (sender, _) = watch::channel(false);
+        let config_accounts = config.accounts;
+        // Deletions a stop interrupted are finished before anything is served.
+        let account_stores = accounts::AccountStores {
+            metadata: store.clone(),
+            blobs: blobs.clone(),
+        };
+        accounts::deletion::resume_all(&account_stores)
+            .await
+            .context("cannot finish an interrupted account deletion")?;
         Ok(Self {
             listener,
             metrics_listener,
@@ -160,6 +170,7 @@ impl Application {
                 throttle,
                 variants,
                 keyring: Arc::new(keyring),
+                quotas: Arc::new(accounts::quota::Quotas::new(&config_accounts)),
             },
             shutdown: ShutdownHandle(sender),
         })

@@ -101,6 +101,13 @@ pub(crate) const ERROR_RESPONSES: &[(u16, &str, &str)] = &[
         "`unavailable`: a store is unreachable or the request took too long; retry after \
          `Retry-After` seconds",
     ),
+    (
+        507,
+        "QuotaExceeded",
+        "`quota_exceeded`: the write would pass the caller's quota (`QUOTA_BYTES_PER_USER`, \
+         `QUOTA_FILES_PER_USER`); nothing was stored; `details[0]` states `quota`, `limit`, \
+         `usage` and `requested`",
+    ),
 ];
 
 /// Response headers some error statuses carry.
