@@ -61,7 +61,9 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("{0}")]
     PayloadTooLarge(String),
-    /// A write would pass the user's quota (507); the details state the limit and usage.
+    /// A write would pass the user's quota: a 413 (not a 507: the client, not the server,
+    /// must act, and a 5xx invites retries and pages operators); the details state the limit
+    /// and the usage.
     #[error("{message}")]
     InsufficientStorage {
         message: String,
@@ -122,7 +124,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::InsufficientStorage { .. } => StatusCode::INSUFFICIENT_STORAGE,
+            Self::InsufficientStorage { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,6 +1,6 @@
 //! Quotas: `QUOTA_BYTES_PER_USER` and `QUOTA_FILES_PER_USER`. An upload reserves its room
 //! before it writes a byte: the stored usage (the user's file records) plus what uploads in
-//! flight reserved, plus this one, must stay within the quota, else it is refused (507) and
+//! flight reserved, plus this one, must stay within the quota, else it is refused (413, `quota_exceeded`) and
 //! nothing is stored. An upload that states its `Content-Length` reserves that; one that does
 //! not reserves all the room left and is cut there. So concurrent uploads never pass the
 //! quota together. The reservation ends when the upload's record is stored (it then counts

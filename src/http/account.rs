@@ -178,11 +178,11 @@ fn import_op() -> Op {
              the manifest (paths, sizes, SHA-256s, counts) before anything is stored; a bad \
              archive is a 422. Ids are kept when free and remapped (every reference rewritten) \
              when taken. An archive already imported into this account is a 409. Files count \
-             against the quotas (507).",
+             against the quotas (413 `quota_exceeded`).",
         )
         .body(body)
         .json(201, "what was imported", reference("ImportReport"))
-        .errors(&[400, 408, 409, 413, 422, 507])
+        .errors(&[400, 408, 409, 413, 422])
 }
 
 fn delete_op() -> Op {

@@ -269,3 +269,35 @@ async fn export_delete_import_gives_the_same_account_back_and_touches_no_one_els
         "sealed again for carol"
     );
 }
+
+#[tokio::test]
+async fn an_interrupted_deletion_is_finished_at_startup() {
+    let mut app = spawn_jwt_app().await;
+    fill_account(&app.as_user("alice"), 2).await;
+    fill_account(&app.as_user("bob"), 2).await;
+    let bob_before = snapshot(&app.as_user("bob")).await;
+    // What a deletion writes first; a stop right after it leaves everything else in place.
+    let marker = br#"{"userId": "alice", "startedAt": "2026-01-01T00:00:00.000Z"}"#;
+    app.blobs()
+        .put_raw("accounts/alice/deletion.json", marker)
+        .await;
+    app.restart().await;
+    let alice = app.as_user("alice");
+    for collection in COLLECTIONS {
+        let left = alice.list(&format!("/api/{collection}")).await;
+        assert_eq!(
+            left["items"],
+            json!([]),
+            "{collection} of alice after the restart"
+        );
+    }
+    assert!(app.blobs().keys_under("users/alice").await.is_empty());
+    assert!(
+        app.blobs().keys_under("accounts/alice").await.is_empty(),
+        "the marker goes last"
+    );
+    assert_eq!(snapshot(&app.as_user("bob")).await, bob_before);
+    // Deleting again is harmless.
+    let report = delete_account(&alice, "alice").await;
+    assert_eq!(report["documents"]["files"], 0, "{report}");
+}

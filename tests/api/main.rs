@@ -2,6 +2,8 @@
 //! with its own temporary `DATA_DIR` and talks to it over HTTP only.
 
 mod account;
+mod account_hostile;
+mod account_quota;
 mod api_keys;
 mod auth;
 mod auth_keys;

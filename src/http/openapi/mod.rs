@@ -67,7 +67,10 @@ pub(crate) const ERROR_RESPONSES: &[(u16, &str, &str)] = &[
     (
         413,
         "PayloadTooLarge",
-        "`payload_too_large`: the body is over its limit (`GET /api/limits`)",
+        "`payload_too_large`: the body is over its limit (`GET /api/limits`); \
+         `quota_exceeded`: the write would pass the caller's quota (`QUOTA_BYTES_PER_USER`, \
+         `QUOTA_FILES_PER_USER`), nothing was stored, and `details[0]` states `quota`, \
+         `limit`, `usage` and `requested`",
     ),
     (
         415,
@@ -100,13 +103,6 @@ pub(crate) const ERROR_RESPONSES: &[(u16, &str, &str)] = &[
         "Unavailable",
         "`unavailable`: a store is unreachable or the request took too long; retry after \
          `Retry-After` seconds",
-    ),
-    (
-        507,
-        "QuotaExceeded",
-        "`quota_exceeded`: the write would pass the caller's quota (`QUOTA_BYTES_PER_USER`, \
-         `QUOTA_FILES_PER_USER`); nothing was stored; `details[0]` states `quota`, `limit`, \
-         `usage` and `requested`",
     ),
 ];
 
