@@ -24,6 +24,7 @@ pub mod secrets;
 pub mod store;
 pub mod stores;
 pub mod telemetry;
+pub mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

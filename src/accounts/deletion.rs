@@ -43,18 +43,20 @@ pub struct DeletionReport {
     pub resumed: bool,
 }
 
-/// One step of a deletion, for a progress display.
+/// What one step of a deletion removed, for a progress display.
 #[derive(Debug, Clone, Copy)]
-pub enum Step<'a> {
-    Documents(Collection, u64),
-    Blobs(&'a str, u64),
+pub enum Step {
+    /// This many more documents.
+    Documents(u64),
+    /// One more blob.
+    Blob,
 }
 
 /// Deletes everything `user` owns; `progress` hears of every batch.
 pub async fn delete_account(
     stores: &AccountStores,
     user: &UserId,
-    progress: &(dyn Fn(Step<'_>) + Send + Sync),
+    progress: &(dyn Fn(Step) + Send + Sync),
 ) -> Result<DeletionReport, DeletionError> {
     let marker = deletion_marker(user);
     let resumed = stores.blobs.exists(&marker).await?;
@@ -82,6 +84,7 @@ pub async fn delete_account(
             if batch.items.is_empty() {
                 break;
             }
+            let count = batch.items.len() as u64;
             for document in batch.items {
                 match stores
                     .metadata
@@ -92,7 +95,7 @@ pub async fn delete_account(
                     Err(error) => return Err(error.into()),
                 }
             }
-            progress(Step::Documents(collection, removed));
+            progress(Step::Documents(count));
         }
         report
             .documents
@@ -112,11 +115,8 @@ pub async fn delete_account(
             }
             stores.blobs.delete(&entry.key).await?;
             removed += 1;
-            if removed.is_multiple_of(100) {
-                progress(Step::Blobs(prefix, removed));
-            }
+            progress(Step::Blob);
         }
-        progress(Step::Blobs(prefix, removed));
         report.blobs += removed;
     }
     stores.blobs.delete(&marker).await?;

@@ -301,3 +301,76 @@ async fn an_interrupted_deletion_is_finished_at_startup() {
     let report = delete_account(&alice, "alice").await;
     assert_eq!(report["documents"]["files"], 0, "{report}");
 }
+
+#[tokio::test]
+async fn operators_list_export_and_delete_users_from_the_command_line() {
+    use crate::helpers::Backend;
+    use crate::helpers::migrate::quillstore_with_env;
+    let mut app = spawn_jwt_app().await;
+    fill_account(&app.as_user("alice"), 3).await;
+    fill_account(&app.as_user("bob"), 3).await;
+    let (alice_before, bob_before) = (
+        snapshot(&app.as_user("alice")).await,
+        snapshot(&app.as_user("bob")).await,
+    );
+    app.stop().await;
+    let mut env: Vec<(String, String)> = Backend::under_test()
+        .env_vars(&app.data_dir)
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+    env.extend(
+        app.blobs()
+            .env_vars()
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v)),
+    );
+    env.push(("DATA_DIR".to_owned(), app.data_dir.display().to_string()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+
+    let listed = quillstore_with_env(&["users", "list"], &env).await;
+    assert!(listed.success, "{}", listed.stderr);
+    let alice_row = listed
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("alice "))
+        .unwrap();
+    assert!(
+        alice_row
+            .split_whitespace()
+            .eq(["alice", "11", "3", "10045"]),
+        "{alice_row}"
+    );
+    assert!(listed.stdout.lines().any(|line| line.starts_with("bob ")));
+
+    let archive = app.data_dir.join("alice.tar");
+    let output = archive.display().to_string();
+    let exported =
+        quillstore_with_env(&["users", "export", "alice", "--output", &output], &env).await;
+    assert!(exported.success, "{}", exported.stderr);
+    let refused = quillstore_with_env(&["users", "delete", "alice"], &env).await;
+    assert!(
+        !refused.success && refused.stderr.contains("--yes"),
+        "{}",
+        refused.stderr
+    );
+    let deleted = quillstore_with_env(&["users", "delete", "alice", "--yes"], &env).await;
+    assert!(deleted.success, "{}", deleted.stderr);
+    assert!(
+        deleted.stdout.contains("\"chats\": 1"),
+        "{}",
+        deleted.stdout
+    );
+
+    app.start().await;
+    let alice = app.as_user("alice");
+    assert_eq!(alice.list("/api/characters").await["items"], json!([]));
+    assert_eq!(snapshot(&app.as_user("bob")).await, bob_before);
+    let response = import(&alice, std::fs::read(&archive).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        snapshot(&alice).await,
+        alice_before,
+        "the CLI's archive brings alice back"
+    );
+}
