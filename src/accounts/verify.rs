@@ -267,8 +267,11 @@ async fn hash_stream<R: AsyncRead + Unpin>(reader: &mut R, size: u64) -> Result<
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// A line of a page: its number (from 1) and its object.
+pub type Line = (usize, Map<String, Value>);
+
 /// The JSON objects of a page, one a line, numbered from 1.
-pub fn lines(data: &[u8], path: &str) -> Result<Vec<(usize, Map<String, Value>)>, Invalid> {
+pub fn lines(data: &[u8], path: &str) -> Result<Vec<Line>, Invalid> {
     let text = std::str::from_utf8(data).map_err(|_| invalid(format!("{path} is not UTF-8")))?;
     text.split('\n')
         .enumerate()
@@ -297,7 +300,7 @@ pub fn document(
 
 /// The chat a chat export's header line carries.
 pub fn chat_header(
-    line: Option<(usize, Map<String, Value>)>,
+    line: Option<Line>,
     path: &str,
 ) -> Result<Document, Invalid> {
     let Some((number, header)) = line else {
