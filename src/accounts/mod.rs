@@ -59,16 +59,24 @@ pub async fn page(
     after: Option<(crate::store::SortValue, uuid::Uuid)>,
 ) -> StoreResult<Page> {
     let query = ListQuery {
+        after,
+        ..all_of(collection, user, PAGE)
+    };
+    store.list(&query).await
+}
+
+/// The first page of `limit` of `user`'s documents of `collection`, oldest change first.
+pub fn all_of(collection: Collection, user: &UserId, limit: usize) -> ListQuery {
+    ListQuery {
         collection,
         user: user.clone(),
         filters: Vec::new(),
         sort: SortField::UpdatedAt,
         descending: false,
-        after,
-        limit: PAGE,
+        after: None,
+        limit,
         include_total: false,
-    };
-    store.list(&query).await
+    }
 }
 
 /// Walks every page of one user's documents of one collection.

@@ -7,10 +7,10 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::Pages;
+use super::{Pages, all_of};
 use crate::config::AccountsConfig;
 use crate::model::{Collection, UserId};
-use crate::store::{ListQuery, MetadataStore, SortField, StoreResult};
+use crate::store::{ListQuery, MetadataStore, StoreResult};
 
 /// A user's files: how many records, and the sum of their sizes (what the byte quota
 /// counts: a file shared by dedup counts once per record, as the user sees them).
@@ -71,14 +71,8 @@ pub async fn usage(
     let mut collections = BTreeMap::new();
     for collection in Collection::DOCUMENTS {
         let query = ListQuery {
-            collection,
-            user: user.clone(),
-            filters: Vec::new(),
-            sort: SortField::UpdatedAt,
-            descending: false,
-            after: None,
-            limit: 1,
             include_total: true,
+            ..all_of(collection, user, 1)
         };
         let documents = store.list(&query).await?.total.unwrap_or_default();
         collections.insert(

@@ -299,10 +299,7 @@ pub fn document(
 }
 
 /// The chat a chat export's header line carries.
-pub fn chat_header(
-    line: Option<Line>,
-    path: &str,
-) -> Result<Document, Invalid> {
+pub fn chat_header(line: Option<Line>, path: &str) -> Result<Document, Invalid> {
     let Some((number, header)) = line else {
         return Err(invalid(format!("{path} has no header line")));
     };

@@ -101,6 +101,18 @@ pub async fn snapshot(api: &Api) -> Value {
     Value::Object(snapshot)
 }
 
+/// Every collection of the account is empty.
+async fn assert_empty(api: &Api) {
+    for collection in COLLECTIONS {
+        let left = api.list(&format!("/api/{collection}")).await;
+        assert_eq!(
+            left["items"],
+            json!([]),
+            "{collection} left after the deletion"
+        );
+    }
+}
+
 pub async fn export(api: &Api) -> Vec<u8> {
     let response = api.get("/api/account/export").await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -176,14 +188,7 @@ async fn export_delete_import_gives_the_same_account_back_and_touches_no_one_els
         (usage["files"].as_u64(), usage["bytes"].as_u64()),
         (Some(0), Some(0))
     );
-    for collection in COLLECTIONS {
-        let left = alice.list(&format!("/api/{collection}")).await;
-        assert_eq!(
-            left["items"],
-            json!([]),
-            "{collection} of alice after delete"
-        );
-    }
+    assert_empty(&alice).await;
     let alice_blobs = app.blobs().keys_under("users/alice").await;
     assert!(alice_blobs.is_empty(), "{alice_blobs:?}");
     assert_eq!(
@@ -283,14 +288,7 @@ async fn an_interrupted_deletion_is_finished_at_startup() {
         .await;
     app.restart().await;
     let alice = app.as_user("alice");
-    for collection in COLLECTIONS {
-        let left = alice.list(&format!("/api/{collection}")).await;
-        assert_eq!(
-            left["items"],
-            json!([]),
-            "{collection} of alice after the restart"
-        );
-    }
+    assert_empty(&alice).await;
     assert!(app.blobs().keys_under("users/alice").await.is_empty());
     assert!(
         app.blobs().keys_under("accounts/alice").await.is_empty(),
