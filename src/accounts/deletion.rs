@@ -107,17 +107,19 @@ pub async fn delete_account(
         format!("{}{user}/", BlobKey::ALL_UPLOADS),
         records_prefix(user),
     ];
-    for prefix in &prefixes {
-        let mut removed = 0u64;
-        for entry in stores.blobs.list(prefix).await? {
-            if entry.key == marker {
-                continue;
+    // The old store too, while blobs move away from it (`BLOBS_FALLBACK`).
+    let all = std::iter::once(stores.blobs.current()).chain(stores.blobs.fallback());
+    for store in all {
+        for prefix in &prefixes {
+            for entry in store.list(prefix).await? {
+                if entry.key == marker {
+                    continue;
+                }
+                store.delete(&entry.key).await?;
+                report.blobs += 1;
+                progress(Step::Blob);
             }
-            stores.blobs.delete(&entry.key).await?;
-            removed += 1;
-            progress(Step::Blob);
         }
-        report.blobs += removed;
     }
     stores.blobs.delete(&marker).await?;
     Ok(report)

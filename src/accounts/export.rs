@@ -104,14 +104,15 @@ impl Writer {
         Ok(())
     }
 
-    /// The blob at `key`, streamed; its bytes must hash to `sha256`.
+    /// The blob at `key` in the store of `backend`, streamed; its bytes must hash to
+    /// `sha256`.
     async fn blob(
         &mut self,
         stores: &AccountStores,
-        key: &BlobKey,
+        (backend, key): (&str, &BlobKey),
         sha256: &str,
     ) -> Result<(), ExportError> {
-        let read = stores.blobs.get(key, None).await?;
+        let read = stores.blobs.holding(backend).get(key, None).await?;
         let path = manifest::blob_path(sha256);
         let size = read.length;
         self.send(Bytes::copy_from_slice(&archive::header(
@@ -202,7 +203,13 @@ async fn write_archive(
                 continue;
             }
             let key = BlobKey::parse(key)?;
-            writer.blob(stores, &key, sha256).await?;
+            let backend = file
+                .body
+                .get("storage")
+                .and_then(|storage| storage.get("backend"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            writer.blob(stores, (backend, &key), sha256).await?;
             written.insert(sha256.to_owned());
         }
     }

@@ -25,7 +25,7 @@ pub mod quota;
 pub mod usage;
 mod verify;
 
-use crate::blob::{BlobKey, BlobStore};
+use crate::blob::{BlobKey, BlobStores};
 use crate::model::{Collection, Document, UserId};
 use crate::store::{ListQuery, MetadataStore, Page, SortField, StoreResult};
 
@@ -48,7 +48,8 @@ pub fn deletion_marker(user: &UserId) -> BlobKey {
 #[derive(Clone)]
 pub struct AccountStores {
     pub metadata: MetadataStore,
-    pub blobs: BlobStore,
+    /// The current blob store, and the old one while blobs move (`BLOBS_FALLBACK`).
+    pub blobs: BlobStores,
 }
 
 /// One page of `user`'s documents of `collection`, after `after` (the previous page's `next`).
