@@ -43,6 +43,10 @@ pub enum ImportError {
     TooLarge(u64),
     #[error("this account already imported archive {0}")]
     AlreadyImported(Uuid),
+    #[error(
+        "the archive has tags this account already has (names are unique): {0}; rename or delete them first"
+    )]
+    TagClash(String),
     #[error("cannot read the request body: {0}")]
     Body(String),
     #[error(transparent)]
@@ -62,7 +66,7 @@ impl From<ImportError> for ApiError {
                 ApiError::Validation(vec![FieldError::new("archive", invalid.0)])
             }
             ImportError::TooLarge(_) => ApiError::PayloadTooLarge(error.to_string()),
-            ImportError::AlreadyImported(_) => ApiError::Conflict {
+            ImportError::AlreadyImported(_) | ImportError::TagClash(_) => ApiError::Conflict {
                 message: error.to_string(),
                 details: None,
             },
@@ -165,6 +169,7 @@ pub async fn import_archive(
     let _room = quotas
         .reserve(&stores.metadata, user, request, u64::MAX)
         .await?;
+    check_tag_names(stores, user, &plan).await?;
     let rewrite = plan_ids(stores, keyring, user, &source, &plan).await?;
     let mut applied = Applied::default();
     match store_all(
@@ -199,6 +204,34 @@ pub async fn import_archive(
             applied.undo(stores, user).await;
             Err(error)
         }
+    }
+}
+
+/// Tag names are unique per user (ignoring case): an archive naming a tag the account already
+/// has is refused whole (409), on every backend alike, rather than half imported.
+async fn check_tag_names(
+    stores: &AccountStores,
+    user: &UserId,
+    plan: &Plan,
+) -> Result<(), ImportError> {
+    let mut pages = super::Pages::new(Collection::Tags, user);
+    let mut clashes = Vec::new();
+    while let Some(tags) = pages.next(&stores.metadata).await? {
+        for tag in tags {
+            let name = tag
+                .body
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if plan.tag_names.contains(&name.to_lowercase()) {
+                clashes.push(name.to_owned());
+            }
+        }
+    }
+    if clashes.is_empty() {
+        Ok(())
+    } else {
+        Err(ImportError::TagClash(clashes.join(", ")))
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Plan {
     pub files: Vec<Document>,
     /// Sealed API keys, to check whether this instance can open them.
     pub api_keys: Vec<Document>,
+    /// Tag names, lowercased (unique per user).
+    pub tag_names: Vec<String>,
 }
 
 impl Plan {
@@ -99,6 +101,14 @@ pub async fn verify(path: &std::path::Path) -> Result<Plan, Invalid> {
                     match collection {
                         Collection::Files => plan.files.push(document),
                         Collection::ApiKeys => plan.api_keys.push(document),
+                        Collection::Tags => plan.tag_names.push(
+                            document
+                                .body
+                                .get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_lowercase(),
+                        ),
                         _ => {}
                     }
                 }

@@ -228,7 +228,7 @@ async fn export_delete_import_gives_the_same_account_back_and_touches_no_one_els
 
     // Into another account: every id is alice's, so all are remapped; alice keeps hers.
     let carol = app.as_user("carol");
-    let response = import(&carol, archive).await;
+    let response = import(&carol, archive.clone()).await;
     let report = json_body(response).await;
     assert!(report["remapped"].as_u64().unwrap() > 10, "{report}");
     assert_eq!(
@@ -272,6 +272,19 @@ async fn export_delete_import_gives_the_same_account_back_and_touches_no_one_els
         reveal(&app, "carol", key).await,
         "sk-secret-1",
         "sealed again for carol"
+    );
+
+    // Bob has a tag of the same name: tag names are unique, so the archive is refused whole.
+    let clash = import(&bob, archive).await;
+    let body = assert_error(clash, StatusCode::CONFLICT, "conflict").await;
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("tag 1"),
+        "{body}"
+    );
+    assert_eq!(
+        snapshot(&bob).await,
+        bob_before,
+        "bob untouched by a refused import"
     );
 }
 
