@@ -156,6 +156,8 @@ impl Application {
         accounts::deletion::resume_all(&account_stores)
             .await
             .context("cannot finish an interrupted account deletion")?;
+        // Archives a stop left spooled mid-import (this process owns DATA_DIR now).
+        accounts::import::clear_spooled(&layout::DataDir::new(&config.data_dir).imports());
         Ok(Self {
             listener,
             metrics_listener,

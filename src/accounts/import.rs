@@ -110,6 +110,15 @@ impl Drop for Spooled {
     }
 }
 
+/// Removes archives a stop left in the spool directory (run at startup).
+pub fn clear_spooled(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `body` to a new file in `dir`, refusing more than `limit` bytes.
 pub async fn spool<S, E>(dir: &Path, body: S, limit: u64) -> Result<Spooled, ImportError>
 where
