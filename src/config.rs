@@ -4,7 +4,8 @@
 //!
 //! Each concern has its own module that parses, checks and describes its settings: `server`
 //! (listen address, request limits), `backend` and `mongodb` (metadata), `auth`, `cors`,
-//! `public_url`, `logging`, `guard` (rate limits, `/metrics`), `files`, `images` (variants) and `s3`. Shared value parsers are
+//! `public_url`, `logging`, `guard` (rate limits, `/metrics`), `files`, `images` (variants),
+//! `accounts` (quotas) and `s3`. Shared value parsers are
 //! in `values`. This file only assembles them, in the order problems and `check-config`
 //! lines have always been listed.
 
@@ -12,6 +13,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod accounts;
 mod auth;
 mod backend;
 mod blob_cache;
@@ -31,6 +33,7 @@ mod secret;
 mod server;
 mod values;
 
+pub use self::accounts::AccountsConfig;
 pub use self::auth::{AuthConfig, JwtKey};
 use self::backend::DataSettings;
 pub use self::backend::{DataBackend, Primary};
@@ -81,6 +84,8 @@ pub struct Config {
     pub connections: ConnectionsConfig,
     pub images: ImageConfig,
     pub encryption: EncryptionConfig,
+    /// Quotas and the account archive limit.
+    pub accounts: AccountsConfig,
 }
 
 /// Every problem found in a configuration, each naming its variable.
@@ -133,6 +138,7 @@ impl Config {
         let images = ImageConfig::parse(&raw, &mut check);
         let blob_cache = BlobCacheConfig::parse(&raw, &mut check);
         let encryption = EncryptionConfig::parse(&raw, &data.backend, &mut check);
+        let accounts = AccountsConfig::parse(&raw, &mut check);
 
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
@@ -160,6 +166,7 @@ impl Config {
             connections,
             images,
             encryption,
+            accounts,
         })
     }
 
@@ -181,6 +188,7 @@ impl Config {
         self.files.describe(&mut lines);
         self.images.describe(&mut lines);
         self.blob_cache.describe(&mut lines);
+        self.accounts.describe(&mut lines);
         match &self.s3 {
             Some(s3) => s3.describe(&mut lines),
             None => lines.push(("S3_MODE", "disabled (blobs under DATA_DIR)".to_owned())),

@@ -24,6 +24,7 @@ pub const ERROR_CODES: &[&str] = &[
     "conflict",
     "precondition_failed",
     "payload_too_large",
+    "quota_exceeded",
     "unsupported_media_type",
     "range_not_satisfiable",
     "validation_failed",
@@ -65,6 +66,14 @@ pub enum ApiError {
     PreconditionFailed { current_etag: Option<String> },
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A write would pass the user's quota: a 413 (not a 507: the client, not the server,
+    /// must act, and a 5xx invites retries and pages operators); the details state the limit
+    /// and the usage.
+    #[error("{message}")]
+    InsufficientStorage {
+        message: String,
+        details: Vec<FieldError>,
+    },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("range not satisfiable")]
@@ -135,6 +144,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::InsufficientStorage { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -156,6 +166,7 @@ impl ApiError {
             Self::Conflict { .. } => "conflict",
             Self::PreconditionFailed { .. } => "precondition_failed",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::InsufficientStorage { .. } => "quota_exceeded",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::Validation(_) => "validation_failed",
@@ -177,7 +188,9 @@ impl ApiError {
     /// Always an array: the fields at fault, empty when the error names none.
     fn details(&self) -> &[FieldError] {
         match self {
-            Self::BadRequest { details, .. } | Self::Conflict { details, .. } => details,
+            Self::BadRequest { details, .. }
+            | Self::Conflict { details, .. }
+            | Self::InsufficientStorage { details, .. } => details,
             Self::Validation(fields) => fields,
             _ => &[],
         }

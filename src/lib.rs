@@ -3,6 +3,7 @@
 //! [`Application::build`] is the one construction path: the binary and the tests both use it
 //! to open the stores, bind the listener and get a server that runs until shut down.
 
+pub mod accounts;
 pub mod auth;
 pub mod blob;
 pub mod cards;
@@ -23,6 +24,7 @@ pub mod secrets;
 pub mod store;
 pub mod stores;
 pub mod telemetry;
+pub mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -145,6 +147,17 @@ impl Application {
         let throttle = Arc::new(http::throttle::Throttle::new(&config.guard));
         let variants = Arc::new(images::Variants::new(&config.images));
         let (sender, _) = watch::channel(false);
+        let config_accounts = config.accounts;
+        // Deletions a stop interrupted are finished before anything is served.
+        let account_stores = accounts::AccountStores {
+            metadata: store.clone(),
+            blobs: blobs.clone(),
+        };
+        accounts::deletion::resume_all(&account_stores)
+            .await
+            .context("cannot finish an interrupted account deletion")?;
+        // Archives a stop left spooled mid-import (this process owns DATA_DIR now).
+        accounts::import::clear_spooled(&layout::DataDir::new(&config.data_dir).imports());
         Ok(Self {
             listener,
             metrics_listener,
@@ -160,6 +173,7 @@ impl Application {
                 throttle,
                 variants,
                 keyring: Arc::new(keyring),
+                quotas: Arc::new(accounts::quota::Quotas::new(&config_accounts)),
             },
             shutdown: ShutdownHandle(sender),
         })

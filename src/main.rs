@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use quillstore::config::{Config, RawConfig};
 use quillstore::migrate::cli::MigrateCommand;
+use quillstore::users::UsersCommand;
 use quillstore::{Application, telemetry};
 
 #[derive(Parser)]
@@ -46,6 +47,9 @@ enum Command {
     /// Stored secrets (API keys).
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Accounts: list users, export or delete everything one user owns (see docs/operations.md).
+    #[command(subcommand)]
+    Users(UsersCommand),
 }
 
 #[derive(Subcommand)]
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         } => runtime.block_on(gc(config, apply, Duration::from_secs(min_age))),
         Command::Migrate(command) => runtime.block_on(quillstore::migrate::cli::run(command)),
         Command::Secrets(SecretsCommand::Rotate(raw)) => runtime.block_on(rotate_secrets(raw)),
+        Command::Users(command) => runtime.block_on(quillstore::users::run(command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

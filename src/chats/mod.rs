@@ -4,6 +4,7 @@
 //! atomically, so unit tests reach them without a server and concurrent writers are caught by
 //! the store's version checks (the handler then reads again and asks again).
 
+pub mod format;
 pub mod import;
 pub mod message;
 pub mod sillytavern;

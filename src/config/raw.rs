@@ -135,6 +135,15 @@ pub struct RawConfig {
     /// The largest blob the cache keeps; default 256KiB.
     #[arg(long, env = "BLOB_CACHE_MAX_OBJECT_BYTES")]
     pub blob_cache_max_object_bytes: Option<String>,
+    /// The most bytes of files one user may store (unset or 0: no quota).
+    #[arg(long, env = "QUOTA_BYTES_PER_USER")]
+    pub quota_bytes_per_user: Option<String>,
+    /// The most files one user may store (unset or 0: no quota).
+    #[arg(long, env = "QUOTA_FILES_PER_USER")]
+    pub quota_files_per_user: Option<String>,
+    /// The largest account archive an import accepts; default 10GiB.
+    #[arg(long, env = "MAX_ACCOUNT_IMPORT_BYTES")]
+    pub max_account_import_bytes: Option<String>,
     /// Blob store: disabled (files under DATA_DIR, the default), external or embedded (S3).
     #[arg(long, env = "S3_MODE")]
     pub s3_mode: Option<String>,

@@ -1,6 +1,7 @@
 //! The HTTP layer: one route table per resource (`routes.rs`: handlers with their OpenAPI
 //! operations), merged with the middleware stack in `router.rs`.
 
+mod account;
 mod api_keys;
 mod cards;
 mod characters;

@@ -18,7 +18,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use super::docs::OpenApiJson;
 use super::routes::{RouteTable, Routes};
-use super::{api_keys, memories, profiles, settings};
+use super::{account, api_keys, memories, profiles, settings};
 use super::{
     cards, characters, chats, docs, files, health, limits, lorebooks, messages, metrics, openapi,
     personas, tags, throttle,
@@ -87,6 +87,7 @@ pub fn routes(config: &Config) -> Routes {
         .merge(documents)
         .merge(imports)
         .merge(files::routes(config))
+        .merge(account::routes(config))
         .merge(metrics::routes())
         .merge(docs::routes())
 }

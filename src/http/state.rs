@@ -29,4 +29,6 @@ pub struct AppState {
     pub keyring: Arc<crate::secrets::Keyring>,
     /// Finds and makes image variants (bounded, one run per missing variant).
     pub variants: Arc<Variants>,
+    /// Per-user quotas and the room uploads in flight hold.
+    pub quotas: Arc<crate::accounts::quota::Quotas>,
 }

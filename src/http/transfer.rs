@@ -5,8 +5,7 @@
 //! `user_name`, `character_name`, `chat_metadata`, then lines with `name`, `is_user`, `mes`,
 //! `send_date`, `swipes`, `swipe_id`.
 
-use axum::body::Bytes;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::resource::{check_fields, parse};
 use crate::chats::import::{ImportedMessage, ImportedPosition, LineError, ParsedImport};
@@ -14,33 +13,10 @@ use crate::chats::sillytavern::{self, SillyTavernChat};
 use crate::error::{ApiError, FieldError, Result};
 use crate::model::chat::Chat;
 use crate::model::message::Message;
-use crate::model::{Document, Resource, SERVER_OWNED_FIELDS, Timestamp};
+use crate::model::{Resource, SERVER_OWNED_FIELDS, Timestamp};
 
-pub const EXPORT_FORMAT: &str = "application/x-ndjson";
-const FORMAT_NAME: &str = "quillstore-chat";
-const FORMAT_VERSION: u64 = 1;
-
-pub fn export_header(chat: &Document) -> Bytes {
-    line(&json!({"type": FORMAT_NAME, "version": FORMAT_VERSION, "chat": chat}))
-}
-
-pub fn export_line(message: &Document) -> Bytes {
-    line(&json!(message))
-}
-
-fn line(value: &Value) -> Bytes {
-    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
-    bytes.push(b'\n');
-    Bytes::from(bytes)
-}
-
-pub fn seq_of(message: &Document) -> u64 {
-    message
-        .body
-        .get("seq")
-        .and_then(Value::as_u64)
-        .unwrap_or_default()
-}
+pub use crate::chats::format::{EXPORT_FORMAT, export_header, export_line, seq_of};
+use crate::chats::format::{FORMAT_NAME, FORMAT_VERSION};
 
 /// Names the input line in a client error, as a 422.
 pub fn at_line(number: usize, error: ApiError) -> ApiError {

@@ -79,6 +79,14 @@ pub trait MetadataBackend: Send + Sync + 'static {
         ids: &'a [Uuid],
     ) -> BoxFuture<'a, StoreResult<HashSet<Uuid>>>;
 
+    /// Which of `ids` name documents of any user in `collection` (an account import keeps
+    /// an archive's id only when no one holds it).
+    fn taken_ids<'a>(
+        &'a self,
+        collection: Collection,
+        ids: &'a [Uuid],
+    ) -> BoxFuture<'a, StoreResult<HashSet<Uuid>>>;
+
     /// Removes a deleted document's id from every document of `user` in `collection`;
     /// returns how many documents changed (each gets a new version).
     fn remove_references<'a>(

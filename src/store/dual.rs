@@ -156,6 +156,14 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         self.primary.existing_ids(collection, user, ids)
     }
 
+    fn taken_ids<'a>(
+        &'a self,
+        collection: Collection,
+        ids: &'a [Uuid],
+    ) -> BoxFuture<'a, StoreResult<HashSet<Uuid>>> {
+        self.primary.taken_ids(collection, ids)
+    }
+
     fn remove_references<'a>(
         &'a self,
         collection: Collection,

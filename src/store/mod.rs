@@ -185,6 +185,16 @@ impl MetadataStore {
         .await
     }
 
+    /// Which of `ids` name documents of any user in `collection`.
+    pub async fn taken_ids(
+        &self,
+        collection: Collection,
+        ids: &[Uuid],
+    ) -> StoreResult<HashSet<Uuid>> {
+        self.observed("taken_ids", self.backend().taken_ids(collection, ids))
+            .await
+    }
+
     /// Removes a deleted document's id from every document of `user` in `collection`;
     /// returns how many documents changed (each gets a new version).
     pub async fn remove_references(

@@ -1,6 +1,9 @@
 //! Black-box tests of the HTTP API (`docs/api.md`): every test starts its own app on port 0
 //! with its own temporary `DATA_DIR` and talks to it over HTTP only.
 
+mod account;
+mod account_hostile;
+mod account_quota;
 mod api_keys;
 mod auth;
 mod auth_keys;

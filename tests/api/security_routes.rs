@@ -232,6 +232,18 @@ fn data_model_rows() -> Vec<Route> {
             Own,
             200,
         ),
+        // The caller's own account; a deletion unconfirmed (400) and a broken archive (422)
+        // change nothing, so the table can run them as anyone.
+        row(M::GET, "/api/account/export", no_body(), Own, 200),
+        row(M::GET, "/api/usage", no_body(), Own, 200),
+        row(M::DELETE, "/api/account", no_body(), Own, 400),
+        row(
+            M::POST,
+            "/api/account/import",
+            Body::Lines("not an archive"),
+            Own,
+            422,
+        ),
         // Without the reveal scope everyone gets 403 before any lookup: no oracle.
         row(
             M::POST,

@@ -840,6 +840,80 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/account/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export everything the caller owns */
+        get: operations["exportAccount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/account/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import an account archive
+         * @description All or nothing, within `MAX_ACCOUNT_IMPORT_BYTES`. Every entry is checked against the manifest (paths, sizes, SHA-256s, counts) before anything is stored; a bad archive is a 422. Ids are kept when free and remapped (every reference rewritten) when taken. An archive already imported into this account is a 409. Files count against the quotas (413 `quota_exceeded`).
+         */
+        post: operations["importAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete everything the caller owns
+         * @description Needs `X-Confirm-Delete: <the caller's user id>` (else 400). Removes every document, message, file record, blob, image variant and API key of the caller, nothing of anyone else. An interrupted deletion is finished at the next startup or by calling again.
+         */
+        delete: operations["deleteAccount"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the caller stores, and the quotas */
+        get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -1299,6 +1373,12 @@ export interface components {
              */
             lastMessageAt?: $Read<string | null>;
         };
+        CollectionUsage: {
+            /** Format: int64 */
+            documents: number;
+            /** Format: int64 */
+            bytes?: number | null;
+        };
         /**
          * @description An LLM connection profile.
          * @example {
@@ -1400,6 +1480,18 @@ export interface components {
              */
             isDefault?: boolean;
             tags?: string[];
+        };
+        /** @description What a deletion removed. */
+        DeletionReport: {
+            userId: string;
+            /** @description Documents removed per collection (a chat's messages go with it). */
+            documents: {
+                [key: string]: number;
+            };
+            /** Format: int64 */
+            blobs: number;
+            /** @description True when this call finished a deletion an earlier one had started. */
+            resumed: boolean;
         };
         DirectUpload: {
             /** Format: uuid */
@@ -1528,7 +1620,7 @@ export interface components {
         ErrorEnvelope: {
             error: {
                 /** @enum {string} */
-                code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "request_timeout" | "conflict" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "validation_failed" | "rate_limited" | "unavailable" | "internal";
+                code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "request_timeout" | "conflict" | "precondition_failed" | "payload_too_large" | "quota_exceeded" | "unsupported_media_type" | "range_not_satisfiable" | "validation_failed" | "rate_limited" | "unavailable" | "internal";
                 message: string;
                 /** @description always an array: the fields at fault, each {field, message} with extra keys where they help (existingId on a 409); empty when no field is */
                 details: components["schemas"]["FieldError"][];
@@ -1546,6 +1638,23 @@ export interface components {
              * @description The document that already holds a unique value (a 409 on a taken tag name).
              */
             existingId?: string;
+            /** @description The quota a write would pass (`bytes` or `files`; a 413 `quota_exceeded`). */
+            quota?: string | null;
+            /**
+             * Format: int64
+             * @description That quota's limit.
+             */
+            limit?: number | null;
+            /**
+             * Format: int64
+             * @description What the user holds of it now.
+             */
+            usage?: number | null;
+            /**
+             * Format: int64
+             * @description What the refused write asked for, when known.
+             */
+            requested?: number | null;
         };
         File: {
             /**
@@ -1755,6 +1864,30 @@ export interface components {
              */
             isDefault?: boolean;
             tags?: string[];
+        };
+        /** @description What an import stored. */
+        ImportReport: {
+            /** Format: uuid */
+            archiveId: string;
+            /** @description The account the archive was exported from. */
+            sourceUserId: string;
+            documents: {
+                [key: string]: number;
+            };
+            /** Format: int64 */
+            messages: number;
+            /** Format: int64 */
+            blobs: number;
+            /**
+             * Format: int64
+             * @description Documents and messages stored under a new id because their id was taken.
+             */
+            remapped: number;
+            /**
+             * Format: int64
+             * @description API keys left out: sealed under a master key this instance does not have.
+             */
+            skippedApiKeys: number;
         };
         Limits: {
             /**
@@ -2302,6 +2435,19 @@ export interface components {
             completePrompt?: string | null;
             fullDescription?: string | null;
         };
+        /** @description The quotas in force; `null`: none. */
+        QuotaLimits: {
+            /**
+             * Format: int64
+             * @description `QUOTA_BYTES_PER_USER`
+             */
+            bytes?: number | null;
+            /**
+             * Format: int64
+             * @description `QUOTA_FILES_PER_USER`
+             */
+            files?: number | null;
+        };
         /** @description The answer of `GET /api/health/ready`: `ready`, or `not_ready` with the services. */
         Readiness: {
             status: string;
@@ -2636,6 +2782,23 @@ export interface components {
             expiresIn?: number | null;
             variant?: components["schemas"]["VariantRequest"] | null;
         };
+        Usage: {
+            userId: string;
+            /** @description Documents per collection name; `files` also has its `bytes`. */
+            collections: {
+                [key: string]: components["schemas"]["CollectionUsage"];
+            };
+            /**
+             * Format: int64
+             * @description Messages in all the user's chats (swipes included).
+             */
+            messages: number;
+            /** Format: int64 */
+            files: number;
+            /** Format: int64 */
+            bytes: number;
+            quotas: components["schemas"]["QuotaLimits"];
+        };
         /** @description the user the document belongs to (the token's `sub`) */
         UserId: string;
         /** @description The variant a signed link serves: the query parameters of a variant download. */
@@ -2702,7 +2865,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description `payload_too_large`: the body is over its limit (`GET /api/limits`) */
+        /** @description `payload_too_large`: the body is over its limit (`GET /api/limits`); `quota_exceeded`: the write would pass the caller's quota (`QUOTA_BYTES_PER_USER`, `QUOTA_FILES_PER_USER`), nothing was stored, and `details[0]` states `quota`, `limit`, `usage` and `requested` */
         PayloadTooLarge: {
             headers: {
                 [name: string]: unknown;
@@ -5971,6 +6134,116 @@ export interface operations {
             409: components["responses"]["Conflict"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    exportAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A tar archive, streamed: `collections/{collection}/{part}.jsonl` (stored documents, a page per part), `chats/{chatId}/{part}.jsonl` (the chat export format, header in part 1), `blobs/{sha256}` (file bytes, once per content) and `manifest.json` last (counts, and every entry's size and SHA-256). API keys stay sealed (encrypted). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-tar": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    importAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description an archive from `GET /api/account/export` */
+        requestBody: {
+            content: {
+                "application/x-tar": string;
+            };
+        };
+        responses: {
+            /** @description what was imported */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteAccount: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the caller's user id, confirming the deletion */
+                "X-Confirm-Delete"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description what was removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description documents per collection, messages, files and bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Usage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::form::FormFields;
 use super::register::{StoredBlob, register};
+use crate::accounts::quota::{Needs, QuotaError};
 use crate::blob::{BlobError, BlobKey, DirectUploadRequest, PutOutcome};
 use crate::error::{ApiError, Result};
 use crate::files::content::{image_dimensions, is_allowed, resolve_type};
@@ -58,6 +59,17 @@ pub async fn create_upload(
             "the file is larger than the upload limit of {limit} bytes (see GET /api/limits)"
         )));
     }
+    // A check only: the room is reserved when the upload is completed.
+    let quota = Needs {
+        bytes: Some(request.size),
+        files: 1,
+    };
+    drop(
+        state
+            .quotas
+            .reserve(&state.store, &user, quota, u64::MAX)
+            .await?,
+    );
     let sha256 = request.sha256.map(|text| text.to_ascii_lowercase());
     if let Some(digest) = &sha256
         && (digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -165,6 +177,23 @@ pub async fn complete_upload(
     let data = BlobKey::upload_data(&user, upload_id);
     let Some(head) = state.blobs.head(&data).await? else {
         return Err(ApiError::conflict("no bytes were put for this upload yet"));
+    };
+    let quota = Needs {
+        bytes: Some(ticket.size),
+        files: 1,
+    };
+    let _room = match state
+        .quotas
+        .reserve(&state.store, &user, quota, u64::MAX)
+        .await
+    {
+        Ok(room) => room,
+        Err(error) => {
+            if matches!(error, QuotaError::Exceeded { .. }) {
+                uploads::discard(&state.blobs, &user, upload_id).await?;
+            }
+            return Err(error.into());
+        }
     };
     let verified = verify(&state, &data, &ticket, head.size, head.sha256).await;
     let (mime_type, dimensions, sha256) = match verified {

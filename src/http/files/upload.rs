@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::form::{FORM_OVERHEAD, FormFields, malformed};
 use super::register::{StoredBlob, register};
+use crate::accounts::quota::{Needs, Reservation};
 use crate::blob::{BlobError, BlobKey};
 use crate::error::{ApiError, Result};
 use crate::files::content::{HEAD_LEN, image_dimensions, resolve_type};
@@ -40,6 +41,19 @@ pub async fn upload_file(
     if declared_length.is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD)) {
         return Err(too_large(limit));
     }
+    // Room within the quotas, held until the record is stored (or the upload fails).
+    let room = state
+        .quotas
+        .reserve(
+            &state.store,
+            &user,
+            Needs {
+                bytes: declared_length,
+                files: 1,
+            },
+            limit.saturating_add(FORM_OVERHEAD),
+        )
+        .await?;
     let mut multipart = Multipart::from_request(request, &state)
         .await
         .map_err(|_| {
@@ -53,7 +67,7 @@ pub async fn upload_file(
     let read = read_parts(
         &state,
         &user,
-        file_id,
+        (file_id, &room),
         &mut multipart,
         &mut form,
         &mut stored,
@@ -73,7 +87,7 @@ pub async fn upload_file(
 async fn read_parts(
     state: &AppState,
     user: &UserId,
-    file_id: Uuid,
+    (file_id, room): (Uuid, &Reservation),
     multipart: &mut Multipart,
     form: &mut FormFields,
     stored: &mut Option<StoredBlob>,
@@ -88,7 +102,7 @@ async fn read_parts(
             ));
         } else {
             let category = form.category.as_deref();
-            *stored = Some(store_file(state, user, file_id, category, field).await?);
+            *stored = Some(store_file(state, user, (file_id, room), category, field).await?);
         }
     }
     Ok(())
@@ -98,7 +112,7 @@ async fn read_parts(
 async fn store_file(
     state: &AppState,
     user: &UserId,
-    file_id: Uuid,
+    (file_id, room): (Uuid, &Reservation),
     category: Option<&str>,
     mut field: Field<'_>,
 ) -> Result<StoredBlob> {
@@ -128,11 +142,13 @@ async fn store_file(
         .unwrap_or_else(|| FileCategory::for_mime_type(&mime_type));
     let key = BlobKey::for_file(user, category, file_id, &filename);
     let body = futures_util::stream::once(ready(Ok(Bytes::from(head)))).chain(field);
+    let limit = files.max_upload_size.min(room.byte_limit());
     let outcome = state
         .blobs
-        .put(&key, body, files.max_upload_size)
+        .put(&key, body, limit)
         .await
         .map_err(|error| match error {
+            BlobError::TooLarge { .. } if limit < files.max_upload_size => room.cut_off().into(),
             BlobError::TooLarge { limit } => too_large(limit),
             other => ApiError::from(other),
         })?;

@@ -68,7 +68,10 @@ pub(crate) const ERROR_RESPONSES: &[(u16, &str, &str)] = &[
     (
         413,
         "PayloadTooLarge",
-        "`payload_too_large`: the body is over its limit (`GET /api/limits`)",
+        "`payload_too_large`: the body is over its limit (`GET /api/limits`); \
+         `quota_exceeded`: the write would pass the caller's quota (`QUOTA_BYTES_PER_USER`, \
+         `QUOTA_FILES_PER_USER`), nothing was stored, and `details[0]` states `quota`, \
+         `limit`, `usage` and `requested`",
     ),
     (
         415,

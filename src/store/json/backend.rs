@@ -80,6 +80,14 @@ impl MetadataBackend for JsonStore {
         Box::pin(Self::existing_ids(self, collection, user, ids))
     }
 
+    fn taken_ids<'a>(
+        &'a self,
+        collection: Collection,
+        ids: &'a [Uuid],
+    ) -> BoxFuture<'a, StoreResult<HashSet<Uuid>>> {
+        Box::pin(Self::taken_ids(self, collection, ids))
+    }
+
     fn remove_references<'a>(
         &'a self,
         collection: Collection,

@@ -345,6 +345,19 @@ impl JsonStore {
             .collect())
     }
 
+    async fn taken_ids(&self, collection: Collection, ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
+        let indexes = self.read();
+        Ok(ids
+            .iter()
+            .filter(|id| {
+                indexes
+                    .all_users(collection)
+                    .any(|documents| documents.by_id.contains_key(id))
+            })
+            .copied()
+            .collect())
+    }
+
     /// Writes a document as given (a copy or a mirror), replacing whatever version is stored.
     async fn put_document(&self, collection: Collection, document: Document) -> StoreResult<()> {
         let _guard = self.lock_document(document.id).await;

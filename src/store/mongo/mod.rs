@@ -256,7 +256,25 @@ impl MongoStore {
         ids: &[Uuid],
     ) -> StoreResult<HashSet<Uuid>> {
         let wanted: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-        let filter = doc! { "userId": user.as_str(), "id": { "$in": wanted } };
+        self.ids_matching(
+            collection,
+            doc! { "userId": user.as_str(), "id": { "$in": wanted } },
+        )
+        .await
+    }
+
+    async fn taken_ids(&self, collection: Collection, ids: &[Uuid]) -> StoreResult<HashSet<Uuid>> {
+        let wanted: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        self.ids_matching(collection, doc! { "id": { "$in": wanted } })
+            .await
+    }
+
+    /// The ids of the documents of `collection` that match `filter`.
+    async fn ids_matching(
+        &self,
+        collection: Collection,
+        filter: mongodb::bson::Document,
+    ) -> StoreResult<HashSet<Uuid>> {
         let mut cursor = self
             .collection(collection)
             .find(filter)
