@@ -18,6 +18,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::messages::ChatStats;
 use super::vectors::{Scored, VectorQuery};
 use super::{
     HealthStatus, ListQuery, MessageChange, MessagePage, MessageQuery, MetadataBackend, Page,
@@ -29,7 +30,14 @@ pub struct DualStore<Primary, Secondary> {
     primary: Primary,
     secondary: Secondary,
     mirror: Mutex<MirrorState>,
+    /// Held by id (a document's, or a chat's for its messages) from the primary's write to the
+    /// end of its mirror, so that the secondary receives the writes to one record in the order
+    /// the primary made them: a late mirror never puts an older version over a newer one.
+    order: Vec<tokio::sync::Mutex<()>>,
 }
+
+/// Stripes of [`DualStore::order`].
+const ORDER_STRIPES: usize = 64;
 
 #[derive(Default)]
 struct MirrorState {
@@ -43,16 +51,28 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Se
             primary,
             secondary,
             mirror: Mutex::new(MirrorState::default()),
+            order: (0..ORDER_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
+    }
+
+    /// Orders the writes to the record `id` (see [`DualStore::order`]).
+    async fn ordered(&self, id: Uuid) -> tokio::sync::MutexGuard<'_, ()> {
+        self.order[(id.as_u128() % ORDER_STRIPES as u128) as usize]
+            .lock()
+            .await
     }
 
     /// Records the outcome of a secondary write. A document the secondary does not have
     /// (never copied there) is not a failure: there is nothing to keep in step.
-    fn mirrored<T>(&self, what: &str, outcome: StoreResult<T>) {
+    fn mirrored<T>(&self, what: &'static str, outcome: StoreResult<T>) {
         match outcome {
             Ok(_) | Err(StoreError::NotFound) => {}
             Err(error) => {
-                tracing::error!(operation = what, error = %error, "dual store: the secondary missed a write");
+                let secondary = self.secondary.name();
+                tracing::error!(operation = what, secondary, error = %error, "dual store: the secondary missed a write");
+                crate::metrics::record_secondary_miss(secondary, what);
                 let mut state = self
                     .mirror
                     .lock()
@@ -61,6 +81,22 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Se
                 state.last_failure = Some(format!("{what}: {error}"));
             }
         }
+    }
+
+    /// Mirrors a committed batch with the chat's counters as the primary now has them (so that
+    /// the secondary need not recount the chat).
+    async fn mirror_batch(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        batch: (Vec<Document>, Vec<Uuid>),
+    ) -> StoreResult<()> {
+        let chat = self.primary.get(Collection::Chats, user, chat_id).await?;
+        let last_seq = self.primary.last_seq(user, chat_id).await?;
+        let stats = ChatStats::of(&chat.body);
+        (self.secondary)
+            .mirror_messages(user, chat_id, batch, (stats, last_seq))
+            .await
     }
 
     /// How many writes missed the secondary, and the last of them.
@@ -86,6 +122,7 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         document: Document,
     ) -> BoxFuture<'_, StoreResult<Document>> {
         Box::pin(async move {
+            let _order = self.ordered(document.id).await;
             let stored = self.primary.insert(collection, document).await?;
             let outcome = self
                 .secondary
@@ -114,6 +151,7 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         body: Map<String, Value>,
     ) -> BoxFuture<'a, StoreResult<Document>> {
         Box::pin(async move {
+            let _order = self.ordered(id).await;
             let stored = (self.primary)
                 .replace(collection, user, id, expected_version, body)
                 .await?;
@@ -134,6 +172,7 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         expected_version: Option<u64>,
     ) -> BoxFuture<'a, StoreResult<Document>> {
         Box::pin(async move {
+            let _order = self.ordered(id).await;
             let deleted = (self.primary)
                 .delete(collection, user, id, expected_version)
                 .await?;
@@ -188,11 +227,10 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
                     _ => None,
                 })
                 .collect();
+            let _order = self.ordered(chat_id).await;
             let written = self.primary.commit_messages(user, chat_id, changes).await?;
-            let outcome = (self.secondary)
-                .put_messages(chat_id, written.clone(), deleted)
-                .await;
-            self.mirrored("messages", outcome);
+            let outcome = self.mirror_batch(user, chat_id, (written.clone(), deleted));
+            self.mirrored("messages", outcome.await);
             Ok(written)
         })
     }
