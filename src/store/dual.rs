@@ -8,21 +8,23 @@
 //! Written once over any two [`MetadataBackend`]s, so it follows the trait: a new operation
 //! is one more method here, chosen as a read (primary only) or a write (primary, then mirror).
 
+mod mirror;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+use self::mirror::MirrorState;
+
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::messages::ChatStats;
 use super::vectors::{Scored, VectorQuery};
 use super::{
     HealthStatus, ListQuery, MessageChange, MessagePage, MessageQuery, MetadataBackend, Page,
-    StoreError, StoreHealth, StoreResult,
+    StoreHealth, StoreResult,
 };
 use crate::model::{Collection, Document, Removal, UserId};
 
@@ -34,79 +36,6 @@ pub struct DualStore<Primary, Secondary> {
     /// end of its mirror, so that the secondary receives the writes to one record in the order
     /// the primary made them: a late mirror never puts an older version over a newer one.
     order: Vec<tokio::sync::Mutex<()>>,
-}
-
-/// Stripes of [`DualStore::order`].
-const ORDER_STRIPES: usize = 64;
-
-#[derive(Default)]
-struct MirrorState {
-    failures: u64,
-    last_failure: Option<String>,
-}
-
-impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Secondary> {
-    pub fn new(primary: Primary, secondary: Secondary) -> Self {
-        Self {
-            primary,
-            secondary,
-            mirror: Mutex::new(MirrorState::default()),
-            order: (0..ORDER_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
-        }
-    }
-
-    /// Orders the writes to the record `id` (see [`DualStore::order`]).
-    async fn ordered(&self, id: Uuid) -> tokio::sync::MutexGuard<'_, ()> {
-        self.order[(id.as_u128() % ORDER_STRIPES as u128) as usize]
-            .lock()
-            .await
-    }
-
-    /// Records the outcome of a secondary write. A document the secondary does not have
-    /// (never copied there) is not a failure: there is nothing to keep in step.
-    fn mirrored<T>(&self, what: &'static str, outcome: StoreResult<T>) {
-        match outcome {
-            Ok(_) | Err(StoreError::NotFound) => {}
-            Err(error) => {
-                let secondary = self.secondary.name();
-                tracing::error!(operation = what, secondary, error = %error, "dual store: the secondary missed a write");
-                crate::metrics::record_secondary_miss(secondary, what);
-                let mut state = self
-                    .mirror
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                state.failures += 1;
-                state.last_failure = Some(format!("{what}: {error}"));
-            }
-        }
-    }
-
-    /// Mirrors a committed batch with the chat's counters as the primary now has them (so that
-    /// the secondary need not recount the chat).
-    async fn mirror_batch(
-        &self,
-        user: &UserId,
-        chat_id: Uuid,
-        batch: (Vec<Document>, Vec<Uuid>),
-    ) -> StoreResult<()> {
-        let chat = self.primary.get(Collection::Chats, user, chat_id).await?;
-        let last_seq = self.primary.last_seq(user, chat_id).await?;
-        let stats = ChatStats::of(&chat.body);
-        (self.secondary)
-            .mirror_messages(user, chat_id, batch, (stats, last_seq))
-            .await
-    }
-
-    /// How many writes missed the secondary, and the last of them.
-    fn mirror_failures(&self) -> (u64, Option<String>) {
-        let state = self
-            .mirror
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        (state.failures, state.last_failure.clone())
-    }
 }
 
 impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend

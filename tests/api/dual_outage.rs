@@ -60,7 +60,7 @@ fn counter_total(metrics: &str, name: &str) -> f64 {
         .sum()
 }
 
-/// The ids of the tags the secondary alone serves (an app on it, with the dual one stopped).
+/// Everything the secondary alone serves (an app on it alone, with the dual one stopped).
 async fn secondary_alone(data_dir: &Path, secondary: Backend) -> serde_json::Map<String, Value> {
     let mut app = spawn_app_in(data_dir, |raw| {
         raw.dual_primary = None;
