@@ -140,7 +140,7 @@ impl MetadataBackend for MongoStore {
         (stats, last_seq): (ChatStats, u64),
     ) -> BoxFuture<'a, StoreResult<()>> {
         Box::pin(async move {
-            self.write_messages(chat_id, &messages, &deleted).await?;
+            (self.write_messages(Some(user), chat_id, &messages, &deleted)).await?;
             self.set_chat_stats(user, chat_id, stats, last_seq).await
         })
     }

@@ -185,7 +185,9 @@ impl MongoStore {
         deleted: Vec<Uuid>,
     ) -> StoreResult<()> {
         let collection = self.collection(Collection::Messages);
-        let mut user = self.write_messages(chat_id, &messages, &deleted).await?;
+        let mut user = self
+            .write_messages(None, chat_id, &messages, &deleted)
+            .await?;
         if user.is_none() && !deleted.is_empty() {
             // Only removals: the chat names the user whose counters to recompute.
             user = self
@@ -220,26 +222,33 @@ impl MongoStore {
         self.set_chat_stats(&user, chat_id, stats, last_seq).await
     }
 
-    /// Writes messages as given and removes `deleted`; returns the user of the messages.
+    /// Writes messages as given and removes `deleted` (of `user`, when known); returns the
+    /// user of the messages. Filters name the user first: the unique `chat_message` index
+    /// (`userId`, `chatId`, `id`) finds each message without a walk through its chat.
     pub(super) async fn write_messages(
         &self,
+        user: Option<&UserId>,
         chat_id: Uuid,
         messages: &[Document],
         deleted: &[Uuid],
     ) -> StoreResult<Option<UserId>> {
         let collection = self.collection(Collection::Messages);
-        let mut user = None;
+        let mut user = user.cloned();
         for message in messages {
-            let filter = doc! { "chatId": chat_id.to_string(), "id": message.id.to_string() };
+            let mut filter = Self::message_filter(&message.user_id, chat_id);
+            filter.insert("id", message.id.to_string());
             let stored = to_bson(Collection::Messages, message)?;
             collection.replace_one(filter, stored).upsert(true).await?;
             user = Some(message.user_id.clone());
         }
         if !deleted.is_empty() {
             let ids: Vec<String> = deleted.iter().map(Uuid::to_string).collect();
-            collection
-                .delete_many(doc! { "chatId": chat_id.to_string(), "id": { "$in": ids } })
-                .await?;
+            let mut filter = match &user {
+                Some(user) => Self::message_filter(user, chat_id),
+                None => doc! { "chatId": chat_id.to_string() },
+            };
+            filter.insert("id", doc! { "$in": ids });
+            collection.delete_many(filter).await?;
         }
         Ok(user)
     }
