@@ -68,3 +68,10 @@ pub fn record_store(
         counter!("quillstore_store_errors_total", &labels).increment(1);
     }
 }
+
+/// One write that a dual store's secondary missed (`DATA_BACKEND=dual`): the primary has it,
+/// the secondary does not until `quillstore migrate copy` brings it back in line.
+pub fn record_secondary_miss(secondary: &'static str, operation: &'static str) {
+    let labels = [("secondary", secondary), ("operation", operation)];
+    counter!("quillstore_dual_secondary_write_failures_total", &labels).increment(1);
+}

@@ -24,6 +24,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::messages::ChatStats;
 use super::vectors::{Scored, VectorQuery};
 use super::{ListQuery, MessageChange, MessagePage, MessageQuery, Page, StoreHealth, StoreResult};
 use crate::model::{Collection, Document, Removal, UserId};
@@ -130,6 +131,21 @@ pub trait MetadataBackend: Send + Sync + 'static {
         messages: Vec<Document>,
         deleted: Vec<Uuid>,
     ) -> BoxFuture<'_, StoreResult<()>>;
+
+    /// The dual store's mirror of a committed batch: [`put_messages`](Self::put_messages) with
+    /// the chat's `stats` and `last_seq` as the primary has them after the batch, for a backend
+    /// that would otherwise recount the whole chat on every append (MongoDB). The default
+    /// ignores them: the json store's counters follow from its log at no cost.
+    fn mirror_messages<'a>(
+        &'a self,
+        user: &'a UserId,
+        chat_id: Uuid,
+        batch: (Vec<Document>, Vec<Uuid>),
+        (stats, last_seq): (ChatStats, u64),
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let _ = (user, stats, last_seq);
+        self.put_messages(chat_id, batch.0, batch.1)
+    }
 
     /// The highest `seq` ever assigned in a chat, deleted messages included.
     fn last_seq<'a>(&'a self, user: &'a UserId, chat_id: Uuid) -> BoxFuture<'a, StoreResult<u64>>;

@@ -8,11 +8,14 @@
 //! Written once over any two [`MetadataBackend`]s, so it follows the trait: a new operation
 //! is one more method here, chosen as a read (primary only) or a write (primary, then mirror).
 
+mod mirror;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
+
+use self::mirror::MirrorState;
 
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
@@ -21,7 +24,7 @@ use uuid::Uuid;
 use super::vectors::{Scored, VectorQuery};
 use super::{
     HealthStatus, ListQuery, MessageChange, MessagePage, MessageQuery, MetadataBackend, Page,
-    StoreError, StoreHealth, StoreResult,
+    StoreHealth, StoreResult,
 };
 use crate::model::{Collection, Document, Removal, UserId};
 
@@ -29,48 +32,10 @@ pub struct DualStore<Primary, Secondary> {
     primary: Primary,
     secondary: Secondary,
     mirror: Mutex<MirrorState>,
-}
-
-#[derive(Default)]
-struct MirrorState {
-    failures: u64,
-    last_failure: Option<String>,
-}
-
-impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Secondary> {
-    pub fn new(primary: Primary, secondary: Secondary) -> Self {
-        Self {
-            primary,
-            secondary,
-            mirror: Mutex::new(MirrorState::default()),
-        }
-    }
-
-    /// Records the outcome of a secondary write. A document the secondary does not have
-    /// (never copied there) is not a failure: there is nothing to keep in step.
-    fn mirrored<T>(&self, what: &str, outcome: StoreResult<T>) {
-        match outcome {
-            Ok(_) | Err(StoreError::NotFound) => {}
-            Err(error) => {
-                tracing::error!(operation = what, error = %error, "dual store: the secondary missed a write");
-                let mut state = self
-                    .mirror
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                state.failures += 1;
-                state.last_failure = Some(format!("{what}: {error}"));
-            }
-        }
-    }
-
-    /// How many writes missed the secondary, and the last of them.
-    fn mirror_failures(&self) -> (u64, Option<String>) {
-        let state = self
-            .mirror
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        (state.failures, state.last_failure.clone())
-    }
+    /// Held by id (a document's, or a chat's for its messages) from the primary's write to the
+    /// end of its mirror, so that the secondary receives the writes to one record in the order
+    /// the primary made them: a late mirror never puts an older version over a newer one.
+    order: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
@@ -86,6 +51,7 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         document: Document,
     ) -> BoxFuture<'_, StoreResult<Document>> {
         Box::pin(async move {
+            let _order = self.ordered(document.id).await;
             let stored = self.primary.insert(collection, document).await?;
             let outcome = self
                 .secondary
@@ -114,6 +80,7 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         body: Map<String, Value>,
     ) -> BoxFuture<'a, StoreResult<Document>> {
         Box::pin(async move {
+            let _order = self.ordered(id).await;
             let stored = (self.primary)
                 .replace(collection, user, id, expected_version, body)
                 .await?;
@@ -134,6 +101,7 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         expected_version: Option<u64>,
     ) -> BoxFuture<'a, StoreResult<Document>> {
         Box::pin(async move {
+            let _order = self.ordered(id).await;
             let deleted = (self.primary)
                 .delete(collection, user, id, expected_version)
                 .await?;
@@ -196,11 +164,10 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
                     _ => None,
                 })
                 .collect();
+            let _order = self.ordered(chat_id).await;
             let written = self.primary.commit_messages(user, chat_id, changes).await?;
-            let outcome = (self.secondary)
-                .put_messages(chat_id, written.clone(), deleted)
-                .await;
-            self.mirrored("messages", outcome);
+            let outcome = self.mirror_batch(user, chat_id, (written.clone(), deleted));
+            self.mirrored("messages", outcome.await);
             Ok(written)
         })
     }

@@ -63,6 +63,20 @@ pub struct ChatStats {
 }
 
 impl ChatStats {
+    /// The stats a chat document's body shows (`messageCount`, `lastMessageAt`).
+    pub fn of(body: &Map<String, Value>) -> Self {
+        Self {
+            message_count: body
+                .get("messageCount")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            last_message_at: body
+                .get("lastMessageAt")
+                .and_then(Value::as_str)
+                .and_then(crate::model::Timestamp::parse),
+        }
+    }
+
     pub fn apply(&self, body: &mut Map<String, Value>) {
         body.insert("messageCount".to_owned(), Value::from(self.message_count));
         match self.last_message_at {

@@ -81,7 +81,7 @@ async fn the_key_is_write_only_hinted_and_never_stored_in_plaintext() {
     assert_eq!(changed["hint"], "9876");
     let relabelled = json_body(app.patch(&path, &json!({"label": "Renamed"})).await).await;
     assert_eq!(relabelled["hint"], "9876");
-    if crate::helpers::Backend::under_test() == crate::helpers::Backend::Json {
+    if crate::helpers::Backend::under_test().uses_json() {
         let stored = all_text(&app.data_dir);
         assert!(!stored.contains(KEY) && !stored.contains("sk-new-key-9876"));
         assert!(stored.contains("ciphertext"));

@@ -158,7 +158,7 @@ async fn an_index_behind_the_log_replays_the_tail_and_a_foreign_one_is_ignored()
 
 #[tokio::test]
 async fn deleting_a_chat_removes_its_index() {
-    if !crate::helpers::json_store_only("deleting_a_chat_removes_its_index") {
+    if !crate::helpers::json_store_in_use("deleting_a_chat_removes_its_index") {
         return;
     }
     let mut app = spawn_app().await;

@@ -244,7 +244,7 @@ async fn a_bad_line_names_its_number_and_leaves_nothing_behind() {
     }
     let chats = app.list("/api/chats?includeTotal=true").await;
     assert_eq!(chats["total"], 0, "no failed import left a chat behind");
-    if crate::helpers::Backend::under_test() == crate::helpers::Backend::Json {
+    if crate::helpers::Backend::under_test().uses_json() {
         let leftovers: Vec<_> = std::fs::read_dir(app.data_dir.join("chats"))
             .unwrap()
             .collect();

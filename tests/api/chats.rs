@@ -253,7 +253,7 @@ async fn deleting_related_documents_keeps_chats_and_deleting_a_chat_drops_its_me
     assert_eq!(kept["tags"], json!([]));
     assert_eq!(kept["messageCount"], 1);
 
-    let on_json = crate::helpers::Backend::under_test() == crate::helpers::Backend::Json;
+    let on_json = crate::helpers::Backend::under_test().uses_json();
     let log = app.data_dir.join("chats").join(format!("{id}.jsonl"));
     assert!(
         !on_json || log.exists(),

@@ -66,7 +66,7 @@ async fn data_survives_a_restart() {
 
 #[tokio::test]
 async fn a_second_app_on_the_same_data_dir_is_refused() {
-    if !crate::helpers::json_store_only("a_second_app_on_the_same_data_dir_is_refused") {
+    if !crate::helpers::json_store_in_use("a_second_app_on_the_same_data_dir_is_refused") {
         return;
     }
     let app = spawn_app().await;

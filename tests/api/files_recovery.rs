@@ -114,8 +114,7 @@ async fn gc_keeps_orphans_younger_than_min_age() {
     app.upload(b"kept", "kept.txt", None).await;
     let blobs = app.blobs();
     // With MongoDB and S3 gc may run beside the service; otherwise it must be stopped.
-    let live =
-        Backend::under_test() == Backend::Mongodb && BlobBackend::under_test() == BlobBackend::S3;
+    let live = !Backend::under_test().uses_json() && BlobBackend::under_test() == BlobBackend::S3;
     if !live {
         app.stop().await;
     }
@@ -152,7 +151,7 @@ async fn gc_finds_orphan_blobs_and_records_without_blobs() {
     let kept = app.upload(b"kept", "kept.txt", None).await;
     let lost = app.upload(b"lost", "lost.txt", None).await;
     let blobs = app.blobs();
-    if Backend::under_test() == Backend::Json || BlobBackend::under_test() == BlobBackend::Fs {
+    if Backend::under_test().uses_json() || BlobBackend::under_test() == BlobBackend::Fs {
         // The DATA_DIR lock (taken by the json store, or by the fs blob store beside MongoDB)
         // keeps gc away from a running service on the same DATA_DIR.
         let busy = gc(&app.data_dir, &blobs, false).await;

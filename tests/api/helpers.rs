@@ -16,14 +16,17 @@ use tempfile::TempDir;
 use tokio::task::JoinHandle;
 
 mod assertions;
+mod backend;
 mod blobs;
 mod client;
 mod files;
 pub mod garage;
 pub mod images;
 pub mod migrate;
+pub mod relay;
 
 pub use assertions::{assert_detail_field, assert_error, header, item_ids, json_body, strings};
+pub use backend::{Backend, TEST_MASTER_KEY, database_for, mongodb_test_uri};
 pub use blobs::{
     BlobBackend, TestBlobs, client as s3_client, fs_blobs_only, pin_fs_blobs, s3_blobs_only,
     suite_s3,
@@ -33,75 +36,18 @@ pub use files::{
     PNG_2X3, blob_files, blob_files_under, file_form, file_part, sha256_hex, temp_files, text_bytes,
 };
 
-/// The master key (32 bytes, base64) every MongoDB test app is configured with:
-/// `DATA_BACKEND=mongodb` requires one.
-pub const TEST_MASTER_KEY: &str = "cXVpbGxzdG9yZS10ZXN0LW1hc3Rlci1rZXktMzJieXQ=";
-
 /// The HS256 secret every JWT-mode test app is configured with.
 pub const TEST_JWT_SECRET: &str = "quillstore-test-secret-at-least-32-bytes-long";
 
-/// Metadata backends the suite can run against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Json,
-    /// MongoDB at `MONGODB_TEST_URI`, each test in a database of its own.
-    Mongodb,
-}
-
-impl Backend {
-    /// The one place that picks the backend for the whole suite.
-    pub fn under_test() -> Backend {
-        match std::env::var("QUILLSTORE_TEST_BACKEND").as_deref() {
-            Err(_) | Ok("json") => Backend::Json,
-            Ok("mongodb") => Backend::Mongodb,
-            Ok(other) => panic!("QUILLSTORE_TEST_BACKEND={other} is not supported by this suite"),
-        }
-    }
-
-    /// The name `/api/health` reports for the metadata store.
-    pub fn health_name(self) -> &'static str {
-        match self {
-            Backend::Json => "json",
-            Backend::Mongodb => "mongodb",
-        }
-    }
-
-    /// Environment variables selecting this backend for a run of the real binary on
-    /// `data_dir`.
-    pub fn env_vars(self, data_dir: &Path) -> Vec<(&'static str, String)> {
-        match self {
-            Backend::Json => vec![("DATA_BACKEND", "json".to_owned())],
-            Backend::Mongodb => vec![
-                ("DATA_BACKEND", "mongodb".to_owned()),
-                ("MONGODB_URI", mongodb_test_uri()),
-                ("MONGODB_DATABASE", database_for(data_dir)),
-                ("ENCRYPTION_MASTER_KEY", TEST_MASTER_KEY.to_owned()),
-            ],
-        }
-    }
-
-    fn configure(self, raw: &mut RawConfig, data_dir: &Path) {
-        match self {
-            Backend::Json => raw.data_backend = Some("json".to_owned()),
-            Backend::Mongodb => {
-                raw.data_backend = Some("mongodb".to_owned());
-                raw.mongodb_uri = Some(mongodb_test_uri());
-                raw.mongodb_database = Some(database_for(data_dir));
-                raw.encryption_master_key = Some(TEST_MASTER_KEY.to_owned());
-            }
-        }
-    }
-}
-
 /// `storage.backend` of every file record, by id, read behind the service's back from the
 /// metadata store on `data_dir` (the API never shows where the bytes lie): the json store's
-/// `DATA_DIR/files/*.json`, or MongoDB's `files` collection.
+/// `DATA_DIR/files/*.json`, or MongoDB's `files` collection (the primary's, in dual mode).
 pub async fn stored_file_backends(data_dir: &Path) -> std::collections::BTreeMap<String, String> {
     let backend_of = |record: &Value| {
         let id = record["id"].as_str()?.to_owned();
         Some((id, record["storage"]["backend"].as_str()?.to_owned()))
     };
-    match Backend::under_test() {
+    match Backend::under_test().primary() {
         Backend::Json => std::fs::read_dir(data_dir.join("files"))
             .into_iter()
             .flatten()
@@ -111,7 +57,7 @@ pub async fn stored_file_backends(data_dir: &Path) -> std::collections::BTreeMap
             .filter_map(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
             .filter_map(|record| backend_of(&record))
             .collect(),
-        Backend::Mongodb => {
+        _ => {
             use futures::TryStreamExt;
             let client = mongodb::Client::with_uri_str(mongodb_test_uri())
                 .await
@@ -133,19 +79,6 @@ pub async fn stored_file_backends(data_dir: &Path) -> std::collections::BTreeMap
                 .collect()
         }
     }
-}
-
-fn mongodb_test_uri() -> String {
-    std::env::var("MONGODB_TEST_URI")
-        .expect("QUILLSTORE_TEST_BACKEND=mongodb needs MONGODB_TEST_URI")
-}
-
-/// The database of whatever runs on `data_dir`: one per data directory (each test has its
-/// own temp directory), so a restart on the same directory finds its data again.
-fn database_for(data_dir: &Path) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
-    format!("quillstore_test_{}", hex::encode(&digest[..12]))
 }
 
 /// Says loudly that `test` is skipped and why: on stderr, and as a line appended to the file
@@ -177,7 +110,7 @@ pub fn skip(test: &str, why: &str) {
 /// the few that need more than the emulator gives.
 pub fn on_mongodb_emulator(test: &str, why: &str) -> bool {
     let emulator = std::env::var("QUILLSTORE_TEST_MONGODB_EMULATOR").ok();
-    let skipped = Backend::under_test() == Backend::Mongodb && emulator.is_some();
+    let skipped = Backend::under_test().uses_mongodb() && emulator.is_some();
     if skipped {
         skip(
             test,
@@ -191,17 +124,38 @@ pub fn on_mongodb_emulator(test: &str, why: &str) -> bool {
     skipped
 }
 
-/// True when the suite runs on the json store. Tests that inspect the json store's files call
-/// this and, on another backend, say loudly that they are skipped.
+/// True when the json store is the one reads come from (json, or dual with json primary).
+/// Tests that inspect or damage the json store's files and read the result back through the
+/// API call this and, on another backend, say loudly that they are skipped.
 pub fn json_store_only(test: &str) -> bool {
     let backend = Backend::under_test();
-    if backend != Backend::Json {
+    let applies = backend.primary() == Backend::Json;
+    if !applies {
+        let why = match backend.secondary() {
+            Some(_) => format!(
+                "it inspects the json store's files and reads them back through the API; \
+                 under {backend:?} json is the secondary and reads come from MongoDB"
+            ),
+            None => {
+                format!("it inspects the json store's files; the backend under test is {backend:?}")
+            }
+        };
+        skip(test, &why);
+    }
+    applies
+}
+
+/// True when the json store is open in `DATA_DIR` (json, or dual either way round). Tests
+/// about the json store's own files or lock, not read back through the API, call this.
+pub fn json_store_in_use(test: &str) -> bool {
+    let backend = Backend::under_test();
+    if !backend.uses_json() {
         skip(
             test,
             &format!("it inspects the json store's files; the backend under test is {backend:?}"),
         );
     }
-    backend == Backend::Json
+    backend.uses_json()
 }
 
 /// A configuration for a test app on a loopback port chosen by the OS.

@@ -22,6 +22,7 @@ mod concurrency;
 mod connections;
 mod contract;
 mod crash;
+mod dual_outage;
 mod durability;
 mod files;
 mod files_cache;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::MongoStore;
 use crate::model::{Collection, Document, Removal, UserId};
+use crate::store::messages::ChatStats;
 use crate::store::vectors::{Scored, VectorQuery};
 use crate::store::{
     ListQuery, MessageChange, MessagePage, MessageQuery, MetadataBackend, Page, StoreHealth,
@@ -137,6 +138,19 @@ impl MetadataBackend for MongoStore {
         deleted: Vec<Uuid>,
     ) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(Self::put_messages(self, chat_id, messages, deleted))
+    }
+
+    fn mirror_messages<'a>(
+        &'a self,
+        user: &'a UserId,
+        chat_id: Uuid,
+        (messages, deleted): (Vec<Document>, Vec<Uuid>),
+        (stats, last_seq): (ChatStats, u64),
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            (self.write_messages(Some(user), chat_id, &messages, &deleted)).await?;
+            self.set_chat_stats(user, chat_id, stats, last_seq).await
+        })
     }
 
     fn last_seq<'a>(&'a self, user: &'a UserId, chat_id: Uuid) -> BoxFuture<'a, StoreResult<u64>> {

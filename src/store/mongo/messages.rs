@@ -14,7 +14,9 @@ use super::convert::{from_bson, integer, to_bson};
 use super::{MongoStore, errors};
 use crate::model::message::Placement;
 use crate::model::{Collection, Document, Timestamp, UserId};
-use crate::store::messages::{Edited, MessageChange, MessagePage, MessageQuery, MessageStamp};
+use crate::store::messages::{
+    ChatStats, Edited, MessageChange, MessagePage, MessageQuery, MessageStamp,
+};
 use crate::store::{StoreError, StoreResult};
 
 /// Runs a driver action inside the session when there is one.
@@ -174,8 +176,8 @@ impl MongoStore {
         Ok(written)
     }
 
-    /// Writes messages as given and removes `deleted` (a copy or a mirror), then recounts the
-    /// chat's counters from what is stored.
+    /// Writes messages as given and removes `deleted` (a copy), then recounts the chat's
+    /// counters from what is stored.
     pub async fn put_messages(
         &self,
         chat_id: Uuid,
@@ -183,19 +185,9 @@ impl MongoStore {
         deleted: Vec<Uuid>,
     ) -> StoreResult<()> {
         let collection = self.collection(Collection::Messages);
-        let mut user = None;
-        for message in &messages {
-            let filter = doc! { "chatId": chat_id.to_string(), "id": message.id.to_string() };
-            let stored = to_bson(Collection::Messages, message)?;
-            collection.replace_one(filter, stored).upsert(true).await?;
-            user = Some(message.user_id.clone());
-        }
-        if !deleted.is_empty() {
-            let ids: Vec<String> = deleted.iter().map(Uuid::to_string).collect();
-            collection
-                .delete_many(doc! { "chatId": chat_id.to_string(), "id": { "$in": ids } })
-                .await?;
-        }
+        let mut user = self
+            .write_messages(None, chat_id, &messages, &deleted)
+            .await?;
         if user.is_none() && !deleted.is_empty() {
             // Only removals: the chat names the user whose counters to recompute.
             user = self
@@ -209,7 +201,7 @@ impl MongoStore {
         let Some(user) = user else { return Ok(()) };
         let mut visible = Self::message_filter(&user, chat_id);
         visible.insert("visible", true);
-        let count = collection.count_documents(visible.clone()).await? as i64;
+        let count = collection.count_documents(visible.clone()).await?;
         let newest = collection
             .find_one(visible)
             .sort(doc! { "seq": -1 })
@@ -220,16 +212,68 @@ impl MongoStore {
             .await?
             .and_then(|stored| integer(&stored, "seq"))
             .unwrap_or(0);
-        let mut set = doc! { "messageCount": count };
-        if let Some(at) = newest.and_then(|stored| stored.get_datetime("createdAt").ok().copied()) {
-            set.insert(
-                "lastMessageAt",
-                Timestamp::from_millis(at.timestamp_millis()).to_string(),
-            );
+        let stats = ChatStats {
+            message_count: count,
+            last_message_at: newest
+                .and_then(|stored| stored.get_datetime("createdAt").ok().copied())
+                .map(|at| Timestamp::from_millis(at.timestamp_millis())),
+        };
+        let last_seq = u64::try_from(last_seq).unwrap_or(0);
+        self.set_chat_stats(&user, chat_id, stats, last_seq).await
+    }
+
+    /// Writes messages as given and removes `deleted` (of `user`, when known); returns the
+    /// user of the messages. Filters name the user first: the unique `chat_message` index
+    /// (`userId`, `chatId`, `id`) finds each message without a walk through its chat.
+    pub(super) async fn write_messages(
+        &self,
+        user: Option<&UserId>,
+        chat_id: Uuid,
+        messages: &[Document],
+        deleted: &[Uuid],
+    ) -> StoreResult<Option<UserId>> {
+        let collection = self.collection(Collection::Messages);
+        let mut user = user.cloned();
+        for message in messages {
+            let mut filter = Self::message_filter(&message.user_id, chat_id);
+            filter.insert("id", message.id.to_string());
+            let stored = to_bson(Collection::Messages, message)?;
+            collection.replace_one(filter, stored).upsert(true).await?;
+            user = Some(message.user_id.clone());
         }
-        let update = doc! { "$set": set, "$max": { "lastSeq": last_seq } };
+        if !deleted.is_empty() {
+            let ids: Vec<String> = deleted.iter().map(Uuid::to_string).collect();
+            let mut filter = match &user {
+                Some(user) => Self::message_filter(user, chat_id),
+                None => doc! { "chatId": chat_id.to_string() },
+            };
+            filter.insert("id", doc! { "$in": ids });
+            collection.delete_many(filter).await?;
+        }
+        Ok(user)
+    }
+
+    /// Sets a chat's counters (`lastSeq` only ever rises).
+    pub(super) async fn set_chat_stats(
+        &self,
+        user: &UserId,
+        chat_id: Uuid,
+        stats: ChatStats,
+        last_seq: u64,
+    ) -> StoreResult<()> {
+        let mut update = doc! {
+            "$set": { "messageCount": stats.message_count as i64 },
+            "$max": { "lastSeq": last_seq as i64 },
+        };
+        match stats.last_message_at {
+            Some(at) => update
+                .get_document_mut("$set")
+                .expect("the $set above")
+                .insert("lastMessageAt", at.to_string()),
+            None => update.insert("$unset", doc! { "lastMessageAt": "" }),
+        };
         self.collection(Collection::Chats)
-            .update_one(Self::chat_filter(&user, chat_id), update)
+            .update_one(Self::chat_filter(user, chat_id), update)
             .await?;
         Ok(())
     }
