@@ -11,7 +11,6 @@ use uuid::Uuid;
 use super::{FileStores, records_with_hash, storage_key};
 use crate::blob::BlobKey;
 use crate::error::Result;
-use crate::images::remove_variants;
 use crate::model::{Collection, Document, UserId};
 
 /// Removes file `id` of `user`. `delete_record` deletes the record (with its precondition,
@@ -44,7 +43,7 @@ pub async fn remove_file<T>(
     }
     // The variants go with the last record of their original's content.
     if remaining.is_empty()
-        && let Err(error) = remove_variants(stores.blobs, user, sha256).await
+        && let Err(error) = stores.variants.remove(stores.blobs, user, sha256).await
     {
         tracing::error!(%sha256, error = %error, "cannot delete the image variants of a deleted file; `quillstore gc` will find them");
     }

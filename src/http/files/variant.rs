@@ -2,17 +2,19 @@
 //! variant is found in (or made into) the blob store by `crate::images`, then served exactly
 //! like a file (ETag, 304, Range, the store's redirect rules) as a file record describing the
 //! variant: its type, size, key, and a name derived from the original's. `X-Variant-Cache`
-//! says whether this request found it (`hit`) or made it (`miss`).
+//! says whether this request found it (`hit`) or made it (`miss`). A variant this process
+//! has found or made before is served straight from what it remembers (`Variants::known`),
+//! after the same file record check as any download, so it costs what a plain GET costs.
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::download::{insert, none_match, serve};
+use super::download::{MissingBlob, insert, none_match, serve};
 use crate::blob::BlobKey;
 use crate::error::{ApiError, Result};
 use crate::files::serving::CACHE_CONTROL;
 use crate::http::AppState;
-use crate::images::{Original, VariantSpec, variants};
+use crate::images::{Original, VariantBlob, VariantSpec, variants};
 use crate::model::UserId;
 use crate::model::file::{File, StorageRef};
 
@@ -41,6 +43,16 @@ pub(super) async fn serve_variant(
         mime_type: file.mime_type.clone(),
         key: BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?,
     };
+    // A variant found or made before is served like a plain file: no store lookup, no task.
+    if let Some(known) = state.variants.known(&original, &spec) {
+        match serve_blob(state, method, request, &file, &spec, &known).await {
+            Err(ApiError::Internal(error)) if error.is::<MissingBlob>() => {
+                // Deleted behind this process's back (`quillstore gc`): look again below.
+                state.variants.forget(&known.key);
+            }
+            served => return served,
+        }
+    }
     // Made to its end even if this client goes away: others may be waiting for it.
     let task_state = state.clone();
     let variant = tokio::spawn(async move {
@@ -49,8 +61,20 @@ pub(super) async fn serve_variant(
     })
     .await
     .map_err(|error| ApiError::Internal(anyhow::anyhow!("a variant task failed: {error}")))??;
+    serve_blob(state, method, request, &file, &spec, &variant).await
+}
+
+/// Serves `variant` of `file` as a file record describing it.
+async fn serve_blob(
+    state: &AppState,
+    method: &Method,
+    request: &HeaderMap,
+    file: &File,
+    spec: &VariantSpec,
+    variant: &VariantBlob,
+) -> Result<Response> {
     let described = File {
-        original_filename: variant_filename(&file.original_filename, &spec),
+        original_filename: variant_filename(&file.original_filename, spec),
         mime_type: variant.mime_type.to_owned(),
         size: variant.size,
         sha256: variant.identity.clone(),
@@ -60,7 +84,7 @@ pub(super) async fn serve_variant(
             backend: file.storage.backend.clone(),
             key: variant.key.to_string(),
         },
-        ..file
+        ..file.clone()
     };
     let mut response = serve(state, method, request, &described).await?;
     response.headers_mut().insert(
