@@ -44,10 +44,16 @@ pub(super) async fn serve_variant(
         key: BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?,
     };
     // A variant found or made before is served like a plain file: no store lookup, no task.
-    if let Some(known) = state.variants.known(&original, &spec) {
+    // Only when it is streamed: a stream notices a blob deleted behind this process's back
+    // (by `quillstore gc`, or by another instance sharing the store), a redirect would not.
+    let files = &state.config.files;
+    let streamed = |known: &VariantBlob| {
+        (state.blobs).streams(known.size, files.redirect, files.redirect_threshold)
+    };
+    if let Some(known) = state.variants.known(&original, &spec).filter(streamed) {
         match serve_blob(state, method, request, &file, &spec, &known).await {
             Err(ApiError::Internal(error)) if error.is::<MissingBlob>() => {
-                // Deleted behind this process's back (`quillstore gc`): look again below.
+                // Deleted behind this process's back: look in the store below.
                 state.variants.forget(&known.key);
             }
             served => return served,
