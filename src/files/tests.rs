@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::registration::{PendingBlob, register_file};
 use super::removal::{remove_file, still_used};
 use super::{FileLocks, FileStores, storage_key};
-use crate::blob::{BlobKey, BlobStore, FsBlobStore};
+use crate::blob::{BlobKey, BlobStore, BlobStores, FsBlobStore};
 use crate::config::ImageConfig;
 use crate::error::{ApiError, Result};
 use crate::images::Variants;
@@ -19,7 +19,7 @@ use crate::store::json::JsonStore;
 struct Stores {
     _directory: tempfile::TempDir,
     metadata: MetadataStore,
-    blobs: BlobStore,
+    blobs: BlobStores,
     locks: FileLocks,
     variants: Variants,
 }
@@ -34,7 +34,7 @@ impl Stores {
         Self {
             _directory: directory,
             metadata,
-            blobs: BlobStore::Fs(blobs),
+            blobs: BlobStores::from(BlobStore::Fs(blobs)),
             locks: FileLocks::default(),
             variants: Variants::new(&ImageConfig {
                 variant_sizes: vec![64],
@@ -68,7 +68,7 @@ impl Stores {
             "storage": StorageRef { backend: "fs".to_owned(), key: key.to_string() },
         }))
         .unwrap();
-        let pending = PendingBlob::new(self.blobs.clone(), key);
+        let pending = PendingBlob::new(self.blobs.current().clone(), key);
         register_file(self.borrow(), user, file_id, file, pending)
             .await
             .unwrap()

@@ -12,13 +12,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::export_body;
+use super::export_body::{self, Blob};
 use crate::blob::BlobKey;
 use crate::cards::card::{ExportParts, export_v2, export_v3};
 use crate::cards::{charx, png, png_splice};
 use crate::error::Result;
 use crate::files::names::{content_disposition, sanitize_filename};
-use crate::files::storage_key;
+use crate::files::{storage_backend, storage_key};
 use crate::http::AppState;
 use crate::http::extract::{ApiQuery, CurrentUser, DocumentId};
 use crate::model::{Collection, Document, UserId};
@@ -83,18 +83,18 @@ pub async fn export_character(
                 Some(file_id) => file_blob(&state, &user, file_id)
                     .await
                     .filter(|(mime, _)| mime == "image/png")
-                    .map(|(_, key)| key),
+                    .map(|(_, blob)| blob),
                 None => None,
             };
             let v3 = to_json(&export_v3(body, &parts));
             let v2 = to_json(&export_v2(body, &parts));
             let chunks = png_splice::card_chunks(&[(png::CCV3, &v3), (png::CHARA, &v2)])?;
-            let content = export_body::png_body(&state.blobs, image, chunks).await?;
+            let content = export_body::png_body(image, chunks).await?;
             (content, "image/png", "png")
         }
         Format::Charx => {
             let (card, assets) = charx_parts(&state, &user, &character, &parts).await;
-            let content = export_body::charx_body(state.blobs.clone(), card, assets);
+            let content = export_body::charx_body(card, assets);
             (content, "application/zip", "charx")
         }
     };
@@ -125,8 +125,8 @@ fn ids_in(value: Option<&Value>) -> Vec<Uuid> {
         .collect()
 }
 
-/// A file's type and blob (`None` when the record is gone).
-async fn file_blob(state: &AppState, user: &UserId, id: Uuid) -> Option<(String, BlobKey)> {
+/// A file's type and blob, in the store its record names (`None` when the record is gone).
+async fn file_blob(state: &AppState, user: &UserId, id: Uuid) -> Option<(String, Blob)> {
     let record = state.store.get(Collection::Files, user, id).await.ok()?;
     let key = storage_key(&record).and_then(|key| BlobKey::parse(key).ok())?;
     let mime = record
@@ -135,7 +135,8 @@ async fn file_blob(state: &AppState, user: &UserId, id: Uuid) -> Option<(String,
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    Some((mime, key))
+    let blobs = state.blobs.holding(storage_backend(&record)).clone();
+    Some((mime, (blobs, key)))
 }
 
 /// `card.json` and the blobs of the character's assets by archive path. An avatar that no
@@ -145,7 +146,7 @@ async fn charx_parts(
     user: &UserId,
     character: &Document,
     parts: &ExportParts<'_>,
-) -> (Vec<u8>, Vec<(String, BlobKey)>) {
+) -> (Vec<u8>, Vec<(String, Blob)>) {
     let mut body: Map<String, Value> = character.body.clone();
     let avatar = id_of(body.get("defaultImageId"));
     let mut assets: Vec<Value> = body
@@ -170,16 +171,16 @@ async fn charx_parts(
             "fileId": avatar,
         }));
     }
-    let mut files: Vec<(String, BlobKey)> = Vec::new();
+    let mut files: Vec<(String, Blob)> = Vec::new();
     for asset in &assets {
         let uri = asset.get("uri").and_then(Value::as_str).unwrap_or_default();
         if let (Some(path), Some(file_id)) = (
             uri.strip_prefix(charx::EMBEDDED),
             id_of(asset.get("fileId")),
         ) && !files.iter().any(|(existing, _)| existing == path)
-            && let Some((_, key)) = file_blob(state, user, file_id).await
+            && let Some((_, blob)) = file_blob(state, user, file_id).await
         {
-            files.push((path.to_owned(), key));
+            files.push((path.to_owned(), blob));
         }
     }
     body.insert("assets".to_owned(), Value::Array(assets));

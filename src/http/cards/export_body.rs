@@ -15,15 +15,18 @@ use crate::blob::{BlobError, BlobKey, BlobStore};
 use crate::cards::{CardError, charx, png, png_splice};
 use crate::error::{ApiError, Result};
 
+/// A blob and the store holding it (the current one, or the fallback while blobs move).
+pub type Blob = (BlobStore, BlobKey);
+
 /// Pieces the CharX writer sends at once, and how many may wait for the client.
 const PIECE: usize = 64 << 10;
 const PIECES_IN_FLIGHT: usize = 4;
 
 /// The PNG at `avatar` (or the default image when there is none, or its blob is gone) with
 /// the card `chunks` spliced in. A source that is not a PNG is refused before any byte goes.
-pub async fn png_body(blobs: &BlobStore, avatar: Option<BlobKey>, chunks: Bytes) -> Result<Body> {
+pub async fn png_body(avatar: Option<Blob>, chunks: Bytes) -> Result<Body> {
     let read = match &avatar {
-        Some(key) => match blobs.get(key, None).await {
+        Some((blobs, key)) => match blobs.get(key, None).await {
             Ok(read) => Some(read.body),
             Err(BlobError::NotFound) => None,
             Err(error) => return Err(error.into()),
@@ -59,7 +62,7 @@ fn card_error(error: io::Error) -> ApiError {
 
 /// A CharX of `card` and `assets` (archive path, blob), streamed. An asset whose blob is gone
 /// is left out; a failure once bytes went out ends the body with an error.
-pub fn charx_body(blobs: BlobStore, card: Vec<u8>, assets: Vec<(String, BlobKey)>) -> Body {
+pub fn charx_body(card: Vec<u8>, assets: Vec<(String, Blob)>) -> Body {
     let (sender, receiver) = mpsc::channel(PIECES_IN_FLIGHT);
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
@@ -67,7 +70,7 @@ pub fn charx_body(blobs: BlobStore, card: Vec<u8>, assets: Vec<(String, BlobKey)
             sender: sender.clone(),
             buffer: Vec::with_capacity(PIECE),
         };
-        let open = |key: BlobKey| match handle.block_on(blobs.get(&key, None)) {
+        let open = |(blobs, key): Blob| match handle.block_on(blobs.get(&key, None)) {
             Ok(read) => Ok(Some(BlockingRead {
                 handle: handle.clone(),
                 body: read.body,
