@@ -152,17 +152,26 @@ impl Variants {
 
     /// The variant `spec` of `original` when this process has found or made it before:
     /// answered from memory, without the store, a task or a lock. `None` means "ask
-    /// [`Variants::variant`]" (unknown, or not an image: that one says why).
-    pub fn known(&self, original: &Original, spec: &VariantSpec) -> Option<VariantBlob> {
-        if !SOURCE_TYPES.contains(&original.mime_type.as_str()) {
+    /// [`Variants::variant`]" (unknown, or not an image: that one says why). The original is
+    /// `user`'s of type `mime_type` and SHA-256 `sha256`; `identity` is the variant's
+    /// [`identity`], which the caller has already computed for `If-None-Match`.
+    pub fn known(
+        &self,
+        user: &UserId,
+        sha256: &str,
+        mime_type: &str,
+        spec: &VariantSpec,
+        identity: &str,
+    ) -> Option<VariantBlob> {
+        if !SOURCE_TYPES.contains(&mime_type) {
             return None;
         }
-        let key = variant_key(original, spec).ok()?;
+        let key = BlobKey::for_variant(user, sha256, &spec.blob_name()).ok()?;
         let size = self.index.get(&key)?;
         Some(VariantBlob {
             key,
             size,
-            identity: identity(&original.sha256, spec),
+            identity: identity.to_owned(),
             mime_type: spec.format.mime_type(),
             outcome: Outcome::Stored,
         })

@@ -37,12 +37,6 @@ pub(super) async fn serve_variant(
         insert(&mut headers, header::CACHE_CONTROL, CACHE_CONTROL);
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
-    let original = Original {
-        user,
-        sha256: file.sha256.clone(),
-        mime_type: file.mime_type.clone(),
-        key: BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?,
-    };
     // A variant found or made before is served like a plain file: no store lookup, no task.
     // Only when it is streamed: a stream notices a blob deleted behind this process's back
     // (by `quillstore gc`, or by another instance sharing the store), a redirect would not.
@@ -50,7 +44,8 @@ pub(super) async fn serve_variant(
     let streamed = |known: &VariantBlob| {
         (state.blobs).streams(known.size, files.redirect, files.redirect_threshold)
     };
-    if let Some(known) = state.variants.known(&original, &spec).filter(streamed) {
+    let known = (state.variants).known(&user, &file.sha256, &file.mime_type, &spec, &identity);
+    if let Some(known) = known.filter(streamed) {
         match serve_blob(state, method, request, &file, &spec, &known).await {
             Err(ApiError::Internal(error)) if error.is::<MissingBlob>() => {
                 // Deleted behind this process's back: look in the store below.
@@ -59,6 +54,12 @@ pub(super) async fn serve_variant(
             served => return served,
         }
     }
+    let original = Original {
+        user,
+        sha256: file.sha256.clone(),
+        mime_type: file.mime_type.clone(),
+        key: BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?,
+    };
     // Made to its end even if this client goes away: others may be waiting for it.
     let (task_state, backend) = (state.clone(), file.storage.backend.clone());
     let variant = tokio::spawn(async move {
