@@ -6,8 +6,9 @@
 # same size (examples/loadgen.rs); peak RSS while 8 clients ask for variants of 8 different
 # 12-megapixel images at once. fs blob store, 127.0.0.1.
 #
-# Usage: scripts/bench-images.sh   (environment: IMAGE_RUNS, BENCH_IMAGES_OUT; prints the
-# markdown section; scripts/bench.sh appends it to docs/benchmarks.md)
+# Usage: scripts/bench-images.sh   (environment: IMAGE_RUNS, IMAGE_SECONDS, BENCH_IMAGES_OUT,
+# BENCH_BIN_DIR; prints the markdown section; scripts/bench.sh appends it to
+# docs/benchmarks.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,11 +17,16 @@ seconds=${IMAGE_SECONDS:-5}
 target=${CARGO_TARGET_DIR:-target}
 out=${BENCH_IMAGES_OUT:-/dev/stdout}
 
-echo "==> building release binaries" >&2
-cargo build --release --locked --bin quillstore --example variant_baseline --example loadgen >&2
-quillstore="$target/release/quillstore"
-baseline="$target/release/examples/variant_baseline"
-loadgen="$target/release/examples/loadgen"
+# BENCH_BIN_DIR: a directory of already built binaries to measure (quillstore and
+# examples/variant_baseline, examples/loadgen, as in target/release; skips the build).
+bin_dir=${BENCH_BIN_DIR:-$target/release}
+if [ -z "${BENCH_BIN_DIR:-}" ]; then
+  echo "==> building release binaries" >&2
+  cargo build --release --locked --bin quillstore --example variant_baseline --example loadgen >&2
+fi
+quillstore="$bin_dir/quillstore"
+baseline="$bin_dir/examples/variant_baseline"
+loadgen="$bin_dir/examples/loadgen"
 
 work=$(mktemp -d)
 pids=()

@@ -62,6 +62,15 @@ impl BlobStore {
         }
     }
 
+    /// Whether a blob of `size` bytes is streamed through quillstore rather than redirected
+    /// (a stream finds out when the blob is missing; a redirect leaves that to the client).
+    pub fn streams(&self, size: u64, redirect: RedirectMode, threshold: u64) -> bool {
+        match self {
+            Self::S3(_) => !redirects(redirect, threshold, size),
+            Self::Fs(_) => true,
+        }
+    }
+
     /// The largest direct upload a client may put in one request under the `configured`
     /// upload limit: one S3 PUT writes at most 5 GiB.
     pub fn direct_upload_limit(&self, configured: u64) -> u64 {

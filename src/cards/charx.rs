@@ -123,30 +123,40 @@ fn inflate(
     Ok(content)
 }
 
-/// A CharX of `card` (JSON) and `assets` (archive path, bytes); the card is compressed, the
-/// assets (mostly images, already compressed) are stored.
-pub fn write(card: &[u8], assets: &[(String, Vec<u8>)]) -> Result<Vec<u8>, CardError> {
+/// Writes a CharX of `card` (JSON) and `assets` (archive path, source) to `out` as it goes,
+/// on a writer that need not seek (sizes and CRCs follow each entry in a data descriptor).
+/// Each asset is opened by `open` when its turn comes (`None`: gone, left out) and copied
+/// through in pieces, so no asset is ever held whole. The card is compressed, the assets
+/// (mostly images, already compressed) are stored.
+pub fn write_stream<W, A, R>(
+    out: W,
+    card: &[u8],
+    assets: impl IntoIterator<Item = (String, A)>,
+    mut open: impl FnMut(A) -> std::io::Result<Option<R>>,
+) -> Result<W, CardError>
+where
+    W: Write,
+    R: Read,
+{
     let failed = |error: zip::result::ZipError| CardError::invalid("charx", error.to_string());
-    let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+    let io_failed = |error: std::io::Error| CardError::invalid("charx", error.to_string());
+    let mut writer = ZipWriter::new_stream(out);
+    let options = SimpleFileOptions::default();
     writer
         .start_file(
             CARD_PATH,
-            SimpleFileOptions::default().compression_method(CompressionMethod::Deflated),
+            options.compression_method(CompressionMethod::Deflated),
         )
         .map_err(failed)?;
-    writer
-        .write_all(card)
-        .map_err(|error| CardError::invalid("charx", error.to_string()))?;
-    for (path, content) in assets {
+    writer.write_all(card).map_err(io_failed)?;
+    for (path, source) in assets {
+        let Some(mut source) = open(source).map_err(io_failed)? else {
+            continue;
+        };
         writer
-            .start_file(
-                path,
-                SimpleFileOptions::default().compression_method(CompressionMethod::Stored),
-            )
+            .start_file(path, options.compression_method(CompressionMethod::Stored))
             .map_err(failed)?;
-        writer
-            .write_all(content)
-            .map_err(|error| CardError::invalid("charx", error.to_string()))?;
+        std::io::copy(&mut source, &mut writer).map_err(io_failed)?;
     }
     Ok(writer.finish().map_err(failed)?.into_inner())
 }

@@ -4,6 +4,7 @@
 //! - `card`: card JSON (CCv1, V2, V3) ⇄ a character body, its tag names and its lorebook;
 //! - `book`: a card's `character_book` and SillyTavern world-info files ⇄ a lorebook body;
 //! - `png`: the card text chunks of a PNG (read, strip, insert; the image is never re-encoded);
+//! - `png_splice`: the same insertion over a stream, for exports that never hold the image;
 //! - `charx`: CharX archives (a zip with `card.json` and assets), bounded;
 //! - `fields`: the field tables both directions share.
 //!
@@ -15,6 +16,7 @@ pub mod card;
 pub mod charx;
 pub mod fields;
 pub mod png;
+pub mod png_splice;
 
 #[cfg(test)]
 mod tests;

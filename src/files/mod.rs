@@ -23,6 +23,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::blob::BlobStores;
+use crate::images::Variants;
 use crate::model::{Collection, Document, UserId};
 use crate::store::{Filter, ListQuery, MetadataStore, SortField, StoreResult};
 
@@ -33,6 +34,8 @@ pub struct FileStores<'a> {
     pub metadata: &'a MetadataStore,
     pub blobs: &'a BlobStores,
     pub locks: &'a FileLocks,
+    /// Image variants, which go with the last record of their original's content.
+    pub variants: &'a Variants,
 }
 
 const LOCK_STRIPES: usize = 64;

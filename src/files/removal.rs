@@ -11,7 +11,6 @@ use uuid::Uuid;
 use super::{FileStores, records_with_hash, storage_key};
 use crate::blob::BlobKey;
 use crate::error::Result;
-use crate::images::remove_variants;
 use crate::model::{Collection, Document, UserId};
 
 /// Removes file `id` of `user`. `delete_record` deletes the record (with its precondition,
@@ -46,7 +45,7 @@ pub async fn remove_file<T>(
     if remaining.is_empty() {
         let current = stores.blobs.current();
         for store in std::iter::once(current).chain(stores.blobs.fallback()) {
-            if let Err(error) = remove_variants(store, user, sha256).await {
+            if let Err(error) = stores.variants.remove(store, user, sha256).await {
                 tracing::error!(%sha256, error = %error, "cannot delete the image variants of a deleted file; `quillstore gc` will find them");
             }
         }

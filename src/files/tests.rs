@@ -8,7 +8,9 @@ use super::registration::{PendingBlob, register_file};
 use super::removal::{remove_file, still_used};
 use super::{FileLocks, FileStores, storage_key};
 use crate::blob::{BlobKey, BlobStore, BlobStores, FsBlobStore};
+use crate::config::ImageConfig;
 use crate::error::{ApiError, Result};
+use crate::images::Variants;
 use crate::model::file::{File, FileCategory, StorageRef};
 use crate::model::{Collection, Document, UserId, ids};
 use crate::store::MetadataStore;
@@ -19,6 +21,7 @@ struct Stores {
     metadata: MetadataStore,
     blobs: BlobStores,
     locks: FileLocks,
+    variants: Variants,
 }
 
 impl Stores {
@@ -33,6 +36,11 @@ impl Stores {
             metadata,
             blobs: BlobStores::from(BlobStore::Fs(blobs)),
             locks: FileLocks::default(),
+            variants: Variants::new(&ImageConfig {
+                variant_sizes: vec![64],
+                max_concurrent: 1,
+                max_pixels: 1 << 20,
+            }),
         }
     }
 
@@ -41,6 +49,7 @@ impl Stores {
             metadata: &self.metadata,
             blobs: &self.blobs,
             locks: &self.locks,
+            variants: &self.variants,
         }
     }
 

@@ -13,7 +13,7 @@ use image::ImageDecoder;
 
 use super::render::{RenderError, render, target_size};
 use super::spec::{Fit, OutputFormat, VariantSpec};
-use super::variants::{Original, Outcome, Variants, remove_variants};
+use super::variants::{Original, Outcome, Variants};
 use crate::blob::{BlobKey, BlobStore, FsBlobStore};
 use crate::config::ImageConfig;
 use crate::model::UserId;
@@ -279,7 +279,8 @@ async fn concurrent_requests_for_a_missing_variant_decode_once_and_later_ones_no
     assert_eq!(other.outcome, Outcome::Generated);
     assert_eq!(variants.generated(), 2);
     assert_eq!(
-        remove_variants(&blobs, &original.user, &original.sha256)
+        variants
+            .remove(&blobs, &original.user, &original.sha256)
             .await
             .unwrap(),
         2

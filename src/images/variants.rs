@@ -2,7 +2,9 @@
 //! original's owner, SHA-256 and the canonical spec; when it is missing it is made once
 //! (concurrent requests for it wait for that one run), off the async runtime, with at most
 //! `IMAGE_MAX_CONCURRENT` images in memory at once, and stored. No file record is written:
-//! a variant lives exactly as long as its original's blob (see [`remove_variants`]).
+//! a variant lives exactly as long as its original's blob (see [`Variants::remove`]).
+//! Variants found or made once are remembered (`index`), so the next request for one finds
+//! it without the store ([`Variants::known`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use super::in_flight::InFlight;
+use super::index::{self, VariantIndex};
 use super::render::{RenderError, render};
 use super::spec::VariantSpec;
 use crate::blob::{BlobError, BlobKey, BlobStore};
@@ -74,6 +77,7 @@ pub enum VariantError {
 pub struct Variants {
     permits: Semaphore,
     in_flight: InFlight,
+    index: VariantIndex,
     max_pixels: u64,
     generated: AtomicU64,
 }
@@ -83,6 +87,7 @@ impl Variants {
         Self {
             permits: Semaphore::new(config.max_concurrent),
             in_flight: InFlight::default(),
+            index: VariantIndex::new(index::CAPACITY),
             max_pixels: config.max_pixels,
             generated: AtomicU64::new(0),
         }
@@ -105,8 +110,7 @@ impl Variants {
         if !SOURCE_TYPES.contains(&original.mime_type.as_str()) {
             return Err(VariantError::NotAnImage(original.mime_type.clone()));
         }
-        let name = spec.blob_name();
-        let key = BlobKey::for_variant(&original.user, &original.sha256, &name)?;
+        let key = variant_key(original, spec)?;
         let found = |size, outcome| VariantBlob {
             key: key.clone(),
             size,
@@ -114,12 +118,15 @@ impl Variants {
             mime_type: spec.format.mime_type(),
             outcome,
         };
+        let lookup = self.index.start();
         if let Some(head) = blobs.head(&key).await? {
+            self.index.record(lookup, &key, head.size);
             return Ok(found(head.size, Outcome::Stored));
         }
         let _making = self.in_flight.lock(&key).await;
         // Whoever held the lock before may have just stored it.
         if let Some(head) = blobs.head(&key).await? {
+            self.index.record(lookup, &key, head.size);
             return Ok(found(head.size, Outcome::Stored));
         }
         let _permit = self
@@ -139,8 +146,71 @@ impl Variants {
         let body =
             futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(rendered.bytes))]);
         let stored = blobs.put(&key, body, u64::MAX).await?;
+        self.index.record(lookup, &key, stored.size);
         Ok(found(stored.size, Outcome::Generated))
     }
+
+    /// The variant `spec` of `original` when this process has found or made it before:
+    /// answered from memory, without the store, a task or a lock. `None` means "ask
+    /// [`Variants::variant`]" (unknown, or not an image: that one says why). The original is
+    /// `user`'s of type `mime_type` and SHA-256 `sha256`; `identity` is the variant's
+    /// [`identity`], which the caller has already computed for `If-None-Match`.
+    pub fn known(
+        &self,
+        user: &UserId,
+        sha256: &str,
+        mime_type: &str,
+        spec: &VariantSpec,
+        identity: &str,
+    ) -> Option<VariantBlob> {
+        if !SOURCE_TYPES.contains(&mime_type) {
+            return None;
+        }
+        let key = BlobKey::for_variant(user, sha256, &spec.blob_name()).ok()?;
+        let size = self.index.get(&key)?;
+        Some(VariantBlob {
+            key,
+            size,
+            identity: identity.to_owned(),
+            mime_type: spec.format.mime_type(),
+            outcome: Outcome::Stored,
+        })
+    }
+
+    /// Forgets a known variant whose blob turned out to be missing (deleted by another
+    /// process), so the next request looks in the store again.
+    pub fn forget(&self, key: &BlobKey) {
+        self.index.forget(key);
+    }
+
+    /// Deletes every variant of the original `sha256` of `user` (when its blob goes) and
+    /// forgets them; returns how many there were.
+    pub async fn remove(
+        &self,
+        blobs: &BlobStore,
+        user: &UserId,
+        sha256: &str,
+    ) -> Result<usize, BlobError> {
+        let Ok(prefix) = BlobKey::variants_of(user, sha256) else {
+            return Ok(0);
+        };
+        let removed = remove_prefix(blobs, &prefix).await;
+        // After the deletes: a lookup that found a variant before they ran records nothing.
+        self.index.forget_prefix(&prefix);
+        removed
+    }
+}
+
+async fn remove_prefix(blobs: &BlobStore, prefix: &str) -> Result<usize, BlobError> {
+    let entries = blobs.list(prefix).await?;
+    for entry in &entries {
+        blobs.delete(&entry.key).await?;
+    }
+    Ok(entries.len())
+}
+
+fn variant_key(original: &Original, spec: &VariantSpec) -> Result<BlobKey, BlobError> {
+    BlobKey::for_variant(&original.user, &original.sha256, &spec.blob_name())
 }
 
 /// The `ETag` identity of variant `spec` of the original with SHA-256 `sha256`: known
@@ -161,21 +231,4 @@ async fn read_all(blobs: &BlobStore, key: &BlobKey) -> Result<Vec<u8>, BlobError
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
-}
-
-/// Deletes every variant of the original `sha256` of `user` (when its blob goes); returns how
-/// many there were.
-pub async fn remove_variants(
-    blobs: &BlobStore,
-    user: &UserId,
-    sha256: &str,
-) -> Result<usize, BlobError> {
-    let Ok(prefix) = BlobKey::variants_of(user, sha256) else {
-        return Ok(0);
-    };
-    let entries = blobs.list(&prefix).await?;
-    for entry in &entries {
-        blobs.delete(&entry.key).await?;
-    }
-    Ok(entries.len())
 }

@@ -1,21 +1,22 @@
 //! `GET /api/characters/{id}/export?format=json|png|charx`: the character as a card.
 //! JSON is V3 with the V1 fields mirrored; PNG is the avatar (or a plain default image) with a
-//! `ccv3` (V3) and a `chara` (V2) tEXt chunk inserted before IEND, the image bytes untouched;
+//! `ccv3` (V3) and a `chara` (V2) tEXt chunk inserted after IHDR, the image bytes untouched;
 //! CharX is `card.json` plus the files of the character's assets, the avatar as the main icon.
+//! PNG and CharX are streamed from the blob store (`export_body`), never held whole.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::export_body::{self, Blob};
 use crate::blob::BlobKey;
 use crate::cards::card::{ExportParts, export_v2, export_v3};
-use crate::cards::{charx, png};
-use crate::error::{ApiError, Result};
+use crate::cards::{charx, png, png_splice};
+use crate::error::Result;
 use crate::files::names::{content_disposition, sanitize_filename};
 use crate::files::{storage_backend, storage_key};
 use crate::http::AppState;
@@ -71,34 +72,34 @@ pub async fn export_character(
         .and_then(Value::as_str)
         .unwrap_or("character");
     let avatar = id_of(body.get("defaultImageId"));
-    let (bytes, content_type, extension) = match params.format {
+    let (content, content_type, extension) = match params.format {
         Format::Json => (
-            to_json(&export_v3(body, &parts)),
+            Body::from(to_json(&export_v3(body, &parts))),
             "application/json",
             "json",
         ),
         Format::Png => {
             let image = match avatar {
-                Some(file_id) => file_bytes(&state, &user, file_id)
-                    .await?
+                Some(file_id) => file_blob(&state, &user, file_id)
+                    .await
                     .filter(|(mime, _)| mime == "image/png")
-                    .map(|(_, bytes)| bytes),
+                    .map(|(_, blob)| blob),
                 None => None,
             };
-            let image = image.unwrap_or_else(|| png::DEFAULT_IMAGE.clone());
             let v3 = to_json(&export_v3(body, &parts));
             let v2 = to_json(&export_v2(body, &parts));
-            let bytes = png::with_cards(&image, &[(png::CCV3, &v3), (png::CHARA, &v2)])?;
-            (bytes, "image/png", "png")
+            let chunks = png_splice::card_chunks(&[(png::CCV3, &v3), (png::CHARA, &v2)])?;
+            let content = export_body::png_body(image, chunks).await?;
+            (content, "image/png", "png")
         }
-        Format::Charx => (
-            charx_bytes(&state, &user, &character, &parts).await?,
-            "application/zip",
-            "charx",
-        ),
+        Format::Charx => {
+            let (card, assets) = charx_parts(&state, &user, &character, &parts).await;
+            let content = export_body::charx_body(card, assets);
+            (content, "application/zip", "charx")
+        }
     };
     let filename = sanitize_filename(&format!("{name}.{extension}"));
-    let mut response = Body::from(bytes).into_response();
+    let mut response = content.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(value) = HeaderValue::from_str(&content_disposition(false, &filename)) {
@@ -124,46 +125,28 @@ fn ids_in(value: Option<&Value>) -> Vec<Uuid> {
         .collect()
 }
 
-/// A file's type and bytes (`None` when the record or its blob is gone).
-async fn file_bytes(
-    state: &AppState,
-    user: &UserId,
-    id: Uuid,
-) -> Result<Option<(String, Vec<u8>)>> {
-    let Ok(record) = state.store.get(Collection::Files, user, id).await else {
-        return Ok(None);
-    };
-    let Some(key) = storage_key(&record).and_then(|key| BlobKey::parse(key).ok()) else {
-        return Ok(None);
-    };
+/// A file's type and blob, in the store its record names (`None` when the record is gone).
+async fn file_blob(state: &AppState, user: &UserId, id: Uuid) -> Option<(String, Blob)> {
+    let record = state.store.get(Collection::Files, user, id).await.ok()?;
+    let key = storage_key(&record).and_then(|key| BlobKey::parse(key).ok())?;
     let mime = record
         .body
         .get("mimeType")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let blobs = state.blobs.holding(storage_backend(&record));
-    let read = match blobs.get(&key, None).await {
-        Ok(read) => read,
-        Err(crate::blob::BlobError::NotFound) => return Ok(None),
-        Err(error) => return Err(error.into()),
-    };
-    let chunks: Vec<_> = read
-        .body
-        .try_collect()
-        .await
-        .map_err(|error| ApiError::Internal(error.into()))?;
-    Ok(Some((mime, chunks.concat())))
+    let blobs = state.blobs.holding(storage_backend(&record)).clone();
+    Some((mime, (blobs, key)))
 }
 
-/// `card.json` and the files of the character's assets. An avatar that no icon asset holds
-/// is added as the main icon, so the archive carries it.
-async fn charx_bytes(
+/// `card.json` and the blobs of the character's assets by archive path. An avatar that no
+/// icon asset holds is added as the main icon, so the archive carries it.
+async fn charx_parts(
     state: &AppState,
     user: &UserId,
     character: &Document,
     parts: &ExportParts<'_>,
-) -> Result<Vec<u8>> {
+) -> (Vec<u8>, Vec<(String, Blob)>) {
     let mut body: Map<String, Value> = character.body.clone();
     let avatar = id_of(body.get("defaultImageId"));
     let mut assets: Vec<Value> = body
@@ -177,7 +160,7 @@ async fn charx_bytes(
             .any(|asset| id_of(asset.get("fileId")) == Some(file_id))
     };
     if let Some(avatar) = avatar.filter(|avatar| !held(*avatar))
-        && let Some((mime, _)) = file_bytes(state, user, avatar).await?
+        && let Some((mime, _)) = file_blob(state, user, avatar).await
     {
         let ext = mime.rsplit('/').next().unwrap_or("png").to_owned();
         assets.push(json!({
@@ -188,21 +171,18 @@ async fn charx_bytes(
             "fileId": avatar,
         }));
     }
-    let mut files = Vec::new();
+    let mut files: Vec<(String, Blob)> = Vec::new();
     for asset in &assets {
         let uri = asset.get("uri").and_then(Value::as_str).unwrap_or_default();
         if let (Some(path), Some(file_id)) = (
             uri.strip_prefix(charx::EMBEDDED),
             id_of(asset.get("fileId")),
-        ) && !files
-            .iter()
-            .any(|(existing, _): &(String, Vec<u8>)| existing == path)
-            && let Some((_, bytes)) = file_bytes(state, user, file_id).await?
+        ) && !files.iter().any(|(existing, _)| existing == path)
+            && let Some((_, blob)) = file_blob(state, user, file_id).await
         {
-            files.push((path.to_owned(), bytes));
+            files.push((path.to_owned(), blob));
         }
     }
     body.insert("assets".to_owned(), Value::Array(assets));
-    let card = to_json(&export_v3(&body, parts));
-    Ok(charx::write(&card, &files)?)
+    (to_json(&export_v3(&body, parts)), files)
 }

@@ -5,6 +5,7 @@
 mod body;
 mod docs;
 mod export;
+mod export_body;
 mod import;
 mod world_info;
 

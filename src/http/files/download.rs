@@ -194,9 +194,7 @@ pub(super) async fn serve(
     let read = match blobs.get(&key, range).await {
         Ok(read) => read,
         Err(BlobError::NotFound) => {
-            return Err(ApiError::Internal(anyhow::anyhow!(
-                "the blob {key} of a file record is missing (see `quillstore gc`)"
-            )));
+            return Err(ApiError::Internal(anyhow::Error::new(MissingBlob(key))));
         }
         Err(error) => return Err(error.into()),
     };
@@ -218,6 +216,11 @@ fn redirect_cache_control(served: &str, target_valid_for: Option<std::time::Dura
         (None, _) => "private, no-store".to_owned(),
     }
 }
+
+/// The blob a file record (or a known variant) names is not in the store.
+#[derive(Debug, thiserror::Error)]
+#[error("the blob {0} of a file record is missing (see `quillstore gc`)")]
+pub(super) struct MissingBlob(BlobKey);
 
 pub(super) fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {

@@ -122,6 +122,7 @@ fn file_stores(state: &AppState) -> FileStores<'_> {
         metadata: &state.store,
         blobs: &state.blobs,
         locks: &state.file_locks,
+        variants: &state.variants,
     }
 }
 

@@ -2,16 +2,18 @@
 //! variant is found in (or made into) the blob store by `crate::images`, then served exactly
 //! like a file (ETag, 304, Range, the store's redirect rules) as a file record describing the
 //! variant: its type, size, key, and a name derived from the original's. `X-Variant-Cache`
-//! says whether this request found it (`hit`) or made it (`miss`).
+//! says whether this request found it (`hit`) or made it (`miss`). A variant this process
+//! has found or made before is served straight from what it remembers (`Variants::known`),
+//! after the same file record check as any download, so it costs what a plain GET costs.
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::download::{insert, none_match, serve};
+use super::download::{MissingBlob, insert, none_match, serve};
 use crate::blob::BlobKey;
 use crate::error::{ApiError, Result};
 use crate::http::AppState;
-use crate::images::{Original, VariantSpec, variants};
+use crate::images::{Original, VariantBlob, VariantSpec, variants};
 use crate::model::UserId;
 use crate::model::file::{File, StorageRef};
 
@@ -41,6 +43,23 @@ pub(super) async fn serve_variant(
         insert(&mut headers, header::CACHE_CONTROL, request.cache_control);
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
+    // A variant found or made before is served like a plain file: no store lookup, no task.
+    // Only when it is streamed: a stream notices a blob deleted behind this process's back
+    // (by `quillstore gc`, or by another instance sharing the store), a redirect would not.
+    let files = &state.config.files;
+    let streamed = |known: &VariantBlob| {
+        (state.blobs).streams(known.size, files.redirect, files.redirect_threshold)
+    };
+    let known = (state.variants).known(&user, &file.sha256, &file.mime_type, &spec, &identity);
+    if let Some(known) = known.filter(streamed) {
+        match serve_blob(state, method, &request, &file, &spec, &known).await {
+            Err(ApiError::Internal(error)) if error.is::<MissingBlob>() => {
+                // Deleted behind this process's back: look in the store below.
+                state.variants.forget(&known.key);
+            }
+            served => return served,
+        }
+    }
     let original = Original {
         user,
         sha256: file.sha256.clone(),
@@ -59,8 +78,20 @@ pub(super) async fn serve_variant(
     })
     .await
     .map_err(|error| ApiError::Internal(anyhow::anyhow!("a variant task failed: {error}")))??;
+    serve_blob(state, method, &request, &file, &spec, &variant).await
+}
+
+/// Serves `variant` of `file` as a file record describing it.
+async fn serve_blob(
+    state: &AppState,
+    method: &Method,
+    request: &VariantRequest<'_>,
+    file: &File,
+    spec: &VariantSpec,
+    variant: &VariantBlob,
+) -> Result<Response> {
     let described = File {
-        original_filename: variant_filename(&file.original_filename, &spec),
+        original_filename: variant_filename(&file.original_filename, spec),
         mime_type: variant.mime_type.to_owned(),
         size: variant.size,
         sha256: variant.identity.clone(),
@@ -70,7 +101,7 @@ pub(super) async fn serve_variant(
             backend: state.blobs.backend().to_owned(),
             key: variant.key.to_string(),
         },
-        ..file
+        ..file.clone()
     };
     let mut response = serve(
         state,
