@@ -17,6 +17,7 @@ mod check_config;
 mod concurrency;
 mod connections;
 mod crash;
+mod document_indexes;
 mod durability;
 mod files;
 mod files_cache;

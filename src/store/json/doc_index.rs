@@ -18,6 +18,7 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,11 @@ use crate::model::{Collection, Document, Timestamp, UserId};
 /// Bumped whenever the layout below changes; an index of another version is rebuilt.
 const INDEX_FORMAT: u32 = 1;
 
+/// Directory times come from a coarse clock (a few milliseconds a tick): a stamp is taken
+/// only once the directory's last change is this much in the past, so that any later change
+/// gets other times.
+const CLOCK_TICK_MARGIN: Duration = Duration::from_millis(25);
+
 /// What identifies the state of a collection directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirStamp {
@@ -44,6 +50,12 @@ pub struct DirStamp {
 impl DirStamp {
     pub fn of(dir: &Path) -> anyhow::Result<Self> {
         let meta = fs::metadata(dir).with_context(|| format!("cannot stat {}", dir.display()))?;
+        if let Ok(changed) = meta.modified()
+            && let Ok(age) = SystemTime::now().duration_since(changed)
+            && age < CLOCK_TICK_MARGIN
+        {
+            std::thread::sleep(CLOCK_TICK_MARGIN - age);
+        }
         let nanos = |seconds: i64, nanos: i64| i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
         Ok(Self {
             dev: meta.dev(),

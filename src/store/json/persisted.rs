@@ -101,6 +101,15 @@ pub fn write_all(
             .all_users(collection)
             .flat_map(|documents| documents.by_id.values())
             .collect();
+        if entries.is_empty() {
+            // Nothing to read at start: no index (an empty directory is read at once).
+            if seal.on_disk.take().is_some()
+                && let Err(error) = doc_index::remove(root, collection)
+            {
+                tracing::warn!(collection = collection.name(), error = %format!("{error:#}"), "cannot remove a document index");
+            }
+            continue;
+        }
         let no_problems = Vec::new();
         let problems = problems.get(&collection).unwrap_or(&no_problems);
         match doc_index::write(root, collection, entries.into_iter(), problems) {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::model::{Collection, Document};
 
 /// Strings longer than this (in bytes) are left out of a summary.
-pub const KEEP_TEXT_BYTES: usize = 64;
+pub const KEEP_TEXT_BYTES: usize = 128;
 /// Arrays and objects longer than this as JSON are left out of a summary.
 pub const KEEP_STRUCTURED_BYTES: usize = 1024;
 /// The budget of the cache of whole documents, in bytes of their files.
