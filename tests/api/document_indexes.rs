@@ -23,7 +23,11 @@ async fn a_start_from_the_indexes_serves_long_fields_lists_and_filters_as_before
     let tag = app.create("tags", json!({"name": "Sci-Fi"})).await;
     let mut characters = Vec::new();
     for name in ["Cleo", "Ada", "Bo"] {
-        let tags = if name == "Bo" { json!([]) } else { json!([tag["id"]]) };
+        let tags = if name == "Bo" {
+            json!([])
+        } else {
+            json!([tag["id"]])
+        };
         let body = json!({"name": name, "description": long(name), "tags": tags});
         characters.push(app.create("characters", body).await);
     }
@@ -56,16 +60,34 @@ async fn a_start_from_the_indexes_serves_long_fields_lists_and_filters_as_before
     // The first write of the run removes the index; a clean stop writes it again.
     let path = format!("/api/characters/{}", characters[0]["id"].as_str().unwrap());
     let patched = json_body(app.patch(&path, &json!({"description": long("new")})).await).await;
-    assert!(!index.exists(), "a write removes the index until the next clean stop");
-    assert_eq!(app.read("characters", characters[0]["id"].as_str().unwrap()).await, patched);
+    assert!(
+        !index.exists(),
+        "a write removes the index until the next clean stop"
+    );
+    assert_eq!(
+        app.read("characters", characters[0]["id"].as_str().unwrap())
+            .await,
+        patched
+    );
     let tag_path = format!("/api/tags/{}", tag["id"].as_str().unwrap());
     assert_eq!(app.delete(&tag_path).await.status(), StatusCode::NO_CONTENT);
     app.restart().await;
-    let after = app.read("characters", characters[0]["id"].as_str().unwrap()).await;
+    let after = app
+        .read("characters", characters[0]["id"].as_str().unwrap())
+        .await;
     assert_eq!(after["description"], patched["description"]);
-    assert_eq!(after["version"], 3, "patched, then its tag removed: {after}");
-    let cleaned = app.read("characters", characters[1]["id"].as_str().unwrap()).await;
-    assert_eq!(cleaned["tags"], json!([]), "references were removed: {cleaned}");
+    assert_eq!(
+        after["version"], 3,
+        "patched, then its tag removed: {after}"
+    );
+    let cleaned = app
+        .read("characters", characters[1]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        cleaned["tags"],
+        json!([]),
+        "references were removed: {cleaned}"
+    );
     assert_eq!(cleaned["description"], characters[1]["description"]);
 }
 
@@ -77,7 +99,10 @@ async fn a_write_after_a_start_from_the_indexes_survives_kill_9() {
     let data_dir = tempfile::tempdir().unwrap();
     let mut app = spawn_app_in(data_dir.path(), |_| {}).await;
     let kept = app
-        .create("characters", json!({"name": "kept", "description": long("kept")}))
+        .create(
+            "characters",
+            json!({"name": "kept", "description": long("kept")}),
+        )
         .await;
     app.stop().await;
     drop(app);
@@ -86,9 +111,10 @@ async fn a_write_after_a_start_from_the_indexes_survives_kill_9() {
     let mut binary = spawn_binary(data_dir.path()).await;
     let api = Api::at(binary.address.clone());
     let created = api
-        .send(api.request(reqwest::Method::POST, "/api/characters").json(
-            &json!({"name": "after the index", "description": long("after")}),
-        ))
+        .send(
+            api.request(reqwest::Method::POST, "/api/characters")
+                .json(&json!({"name": "after the index", "description": long("after")})),
+        )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let created: Value = created.json().await.unwrap();
@@ -98,6 +124,13 @@ async fn a_write_after_a_start_from_the_indexes_survives_kill_9() {
     let app = spawn_app_in(data_dir.path(), |_| {}).await;
     let page = app.list("/api/characters?includeTotal=true").await;
     assert_eq!(page["total"], 2, "{page}");
-    assert_eq!(app.read("characters", created["id"].as_str().unwrap()).await, created);
-    assert_eq!(app.read("characters", kept["id"].as_str().unwrap()).await, kept);
+    assert_eq!(
+        app.read("characters", created["id"].as_str().unwrap())
+            .await,
+        created
+    );
+    assert_eq!(
+        app.read("characters", kept["id"].as_str().unwrap()).await,
+        kept
+    );
 }

@@ -184,7 +184,10 @@ pub fn load_collection<T: Send>(
 ) -> anyhow::Result<Loaded<T>> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut paths = remove_temp_files(dir)?;
-    paths.retain(|path| path.extension().is_some_and(|extension| extension == "json"));
+    paths.retain(|path| {
+        path.extension()
+            .is_some_and(|extension| extension == "json")
+    });
     let chunk = paths.len().div_ceil(parallelism()).max(1);
     let keep = &keep;
     let parts: Vec<Loaded<T>> = std::thread::scope(|scope| {

@@ -56,7 +56,8 @@ impl DirStamp {
         {
             std::thread::sleep(CLOCK_TICK_MARGIN - age);
         }
-        let nanos = |seconds: i64, nanos: i64| i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+        let nanos =
+            |seconds: i64, nanos: i64| i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
         Ok(Self {
             dev: meta.dev(),
             ino: meta.ino(),
@@ -286,7 +287,10 @@ mod tests {
         assert_eq!(read_back.entries[0].summary, entries[0].summary);
         assert_eq!(read_back.entries[0].dropped, entries[0].dropped);
         assert!(read_back.entries[1].is_whole());
-        assert!(read(root, Collection::Tags).is_none(), "no index, none read");
+        assert!(
+            read(root, Collection::Tags).is_none(),
+            "no index, none read"
+        );
 
         std::thread::sleep(std::time::Duration::from_millis(20));
         fs::write(dir.join("new.json"), b"{}").unwrap();

@@ -72,17 +72,28 @@ impl JsonStore {
     /// temp files of interrupted writes and loads every document's summary (from the
     /// persisted indexes where they fit).
     pub async fn open(root: &Path) -> anyhow::Result<Self> {
+        Self::open_with(root, true).await
+    }
+
+    /// Opens the store reading every document file, trusting no persisted index: for the
+    /// migration commands, which copy and verify what is on disk (a file damaged or edited in
+    /// place while the store was stopped does not change its directory's stamp).
+    pub async fn open_reading_every_file(root: &Path) -> anyhow::Result<Self> {
+        Self::open_with(root, false).await
+    }
+
+    async fn open_with(root: &Path, trust_indexes: bool) -> anyhow::Result<Self> {
         let root = root.to_path_buf();
-        tokio::task::spawn_blocking(move || Self::open_blocking(root))
+        tokio::task::spawn_blocking(move || Self::open_blocking(root, trust_indexes))
             .await
             .context("store loader panicked")?
     }
 
-    fn open_blocking(root: PathBuf) -> anyhow::Result<Self> {
+    fn open_blocking(root: PathBuf, trust_indexes: bool) -> anyhow::Result<Self> {
         let lock = disk::lock_data_dir(&root)?;
         disk::check_format(&root)?;
         let started = Instant::now();
-        let documents = persisted::load(&root)?;
+        let documents = persisted::load(&root, trust_indexes)?;
         let mut problems: Vec<String> = (Collection::DOCUMENTS.iter())
             .filter_map(|collection| documents.problems.get(collection))
             .flatten()
@@ -337,10 +348,10 @@ impl JsonStore {
         run_blocking(move || {
             let result = (|| {
                 store.unseal(collection)?;
-                let dir = crate::layout::DataDir::new(&store.inner.root)
-                    .collection(collection.name());
-                let bytes = serde_json::to_vec_pretty(&written)
-                    .context("cannot serialize a document")?;
+                let dir =
+                    crate::layout::DataDir::new(&store.inner.root).collection(collection.name());
+                let bytes =
+                    serde_json::to_vec_pretty(&written).context("cannot serialize a document")?;
                 disk::write_atomically(&dir, &disk::document_file_name(written.id), &bytes)?;
                 Ok(bytes.len())
             })();
@@ -403,8 +414,7 @@ impl JsonStore {
         let owner = user.clone();
         run_blocking(move || {
             store.unseal(collection)?;
-            let dir =
-                crate::layout::DataDir::new(&store.inner.root).collection(collection.name());
+            let dir = crate::layout::DataDir::new(&store.inner.root).collection(collection.name());
             disk::remove_durably(&dir, &disk::document_file_name(id))?;
             let mut indexes = store.write();
             indexes.user_mut(collection, &owner).remove(collection, id);
@@ -428,9 +438,9 @@ impl JsonStore {
         let mut page = run_blocking(move || {
             let indexes = store.read();
             match indexes.user(owned.collection, &owned.user) {
-                Some(documents) => documents.list(&owned, &|entry| {
-                    store.load_whole(owned.collection, entry)
-                }),
+                Some(documents) => {
+                    documents.list(&owned, &|entry| store.load_whole(owned.collection, entry))
+                }
                 None => Ok(Page {
                     items: Vec::new(),
                     next: None,

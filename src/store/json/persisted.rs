@@ -38,8 +38,9 @@ pub struct Seal {
     on_disk: Option<DirStamp>,
 }
 
-/// Loads every collection: from its index when one fits the directory, else file by file.
-pub fn load(root: &Path) -> anyhow::Result<Documents> {
+/// Loads every collection: from its index when one fits the directory (and `trust_indexes`),
+/// else file by file.
+pub fn load(root: &Path, trust_indexes: bool) -> anyhow::Result<Documents> {
     doc_index::clean(root)?;
     let mut documents = Documents {
         indexes: Indexes::default(),
@@ -49,7 +50,7 @@ pub fn load(root: &Path) -> anyhow::Result<Documents> {
         count: 0,
     };
     for collection in Collection::DOCUMENTS {
-        let indexed = persisted(collection)
+        let indexed = (trust_indexes && persisted(collection))
             .then(|| doc_index::read(root, collection))
             .flatten();
         let (entries, problems, on_disk) = match indexed {

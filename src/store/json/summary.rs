@@ -163,7 +163,10 @@ impl Bodies {
             return;
         }
         let mut state = self.state();
-        if let Some((_, old)) = state.entries.put((collection, document.id), (document, bytes)) {
+        if let Some((_, old)) = state
+            .entries
+            .put((collection, document.id), (document, bytes))
+        {
             state.bytes -= old;
         }
         state.bytes += bytes;
@@ -212,7 +215,11 @@ mod tests {
         assert_eq!(entry.dropped.as_ref(), [Box::from("description")]);
         assert!(entry.lacks_any(&["title", "description"]));
         assert!(!entry.lacks_any(&["title", "tags"]));
-        assert_eq!(entry.summary.body["name"], json!(long), "the name field stays");
+        assert_eq!(
+            entry.summary.body["name"],
+            json!(long),
+            "the name field stays"
+        );
         let whole = Entry::of(Collection::Characters, document(json!({"name": "n"})));
         assert!(whole.is_whole());
     }
