@@ -94,12 +94,12 @@ impl UserDocuments {
         let id = document.id;
         self.by_updated.insert((document.updated_at.millis(), id));
         self.by_name
-            .insert((sort_text(&document, collection.name_field()), id));
+            .insert((sort_text(document, collection.name_field()), id));
         for field in collection.sort_keys() {
             self.by_key
                 .entry(field)
                 .or_default()
-                .insert((sort_key(&document, field), id));
+                .insert((sort_key(document, field), id));
         }
         if collection == Collection::Memories {
             self.vectors.put(document);
