@@ -108,6 +108,13 @@ step "docker-compose config: docker-compose.dev.yml (no .env), with the admin pr
 compose "$tmp/empty.env" -f docker-compose.dev.yml --profile admin config -q
 services=$(compose "$tmp/empty.env" -f docker-compose.dev.yml --profile admin config --services | sort | tr '\n' ' ')
 [[ $services == "garage mongo mongo-express quillstore " ]] || fail "dev services: $services"
+# Redirects work in a browser: signed for Garage as published on the host, not for `garage`.
+compose "$tmp/empty.env" -f docker-compose.dev.yml config >"$tmp/dev.yml"
+for expected in 'S3_PRESIGN_ENDPOINT: http://127.0.0.1:3900' 'FILES_REDIRECT: auto' \
+  '127.0.0.1:3900:3900'; do
+  grep -qF "$expected" "$tmp/dev.yml" ||
+    fail "the dev stack does not sign redirects for Garage as published on 127.0.0.1:3900 ($expected)"
+done
 
 step "docker-compose config: docker-compose.prod.yml (required variables set)"
 compose "$tmp/prod.env" -f docker-compose.prod.yml config -q

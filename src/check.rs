@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::bail;
 
 use crate::blob::S3BlobStore;
-use crate::config::{Config, DataBackend, MongoConfig, RawConfig, S3Config};
+use crate::config::{BlobsFallback, Config, DataBackend, MongoConfig, RawConfig, S3Config};
 use crate::store::{HealthStatus, MongoStore};
 
 pub async fn check_config(raw: RawConfig) -> anyhow::Result<()> {
@@ -29,6 +29,14 @@ pub async fn check_config(raw: RawConfig) -> anyhow::Result<()> {
             check_data_dir(&crate::layout::DataDir::new(&config.data_dir).blobs()),
         )),
         Some(s3) => checks.push(("blobs (s3)", check_s3(s3).await)),
+    }
+    match &config.blobs_fallback {
+        None => {}
+        Some(BlobsFallback::Fs(data_dir)) => checks.push((
+            "BLOBS_FALLBACK (fs)",
+            check_existing_dir(&crate::layout::DataDir::new(data_dir).blobs()),
+        )),
+        Some(BlobsFallback::S3(s3)) => checks.push(("BLOBS_FALLBACK (s3)", check_s3(s3).await)),
     }
     let mut failed = 0;
     for (name, outcome) in checks {
@@ -96,4 +104,16 @@ fn check_data_dir(dir: &Path) -> anyhow::Result<String> {
     std::fs::write(&probe, b"probe")?;
     std::fs::remove_file(&probe)?;
     Ok(format!("{} is writable", dir.display()))
+}
+
+/// The blobs a fallback serves must be there already: a fallback is never created.
+fn check_existing_dir(dir: &Path) -> anyhow::Result<String> {
+    if !dir.is_dir() {
+        bail!(
+            "{} does not exist (the blobs of the old store are read from there)",
+            dir.display()
+        );
+    }
+    std::fs::read_dir(dir)?;
+    Ok(format!("{} is readable", dir.display()))
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 mod auth;
 mod backend;
 mod blob_cache;
+mod blobs_fallback;
 mod connections;
 mod cors;
 mod encryption;
@@ -33,6 +34,7 @@ pub use self::auth::{AuthConfig, JwtKey};
 use self::backend::DataSettings;
 pub use self::backend::{DataBackend, Primary};
 pub use self::blob_cache::BlobCacheConfig;
+pub use self::blobs_fallback::BlobsFallback;
 pub use self::connections::ConnectionsConfig;
 pub use self::cors::CorsOrigins;
 pub use self::encryption::{DEFAULT_REVEAL_SCOPE, EncryptionConfig};
@@ -67,6 +69,10 @@ pub struct Config {
     pub blob_cache: BlobCacheConfig,
     /// Set when `S3_MODE` is external or embedded; `None`: blobs under `DATA_DIR`.
     pub s3: Option<S3Config>,
+    /// `BLOBS_FALLBACK`: the store blobs move away from, while they move.
+    pub blobs_fallback: Option<BlobsFallback>,
+    /// `BLOBS_FALLBACK_MOVE`: the service moves the fallback's blobs itself.
+    pub blobs_fallback_move: bool,
     pub guard: GuardConfig,
     pub connections: ConnectionsConfig,
     pub images: ImageConfig,
@@ -107,6 +113,16 @@ impl Config {
         let log_format = LogFormat::parse(&raw, &mut check);
         let files = FilesConfig::parse(&raw, &mut check);
         let s3 = S3Config::parse(&raw, &mut check);
+        let blobs_fallback = BlobsFallback::parse(
+            &raw,
+            &data.data_dir,
+            raw.s3_mode
+                .as_deref()
+                .is_some_and(|mode| !matches!(mode.trim(), "" | "disabled")),
+            &mut check,
+        );
+        let blobs_fallback_move =
+            BlobsFallback::parse_move(&raw, blobs_fallback.as_ref(), &mut check);
         let guard = GuardConfig::parse(&raw, &mut check);
         let connections = ConnectionsConfig::parse(&raw, &mut check);
         let images = ImageConfig::parse(&raw, &mut check);
@@ -132,6 +148,8 @@ impl Config {
             files,
             blob_cache,
             s3,
+            blobs_fallback,
+            blobs_fallback_move,
             guard,
             connections,
             images,
@@ -160,6 +178,11 @@ impl Config {
             Some(s3) => s3.describe(&mut lines),
             None => lines.push(("S3_MODE", "disabled (blobs under DATA_DIR)".to_owned())),
         }
+        BlobsFallback::describe(
+            self.blobs_fallback.as_ref(),
+            self.blobs_fallback_move,
+            &mut lines,
+        );
         lines
     }
 }

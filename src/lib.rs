@@ -182,6 +182,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let drain_deadline = self.state.config.shutdown_timeout;
         let connections = self.state.config.connections;
+        // BLOBS_FALLBACK_MOVE: the blobs move while the service serves; stopped with it.
+        let mover = self.state.config.blobs_fallback_move.then(|| {
+            let (store, blobs) = (self.state.store.clone(), self.state.blobs.clone());
+            tokio::spawn(async move { migrate::relocate::move_in_service(&store, &blobs).await })
+        });
         let router = http::build_router(self.state);
         if let Some(listener) = self.metrics_listener {
             let mut stop = self.shutdown.0.subscribe();
@@ -223,6 +228,11 @@ impl Application {
         tokio::select! {
             () = server => {}
             () = deadline => tracing::warn!("requests still running at the shutdown deadline were cut off"),
+        }
+        if let Some(mover) = mover {
+            // Its stores must be closed when this returns (a restart takes the same DATA_DIR).
+            mover.abort();
+            let _ = mover.await;
         }
         Ok(())
     }

@@ -75,6 +75,20 @@ impl FsBlobStore {
         })
     }
 
+    /// The store at `root` as a second process beside the service that owns it sees it: the
+    /// temp files there may be uploads in flight, so they are left alone.
+    pub async fn beside(root: &Path) -> anyhow::Result<Self> {
+        let metadata = tokio::fs::metadata(root)
+            .await
+            .with_context(|| format!("cannot open the blob store {}", root.display()))?;
+        anyhow::ensure!(metadata.is_dir(), "{} is not a directory", root.display());
+        Ok(Self {
+            root: Arc::new(root.to_path_buf()),
+            _lock: None,
+            cache: None,
+        })
+    }
+
     /// Keeps `lock` (a `DATA_DIR` lock) for as long as the store lives.
     pub fn holding(mut self, lock: std::fs::File) -> Self {
         self._lock = Some(Arc::new(lock));

@@ -12,6 +12,7 @@ pub mod cache;
 mod delivery;
 pub mod fs;
 pub mod s3;
+mod stores;
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -26,6 +27,7 @@ pub use self::cache::BlobCache;
 pub use self::delivery::{Delivery, DeliveryRequest, DirectUploadRequest};
 pub use self::fs::FsBlobStore;
 pub use self::s3::{DirectUpload, DownloadOverrides, S3BlobStore};
+pub use self::stores::BlobStores;
 use crate::health::StoreHealth;
 use crate::model::UserId;
 use crate::model::file::FileCategory;

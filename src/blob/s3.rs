@@ -39,6 +39,8 @@ pub struct S3BlobStore {
 
 struct Inner {
     client: Client,
+    /// Signs presigned URLs (for `S3_PRESIGN_ENDPOINT` when set; else `client`).
+    presigner: Client,
     config: S3Config,
     /// Whether writes carry `x-amz-checksum-sha256` (decided at start, see `client.rs`).
     checksums: bool,
@@ -50,9 +52,11 @@ impl S3BlobStore {
         let client = client::build(config).await;
         client::ensure_bucket(&client, config).await?;
         let checksums = client::decide_checksums(&client, config).await?;
+        let presigner = client::presigner(config, &client).await;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
+                presigner,
                 config: config.clone(),
                 checksums,
             }),

@@ -184,4 +184,18 @@ pub struct RawConfig {
     /// SHA-256 checksums on writes: auto (probed at start), sha256 or off.
     #[arg(long, env = "S3_CHECKSUM")]
     pub s3_checksum: Option<String>,
+    /// Endpoint URL that presigned URLs (download redirects, direct uploads) are signed for,
+    /// when browsers reach the object store at another address than quillstore does.
+    #[arg(long, env = "S3_PRESIGN_ENDPOINT")]
+    pub s3_presign_endpoint: Option<String>,
+    /// The blob store files move away from while `migrate copy --from-fallback` runs: `fs`
+    /// (DATA_DIR's blobs), `fs:DIR` (the blobs of the DATA_DIR DIR) or `s3` (the S3_*
+    /// settings, with S3_MODE=disabled). Records naming it are served from it.
+    #[arg(long, env = "BLOBS_FALLBACK")]
+    pub blobs_fallback: Option<String>,
+    /// With BLOBS_FALLBACK: the service moves those blobs itself, in the background, from
+    /// its start (true or false; default false). The way for the json store, which no second
+    /// process may open while the service runs.
+    #[arg(long, env = "BLOBS_FALLBACK_MOVE")]
+    pub blobs_fallback_move: Option<String>,
 }

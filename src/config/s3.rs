@@ -43,6 +43,9 @@ pub struct S3Config {
     /// Redirects go to `{public_url}/{key}` (a CDN or public bucket) instead of a presigned URL.
     pub public_url: Option<String>,
     pub force_path_style: bool,
+    /// Presigned URLs are signed for this endpoint instead of `endpoint`
+    /// (`S3_PRESIGN_ENDPOINT`): the address browsers reach the store at.
+    pub presign_endpoint: Option<String>,
     /// `X-Amz-Expires` of presigned URLs; URLs are signed at the start of windows half as long,
     /// so every URL handed out stays valid for at least half of this.
     pub presign_expiry: Duration,
@@ -76,6 +79,15 @@ fn parse_prefix(text: &str, check: &mut impl FnMut(Result<(), String>)) -> Strin
     format!("{trimmed}/")
 }
 
+/// A setting's trimmed value, `None` when unset or blank.
+fn non_empty(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned)
+}
+
 fn valid_bucket(name: &str) -> bool {
     (3..=63).contains(&name.len())
         && name
@@ -107,13 +119,6 @@ impl S3Config {
         raw: &RawConfig,
         check: &mut impl FnMut(Result<(), String>),
     ) -> Option<Self> {
-        let non_empty = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|text| !text.is_empty())
-                .map(str::to_owned)
-        };
         let mode = match non_empty(&raw.s3_mode).as_deref() {
             None | Some("disabled") => return None,
             Some("external") => S3Mode::External,
@@ -125,14 +130,28 @@ impl S3Config {
                 return None;
             }
         };
-        let endpoint = non_empty(&raw.s3_endpoint);
-        if let Some(endpoint) = &endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            check(Err(format!(
-                "S3_ENDPOINT={endpoint}: expected a URL such as http://127.0.0.1:3900"
-            )));
-        }
+        Some(Self::parse_as(raw, mode, check))
+    }
+
+    /// The S3 settings of `raw` for a store reached in `mode`, whatever `S3_MODE` says (a
+    /// `BLOBS_FALLBACK=s3` bucket is described by the S3_* settings with `S3_MODE=disabled`).
+    pub(super) fn parse_as(
+        raw: &RawConfig,
+        mode: S3Mode,
+        check: &mut impl FnMut(Result<(), String>),
+    ) -> Self {
+        let url =
+            |name: &str, value: &Option<String>, check: &mut dyn FnMut(Result<(), String>)| {
+                let url = non_empty(value)?;
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    check(Err(format!(
+                        "{name}={url}: expected a URL such as http://127.0.0.1:3900"
+                    )));
+                }
+                Some(url)
+            };
+        let endpoint = url("S3_ENDPOINT", &raw.s3_endpoint, check);
+        let presign_endpoint = url("S3_PRESIGN_ENDPOINT", &raw.s3_presign_endpoint, check);
         let public_url =
             non_empty(&raw.s3_public_url).map(|url| url.trim_end_matches('/').to_owned());
         if let Some(url) = &public_url
@@ -154,7 +173,8 @@ impl S3Config {
         let bucket = non_empty(&raw.s3_bucket).unwrap_or_default();
         if bucket.is_empty() {
             check(Err(
-                "S3_BUCKET is required when S3_MODE is external or embedded".to_owned(),
+                "S3_BUCKET is required when S3_MODE is external or embedded (or BLOBS_FALLBACK=s3)"
+                    .to_owned(),
             ));
         } else if !valid_bucket(&bucket) {
             check(Err(format!(
@@ -210,7 +230,7 @@ impl S3Config {
                 ChecksumMode::Auto
             }
         };
-        Some(Self {
+        Self {
             mode,
             endpoint,
             region: non_empty(&raw.s3_region).unwrap_or_else(|| "us-east-1".to_owned()),
@@ -220,11 +240,12 @@ impl S3Config {
             path_prefix,
             public_url,
             force_path_style,
+            presign_endpoint,
             presign_expiry: Duration::from_secs(presign_expiry),
             create_bucket,
             timeout: Duration::from_millis(timeout_ms),
             checksum,
-        })
+        }
     }
 
     /// `(variable, value)` pairs for `check-config`, secrets masked.
@@ -261,6 +282,12 @@ impl S3Config {
                 .unwrap_or_else(|| "(unset: presigned URLs)".to_owned()),
         ));
         lines.push(("S3_FORCE_PATH_STYLE", self.force_path_style.to_string()));
+        lines.push((
+            "S3_PRESIGN_ENDPOINT",
+            self.presign_endpoint
+                .clone()
+                .unwrap_or_else(|| "(unset: S3_ENDPOINT)".to_owned()),
+        ));
         lines.push((
             "S3_PRESIGN_EXPIRY",
             self.presign_expiry.as_secs().to_string(),
@@ -330,6 +357,7 @@ mod tests {
             s3_timeout_ms: Some("soon".into()),
             s3_checksum: Some("md5".into()),
             s3_public_url: Some("cdn".into()),
+            s3_presign_endpoint: Some("localhost:3900".into()),
             files_redirect: Some("sometimes".into()),
             ..RawConfig::default()
         };
@@ -345,6 +373,7 @@ mod tests {
             "S3_TIMEOUT_MS=",
             "S3_CHECKSUM=",
             "S3_PUBLIC_URL=",
+            "S3_PRESIGN_ENDPOINT=",
             "FILES_REDIRECT=",
         ] {
             assert!(errors.contains(name), "{name} missing from {errors}");

@@ -62,8 +62,16 @@ pub const DEFAULT_MIN_AGE_SECS: u64 = 600;
 /// Opens the stores of `config` (the json store takes the `DATA_DIR` lock, so there the
 /// service must be stopped) and runs [`collect`].
 pub async fn run(config: &Config, apply: bool, min_age: Duration) -> anyhow::Result<GcReport> {
+    if let Some(fallback) = &config.blobs_fallback {
+        anyhow::bail!(
+            "BLOBS_FALLBACK={} is set: blobs are moving between stores and gc compares the \
+             records with one store; finish the move (`quillstore migrate copy \
+             --from-fallback`), unset BLOBS_FALLBACK, then run gc",
+            fallback.backend()
+        );
+    }
     let (store, blobs) = crate::stores::open_stores(config).await?;
-    collect(&store, &blobs, apply, min_age).await
+    collect(&store, blobs.current(), apply, min_age).await
 }
 
 pub async fn collect(

@@ -22,7 +22,7 @@ use std::hash::{Hash, Hasher};
 use serde_json::Value;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::blob::BlobStore;
+use crate::blob::BlobStores;
 use crate::model::{Collection, Document, UserId};
 use crate::store::{Filter, ListQuery, MetadataStore, SortField, StoreResult};
 
@@ -31,7 +31,7 @@ use crate::store::{Filter, ListQuery, MetadataStore, SortField, StoreResult};
 #[derive(Clone, Copy)]
 pub struct FileStores<'a> {
     pub metadata: &'a MetadataStore,
-    pub blobs: &'a BlobStore,
+    pub blobs: &'a BlobStores,
     pub locks: &'a FileLocks,
 }
 
@@ -97,4 +97,14 @@ pub async fn records_with_hash(
 /// The blob key a file record points at.
 pub fn storage_key(document: &Document) -> Option<&str> {
     document.body.get("storage")?.get("key")?.as_str()
+}
+
+/// The blob backend a file record names (`storage.backend`; empty when it names none).
+pub fn storage_backend(document: &Document) -> &str {
+    document
+        .body
+        .get("storage")
+        .and_then(|storage| storage.get("backend"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }

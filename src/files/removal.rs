@@ -35,7 +35,7 @@ pub async fn remove_file<T>(
     let remaining = records_with_hash(stores.metadata, user, sha256).await?;
     if !still_used(&remaining, &key) {
         let removed = match BlobKey::parse(&key) {
-            Ok(key) => stores.blobs.delete(&key).await,
+            Ok(key) => stores.blobs.delete_everywhere(&key).await,
             Err(error) => Err(error),
         };
         if let Err(error) = removed {
@@ -43,10 +43,13 @@ pub async fn remove_file<T>(
         }
     }
     // The variants go with the last record of their original's content.
-    if remaining.is_empty()
-        && let Err(error) = remove_variants(stores.blobs, user, sha256).await
-    {
-        tracing::error!(%sha256, error = %error, "cannot delete the image variants of a deleted file; `quillstore gc` will find them");
+    if remaining.is_empty() {
+        let current = stores.blobs.current();
+        for store in std::iter::once(current).chain(stores.blobs.fallback()) {
+            if let Err(error) = remove_variants(store, user, sha256).await {
+                tracing::error!(%sha256, error = %error, "cannot delete the image variants of a deleted file; `quillstore gc` will find them");
+            }
+        }
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::registration::{PendingBlob, register_file};
 use super::removal::{remove_file, still_used};
 use super::{FileLocks, FileStores, storage_key};
-use crate::blob::{BlobKey, BlobStore, FsBlobStore};
+use crate::blob::{BlobKey, BlobStore, BlobStores, FsBlobStore};
 use crate::error::{ApiError, Result};
 use crate::model::file::{File, FileCategory, StorageRef};
 use crate::model::{Collection, Document, UserId, ids};
@@ -17,7 +17,7 @@ use crate::store::json::JsonStore;
 struct Stores {
     _directory: tempfile::TempDir,
     metadata: MetadataStore,
-    blobs: BlobStore,
+    blobs: BlobStores,
     locks: FileLocks,
 }
 
@@ -31,7 +31,7 @@ impl Stores {
         Self {
             _directory: directory,
             metadata,
-            blobs: BlobStore::Fs(blobs),
+            blobs: BlobStores::from(BlobStore::Fs(blobs)),
             locks: FileLocks::default(),
         }
     }
@@ -59,7 +59,7 @@ impl Stores {
             "storage": StorageRef { backend: "fs".to_owned(), key: key.to_string() },
         }))
         .unwrap();
-        let pending = PendingBlob::new(self.blobs.clone(), key);
+        let pending = PendingBlob::new(self.blobs.current().clone(), key);
         register_file(self.borrow(), user, file_id, file, pending)
             .await
             .unwrap()

@@ -49,9 +49,14 @@ struct Health {
 }
 
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 struct Services {
     metadata: ServiceHealth,
     blobs: ServiceHealth,
+    /// The store blobs move away from (`BLOBS_FALLBACK`), while one is configured: files
+    /// whose record still names it are served from it. Its failure degrades the service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blobs_fallback: Option<ServiceHealth>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -106,11 +111,25 @@ fn worst(left: HealthStatus, right: HealthStatus) -> HealthStatus {
 }
 
 async fn services(state: &AppState) -> (HealthStatus, Services) {
-    let (metadata, blobs) = tokio::join!(state.store.health(), state.blobs.health());
-    let status = worst(metadata.status, blobs.status);
+    let (metadata, (blobs, fallback)) = tokio::join!(state.store.health(), state.blobs.health());
+    let mut status = worst(metadata.status, blobs.status);
+    if let Some(fallback) = &fallback
+        && fallback.status != HealthStatus::Healthy
+    {
+        // Only the files not moved yet are out of reach: the service still works.
+        status = worst(status, HealthStatus::Degraded);
+    }
     let services = Services {
         metadata: ServiceHealth::from(&metadata),
         blobs: ServiceHealth::from(&blobs),
+        blobs_fallback: fallback.as_ref().map(|fallback| ServiceHealth {
+            message: Some(fallback.message.clone().unwrap_or_else(|| {
+                "files not moved yet are served from here; `quillstore migrate copy \
+                 --from-fallback` moves them"
+                    .to_owned()
+            })),
+            ..ServiceHealth::from(fallback)
+        }),
     };
     (status, services)
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::throttle::Throttle;
 use crate::auth::Authenticator;
-use crate::blob::BlobStore;
+use crate::blob::BlobStores;
 use crate::config::Config;
 use crate::files::FileLocks;
 use crate::files::signing::UrlSigner;
@@ -17,7 +17,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: MetadataStore,
     pub auth: Arc<Authenticator>,
-    pub blobs: BlobStore,
+    /// The current blob store (by `Deref`) and the fallback blobs move away from.
+    pub blobs: BlobStores,
     pub signer: Arc<UrlSigner>,
     pub file_locks: Arc<FileLocks>,
     /// Serializes completions of one direct upload (separate from `file_locks`, which a

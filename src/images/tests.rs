@@ -244,7 +244,12 @@ async fn concurrent_requests_for_a_missing_variant_decode_once_and_later_ones_no
     let wanted = spec(Some(64), Some(64), Fit::Cover, OutputFormat::Webp);
     let requests = (0..6).map(|_| {
         let (variants, blobs, original) = (variants.clone(), blobs.clone(), original.clone());
-        tokio::spawn(async move { variants.variant(&blobs, &original, &wanted).await.unwrap() })
+        tokio::spawn(async move {
+            variants
+                .variant(&blobs, &blobs, &original, &wanted)
+                .await
+                .unwrap()
+        })
     });
     let answers: Vec<_> = futures_util::future::join_all(requests)
         .await
@@ -260,11 +265,17 @@ async fn concurrent_requests_for_a_missing_variant_decode_once_and_later_ones_no
     assert!(answers.iter().all(|answer| answer.key == answers[0].key
         && answer.size == answers[0].size
         && answer.identity == answers[0].identity));
-    let again = variants.variant(&blobs, &original, &wanted).await.unwrap();
+    let again = variants
+        .variant(&blobs, &blobs, &original, &wanted)
+        .await
+        .unwrap();
     assert_eq!(again.outcome, Outcome::Stored);
     assert_eq!(variants.generated(), 1);
     let other = spec(Some(32), None, Fit::Cover, OutputFormat::Png);
-    let other = variants.variant(&blobs, &original, &other).await.unwrap();
+    let other = variants
+        .variant(&blobs, &blobs, &original, &other)
+        .await
+        .unwrap();
     assert_eq!(other.outcome, Outcome::Generated);
     assert_eq!(variants.generated(), 2);
     assert_eq!(
@@ -283,10 +294,10 @@ async fn files_that_are_not_images_get_no_variant() {
     original.mime_type = "text/plain".to_owned();
     let variants = Arc::new(Variants::new(&config(1)));
     let wanted = spec(Some(64), None, Fit::Cover, OutputFormat::Webp);
-    let refused = variants.variant(&blobs, &original, &wanted).await;
+    let refused = variants.variant(&blobs, &blobs, &original, &wanted).await;
     assert!(matches!(refused, Err(super::VariantError::NotAnImage(_))));
     original.mime_type = "image/jpeg".to_owned();
-    let refused = variants.variant(&blobs, &original, &wanted).await;
+    let refused = variants.variant(&blobs, &blobs, &original, &wanted).await;
     assert!(matches!(
         refused,
         Err(super::VariantError::Render(RenderError::Unsupported))

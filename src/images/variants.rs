@@ -93,10 +93,12 @@ impl Variants {
         self.generated.load(Ordering::Relaxed)
     }
 
-    /// The variant `spec` of `original`, from the store or made now.
+    /// The variant `spec` of `original` (whose bytes are in `source`), from `blobs` (where
+    /// new blobs go) or made now and stored there.
     pub async fn variant(
         self: &Arc<Self>,
         blobs: &BlobStore,
+        source: &BlobStore,
         original: &Original,
         spec: &VariantSpec,
     ) -> Result<VariantBlob, VariantError> {
@@ -126,7 +128,7 @@ impl Variants {
             .await
             .map_err(|_| anyhow::anyhow!("the image permits were closed"))
             .map_err(BlobError::from)?;
-        let source = read_all(blobs, &original.key).await?;
+        let source = read_all(source, &original.key).await?;
         let (spec, max_pixels) = (*spec, self.max_pixels);
         let rendered = tokio::task::spawn_blocking(move || render(&source, &spec, max_pixels))
             .await

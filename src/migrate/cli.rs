@@ -4,9 +4,12 @@
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
+use super::relocate::{self, MoveOptions};
 use super::spec::{self, BlobSpec, MetadataSpec, Role};
 use super::{CopyOptions, Pair, Report, Stores};
-use crate::config::{LogFormat, MongoConfig, RawConfig};
+use crate::blob::{BlobStore, FsBlobStore, S3BlobStore};
+use crate::config::{Config, DataBackend, LogFormat, MongoConfig, RawConfig};
+use crate::layout::DataDir;
 use crate::store::{HealthStatus, MetadataStore, MongoStore, mongo::schema};
 use crate::telemetry;
 
@@ -18,7 +21,8 @@ pub enum MigrateCommand {
     Schema(Box<RawConfig>),
     /// Copy metadata (--from/--to) and/or blobs (--from-blobs/--to-blobs) to another backend:
     /// what is identical at the destination is skipped, the rest written as it is (ids,
-    /// versions, timestamps), then everything is verified. Stop the service first.
+    /// versions, timestamps), then everything is verified. Stop the service first. Or, with
+    /// --from-fallback, move the blobs still on BLOBS_FALLBACK beside a live service.
     Copy(CopyArgs),
     /// Compare a destination with its source, record by record, hashing every destination
     /// blob; exits non-zero on any difference.
@@ -73,6 +77,12 @@ pub struct CopyArgs {
     /// Stop after this many writes (run the same command again to continue).
     #[arg(long, value_name = "WRITES")]
     pub limit: Option<u64>,
+    /// Move the blobs of the file records that still name BLOBS_FALLBACK into the blob store,
+    /// with the service's own settings (DATA_BACKEND, MONGODB_*, S3_*, BLOBS_FALLBACK) and
+    /// beside it while it runs: each blob is copied, read back and hashed in the new store,
+    /// then its records are pointed at it. --limit counts blobs.
+    #[arg(long, conflicts_with_all = ["from", "to", "from_blobs", "to_blobs", "prune"])]
+    pub from_fallback: bool,
 }
 
 pub async fn run(command: MigrateCommand) -> anyhow::Result<()> {
@@ -115,6 +125,13 @@ async fn apply_schema(raw: RawConfig) -> anyhow::Result<()> {
 }
 
 async fn copy(args: CopyArgs) -> anyhow::Result<()> {
+    if args.from_fallback {
+        let options = MoveOptions {
+            dry_run: args.dry_run,
+            limit: args.limit,
+        };
+        return move_from_fallback(options).await;
+    }
     let config = environment();
     init_logs(&config);
     let mode = if args.dry_run {
@@ -149,6 +166,52 @@ async fn copy(args: CopyArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `copy --from-fallback`: the service's stores, opened beside it (see `relocate`).
+async fn move_from_fallback(options: MoveOptions) -> anyhow::Result<()> {
+    let raw = environment();
+    init_logs(&raw);
+    let config = Config::from_raw(raw)?;
+    let Some(fallback) = &config.blobs_fallback else {
+        bail!(
+            "--from-fallback moves the blobs still on BLOBS_FALLBACK: set it as the service has it"
+        );
+    };
+    let metadata =
+        crate::store::open(&config)
+            .await
+            .with_context(|| match config.data_backend {
+                DataBackend::Json => {
+                    "cannot open the json store: while a quillstore serves it, it holds \
+                              DATA_DIR (one process per json store); set BLOBS_FALLBACK_MOVE=true \
+                              on the service instead, which moves them itself"
+                        .to_owned()
+                }
+                _ => "cannot open the metadata store".to_owned(),
+            })?;
+    let from = crate::stores::open_fallback(fallback).await?;
+    let to = match &config.s3 {
+        Some(s3) => BlobStore::S3(S3BlobStore::open(s3).await?),
+        None => BlobStore::Fs(FsBlobStore::beside(&DataDir::new(&config.data_dir).blobs()).await?),
+    };
+    let report = relocate::move_blobs(&metadata, &from, &to, options).await?;
+    print!("{report}");
+    if !report.problems.is_empty() {
+        bail!(
+            "{} problem(s): those records still name {}",
+            report.problems.len(),
+            report.from
+        );
+    }
+    if !options.dry_run && report.left == 0 {
+        println!(
+            "every file record read names {}: once no service writes to {} any more, unset \
+             BLOBS_FALLBACK (run it again first if uploads reached the old store meanwhile)",
+            report.to, report.from
+        );
+    }
+    Ok(())
 }
 
 async fn verify(endpoints: Endpoints) -> anyhow::Result<()> {

@@ -15,6 +15,9 @@ mod counters;
 mod documents;
 mod messages;
 pub mod progress;
+pub mod relocate;
+#[cfg(test)]
+mod relocate_tests;
 mod report;
 pub mod spec;
 

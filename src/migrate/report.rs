@@ -1,5 +1,5 @@
 //! What a copy or a verification found, per kind of record, printed as a table followed by
-//! the named problems.
+//! the named problems; and what a move off `BLOBS_FALLBACK` did (`MoveReport`).
 
 use std::fmt;
 use std::time::Duration;
@@ -179,6 +179,53 @@ impl fmt::Display for Report {
             )?;
         } else {
             writeln!(formatter, "took {seconds:.2} s")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a move did (or, in a dry run, would do).
+#[derive(Debug, Default)]
+pub struct MoveReport {
+    pub dry_run: bool,
+    /// The backend moved from and to.
+    pub from: &'static str,
+    pub to: &'static str,
+    /// Records that named the old store when the run started, and their distinct blobs.
+    pub records: u64,
+    pub blobs: u64,
+    pub bytes: u64,
+    /// Blobs written to the new store (the others were there already, verified).
+    pub copied: u64,
+    /// Records now naming the new store.
+    pub flipped: u64,
+    /// Records deleted (or moved by someone else) while the run went on.
+    pub gone: u64,
+    /// Records still naming the old store because of a problem (listed).
+    pub problems: Vec<String>,
+    /// Blobs left for the next run (`--limit`).
+    pub left: u64,
+}
+
+impl fmt::Display for MoveReport {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (from, to) = (self.from, self.to);
+        if self.dry_run {
+            return writeln!(
+                formatter,
+                "dry run: {} file record(s) ({} blob(s), {} bytes) still on {from}; nothing was \
+                 written",
+                self.records, self.blobs, self.bytes
+            );
+        }
+        writeln!(
+            formatter,
+            "{from} -> {to}: {} of {} file record(s) moved ({} blob(s) copied and verified, {} \
+             bytes); {} deleted meanwhile; {} blob(s) left by --limit",
+            self.flipped, self.records, self.copied, self.bytes, self.gone, self.left
+        )?;
+        for problem in &self.problems {
+            writeln!(formatter, "  problem: {problem}")?;
         }
         Ok(())
     }

@@ -1,10 +1,12 @@
 //! Exclusive flags: a boolean at most one document of a user holds (a profile's `isDefault`).
-//! Setting it on one document clears it on the others, each with a version-checked write.
+//! Setting it on one document clears it on the others, each with a version-checked write
+//! (`store::retry::edit_document`).
 
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Filter, ListQuery, MetadataStore, SortField, StoreError, StoreResult};
+use super::retry::edit_document;
+use super::{Filter, ListQuery, MetadataStore, SortField, StoreResult};
 use crate::model::{Collection, UserId};
 
 /// How often one document is retried when concurrent writers keep changing it.
@@ -45,30 +47,20 @@ impl MetadataStore {
             .collect();
         let mut changed = 0;
         for id in holders {
-            for _ in 0..ATTEMPTS {
-                let current = match self.get(collection, user, id).await {
-                    Ok(current) => current,
-                    Err(StoreError::NotFound) => break,
-                    Err(error) => return Err(error),
-                };
-                if current.body.get(flag) != Some(&Value::Bool(true)) {
-                    break;
-                }
-                let mut body = current.body.clone();
-                body.insert(flag.to_owned(), Value::Bool(false));
-                match self
-                    .replace(collection, user, id, current.version, body)
-                    .await
-                {
-                    Ok(_) => {
-                        changed += 1;
-                        break;
+            let written = edit_document(
+                ATTEMPTS,
+                || self.get(collection, user, id),
+                |body| {
+                    let holds = body.get(flag) == Some(&Value::Bool(true));
+                    if holds {
+                        body.insert(flag.to_owned(), Value::Bool(false));
                     }
-                    Err(StoreError::VersionMismatch) => continue,
-                    Err(StoreError::NotFound) => break,
-                    Err(error) => return Err(error),
-                }
-            }
+                    holds
+                },
+                |version, body| self.replace(collection, user, id, version, body),
+            )
+            .await?;
+            changed += u64::from(written);
         }
         Ok(changed)
     }

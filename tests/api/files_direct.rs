@@ -12,7 +12,7 @@ use crate::helpers::{
 };
 
 /// `POST /api/files/uploads`, asserting 201.
-async fn ask(app: &Api, request: Value) -> Value {
+pub(crate) async fn ask(app: &Api, request: Value) -> Value {
     let response = app.post("/api/files/uploads", &request).await;
     let status = response.status();
     let answer = json_body(response).await;
@@ -21,7 +21,7 @@ async fn ask(app: &Api, request: Value) -> Value {
 }
 
 /// Puts `bytes` where the answer says, with a client that knows nothing of quillstore.
-async fn put_bytes(app: &Api, answer: &Value, bytes: &[u8]) -> reqwest::Response {
+pub(crate) async fn put_bytes(app: &Api, answer: &Value, bytes: &[u8]) -> reqwest::Response {
     let url = answer["url"].as_str().unwrap();
     let url = if url.starts_with('/') {
         format!("{}{url}", app.address)
@@ -39,7 +39,7 @@ async fn put_bytes(app: &Api, answer: &Value, bytes: &[u8]) -> reqwest::Response
     request.send().await.expect("put the bytes")
 }
 
-async fn complete(app: &Api, answer: &Value) -> reqwest::Response {
+pub(crate) async fn complete(app: &Api, answer: &Value) -> reqwest::Response {
     let id = answer["uploadId"].as_str().unwrap();
     app.send(app.request(
         reqwest::Method::POST,

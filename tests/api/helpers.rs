@@ -286,6 +286,11 @@ impl TestApp {
         self.raw.clone()
     }
 
+    /// The configuration the next [`TestApp::start`] uses.
+    pub fn raw_config_mut(&mut self) -> &mut RawConfig {
+        &mut self.raw
+    }
+
     /// Where this app keeps its blobs (to look at them behind its back).
     pub fn blobs(&self) -> TestBlobs {
         TestBlobs::of(&self.raw)

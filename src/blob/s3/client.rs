@@ -24,7 +24,21 @@ use crate::config::{ChecksumMode, S3Config};
 /// The floor throughput assumed when bounding a request that carries a file part.
 const MIN_TRANSFER_BYTES_PER_SEC: u64 = 1 << 20;
 
+/// The client of every request, at `S3_ENDPOINT`.
 pub(super) async fn build(config: &S3Config) -> Client {
+    build_at(config, config.endpoint.as_deref()).await
+}
+
+/// The client that signs presigned URLs: at `S3_PRESIGN_ENDPOINT` when set, the address
+/// browsers reach the store at (signing is local: this client never connects).
+pub(super) async fn presigner(config: &S3Config, client: &Client) -> Client {
+    match &config.presign_endpoint {
+        Some(endpoint) => build_at(config, Some(endpoint)).await,
+        None => client.clone(),
+    }
+}
+
+async fn build_at(config: &S3Config, endpoint: Option<&str>) -> Client {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(config.region.clone()))
         .timeout_config(
@@ -49,7 +63,7 @@ pub(super) async fn build(config: &S3Config) -> Client {
         // Checksums are ours to choose (S3-compatible stores differ); the SDK adds none.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-    if let Some(endpoint) = &config.endpoint {
+    if let Some(endpoint) = endpoint {
         builder = builder.endpoint_url(endpoint);
     }
     Client::from_conf(builder.build())

@@ -63,7 +63,7 @@ pub(super) async fn download_url(
     let expiry = inner.config.presign_expiry;
     let start = window(expiry, SystemTime::now());
     let request = inner
-        .client
+        .presigner
         .get_object()
         .bucket(&inner.config.bucket)
         .key(key)
@@ -85,7 +85,7 @@ pub(super) async fn upload_url(
 ) -> BlobResult<DirectUpload> {
     let start = SystemTime::now();
     let mut request = inner
-        .client
+        .presigner
         .put_object()
         .bucket(&inner.config.bucket)
         .key(key)

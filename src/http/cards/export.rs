@@ -17,7 +17,7 @@ use crate::cards::card::{ExportParts, export_v2, export_v3};
 use crate::cards::{charx, png};
 use crate::error::{ApiError, Result};
 use crate::files::names::{content_disposition, sanitize_filename};
-use crate::files::storage_key;
+use crate::files::{storage_backend, storage_key};
 use crate::http::AppState;
 use crate::http::extract::{ApiQuery, CurrentUser, DocumentId};
 use crate::model::{Collection, Document, UserId};
@@ -142,7 +142,8 @@ async fn file_bytes(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let read = match state.blobs.get(&key, None).await {
+    let blobs = state.blobs.holding(storage_backend(&record));
+    let read = match blobs.get(&key, None).await {
         Ok(read) => read,
         Err(crate::blob::BlobError::NotFound) => return Ok(None),
         Err(error) => return Err(error.into()),

@@ -341,7 +341,7 @@ async fn store_file(
             key: key.to_string(),
         },
     };
-    let pending = PendingBlob::new(state.blobs.clone(), key);
+    let pending = PendingBlob::new(state.blobs.current().clone(), key);
     let document = register_file(file_stores(state), user, file_id, record, pending).await?;
     Ok(document.id)
 }

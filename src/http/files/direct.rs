@@ -259,7 +259,7 @@ async fn finish(
         mime_type,
         dimensions,
         filename: ticket.filename,
-        pending: PendingBlob::new(state.blobs.clone(), key),
+        pending: PendingBlob::new(state.blobs.current().clone(), key),
     };
     let registered = register(state, user, ticket.file_id, form, blob).await;
     if let Err(error) = uploads::discard(&state.blobs, user, upload_id).await {

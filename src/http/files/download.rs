@@ -168,15 +168,17 @@ pub(super) async fn serve(
         return Ok((status, headers).into_response());
     }
     let key = BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?;
+    // The store the record names: the current one, or the fallback while blobs move.
+    let blobs = state.blobs.holding(&file.storage.backend);
     if let Delivery::Redirect(url) =
-        serving::delivery(&state.blobs, &state.config.files, &key, file).await?
+        serving::delivery(blobs, &state.config.files, &key, file).await?
     {
         let mut headers = HeaderMap::new();
         insert(&mut headers, header::LOCATION, &url);
         insert(&mut headers, header::CACHE_CONTROL, "private, no-store");
         return Ok((StatusCode::FOUND, headers).into_response());
     }
-    let read = match state.blobs.get(&key, range).await {
+    let read = match blobs.get(&key, range).await {
         Ok(read) => read,
         Err(BlobError::NotFound) => {
             return Err(ApiError::Internal(anyhow::anyhow!(

@@ -141,7 +141,7 @@ async fn store_file(
         mime_type,
         dimensions,
         filename,
-        pending: PendingBlob::new(state.blobs.clone(), key),
+        pending: PendingBlob::new(state.blobs.current().clone(), key),
     })
 }
 

@@ -42,10 +42,14 @@ pub(super) async fn serve_variant(
         key: BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?,
     };
     // Made to its end even if this client goes away: others may be waiting for it.
-    let task_state = state.clone();
+    let (task_state, backend) = (state.clone(), file.storage.backend.clone());
     let variant = tokio::spawn(async move {
-        let variants = &task_state.variants;
-        variants.variant(&task_state.blobs, &original, &spec).await
+        let (variants, blobs) = (&task_state.variants, &task_state.blobs);
+        // New variants go to the current store; the original may still be on the fallback.
+        let source = blobs.holding(&backend);
+        variants
+            .variant(blobs.current(), source, &original, &spec)
+            .await
     })
     .await
     .map_err(|error| ApiError::Internal(anyhow::anyhow!("a variant task failed: {error}")))??;
@@ -57,7 +61,7 @@ pub(super) async fn serve_variant(
         width: None,
         height: None,
         storage: StorageRef {
-            backend: file.storage.backend.clone(),
+            backend: state.blobs.backend().to_owned(),
             key: variant.key.to_string(),
         },
         ..file

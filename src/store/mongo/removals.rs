@@ -1,12 +1,14 @@
 //! Removals a single `updateMany` cannot express portably: a key cleared inside the objects of
 //! an array (a chat participant's profile id). Each matching document is read, changed and
-//! written back with the version in the filter, retried when a concurrent writer moved it.
+//! written back with the version in the filter, retried when a concurrent writer moved it
+//! (`store::retry::edit_document`).
 
 use futures_util::TryStreamExt;
 use mongodb::bson::doc;
 
 use super::{MongoStore, from_bson};
 use crate::model::{Collection, Removal, UserId};
+use crate::store::retry::edit_document;
 use crate::store::{StoreError, StoreResult};
 
 /// How often one document is retried when concurrent writers keep changing it.
@@ -32,32 +34,19 @@ impl MongoStore {
         }
         let mut changed = 0;
         for document_id in matching {
-            for _ in 0..ATTEMPTS {
-                let current = match self.get(collection, user, document_id).await {
-                    Ok(current) => current,
-                    Err(StoreError::NotFound) => break,
-                    Err(error) => return Err(error),
-                };
-                let mut body = current.body.clone();
-                for stat in super::convert::CHAT_STATS {
-                    body.remove(*stat);
-                }
-                if !removal.apply(&mut body) {
-                    break;
-                }
-                match self
-                    .replace(collection, user, document_id, current.version, body)
-                    .await
-                {
-                    Ok(_) => {
-                        changed += 1;
-                        break;
+            let written = edit_document(
+                ATTEMPTS,
+                || self.get(collection, user, document_id),
+                |body| {
+                    for stat in super::convert::CHAT_STATS {
+                        body.remove(*stat);
                     }
-                    Err(StoreError::VersionMismatch) => continue,
-                    Err(StoreError::NotFound) => break,
-                    Err(error) => return Err(error),
-                }
-            }
+                    removal.apply(body)
+                },
+                |version, body| self.replace(collection, user, document_id, version, body),
+            )
+            .await?;
+            changed += u64::from(written);
         }
         Ok(changed)
     }
