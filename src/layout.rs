@@ -9,6 +9,7 @@
 //!   characters/ personas/ tags/ files/ chats/   one JSON file per document (json store);
 //!   chats/<id>.jsonl         a chat's messages, append-only (json store)
 //!   chats/<id>.index         the persisted index of that log, rebuilt from it when stale
+//!   indexes/<collection>.index  summaries of a collection's documents, rebuilt when stale
 //!   blobs/                   fs blob store (`blobs/.tmp` holds uploads in flight)
 //!   imports/                 account archives spooled while an import checks them
 //!   secrets/                 secrets the service generated for itself (0600):
@@ -45,6 +46,16 @@ impl DataDir {
     /// The json store's directory of one collection (`characters`, `chats`, ...).
     pub fn collection(&self, name: &str) -> PathBuf {
         self.root.join(name)
+    }
+
+    /// The json store's persisted document indexes, one file per collection.
+    pub fn document_indexes(&self) -> PathBuf {
+        self.root.join("indexes")
+    }
+
+    /// The persisted index of one collection's documents (json store).
+    pub fn document_index(&self, collection: &str) -> PathBuf {
+        self.document_indexes().join(format!("{collection}.index"))
     }
 
     /// The file name of a chat's message log in the `chats` collection directory.

@@ -102,7 +102,7 @@ impl MetadataSpec {
                 if role == Role::Source {
                     require_dir(dir)?;
                 }
-                let store = JsonStore::open(dir).await.with_context(|| {
+                let store = JsonStore::open_reading_every_file(dir).await.with_context(|| {
                     format!("cannot open the json store in {} (a running quillstore on it must be stopped first)", dir.display())
                 })?;
                 Ok((MetadataStore::Json(store), Vec::new()))

@@ -29,6 +29,17 @@ pub enum Filter {
 }
 
 impl Filter {
+    /// The body fields this condition reads.
+    pub fn fields(&self) -> &[&'static str] {
+        match self {
+            Self::TextContains { fields, .. } => fields,
+            Self::ArrayContains { field, .. }
+            | Self::Equals { field, .. }
+            | Self::StartsWith { field, .. }
+            | Self::ArrayObjectHas { field, .. } => std::slice::from_ref(field),
+        }
+    }
+
     pub fn matches(&self, document: &Document) -> bool {
         let body = &document.body;
         match self {

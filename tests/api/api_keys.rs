@@ -188,7 +188,11 @@ async fn a_ciphertext_copied_into_another_record_does_not_decrypt() {
     let source: Value = serde_json::from_slice(&std::fs::read(file(&first)).unwrap()).unwrap();
     let mut target: Value = serde_json::from_slice(&std::fs::read(file(&second)).unwrap()).unwrap();
     target["secret"] = source["secret"].clone();
-    std::fs::write(file(&second), serde_json::to_vec(&target).unwrap()).unwrap();
+    // Replaced, not edited in place: an in-place edit does not change the directory's stamp,
+    // so the next start would trust the persisted index (docs/storage-layout.md).
+    let planted = file(&second).with_extension("planted");
+    std::fs::write(&planted, serde_json::to_vec(&target).unwrap()).unwrap();
+    std::fs::rename(&planted, file(&second)).unwrap();
     app.start().await;
     let path = format!("/api/api-keys/{}/reveal", second["id"].as_str().unwrap());
     let body = assert_error(

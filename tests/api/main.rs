@@ -23,6 +23,7 @@ mod concurrency;
 mod connections;
 mod contract;
 mod crash;
+mod document_indexes;
 mod dual_outage;
 mod durability;
 mod files;

@@ -137,37 +137,63 @@ pub fn document_file_name(id: Uuid) -> String {
 }
 
 /// What loading one collection directory found.
-#[derive(Default)]
-pub struct Loaded {
-    pub documents: Vec<Document>,
+pub struct Loaded<T> {
+    pub documents: Vec<T>,
     /// Files that could not be read as documents: reported, skipped, never touched.
     pub problems: Vec<String>,
 }
 
-/// Reads every document of a collection directory (creating it if missing) and removes the
-/// temp files of writes a crash interrupted.
-pub fn load_collection(dir: &Path) -> anyhow::Result<Loaded> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+impl<T> Default for Loaded<T> {
+    fn default() -> Self {
+        Self {
+            documents: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+}
+
+/// How many threads read a collection at start.
+pub fn parallelism() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |count| count.get())
+        .min(8)
+}
+
+/// Removes the temp files of writes a crash interrupted from `dir`; returns the other names.
+pub fn remove_temp_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut paths = Vec::new();
     for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let entry = entry?;
         let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(TEMP_PREFIX) {
+        if name.to_string_lossy().starts_with(TEMP_PREFIX) {
             fs::remove_file(entry.path())
                 .with_context(|| format!("cannot remove {}", entry.path().display()))?;
-        } else if name.ends_with(".json") {
+        } else {
             paths.push(entry.path());
         }
     }
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |count| count.get())
-        .min(8);
-    let chunk = paths.len().div_ceil(threads).max(1);
-    let parts: Vec<Loaded> = std::thread::scope(|scope| {
+    Ok(paths)
+}
+
+/// Reads every document of a collection directory (creating it if missing), each turned into
+/// what the caller keeps of it by `keep`, and removes the temp files of writes a crash
+/// interrupted.
+pub fn load_collection<T: Send>(
+    dir: &Path,
+    keep: impl Fn(Document) -> T + Sync,
+) -> anyhow::Result<Loaded<T>> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut paths = remove_temp_files(dir)?;
+    paths.retain(|path| {
+        path.extension()
+            .is_some_and(|extension| extension == "json")
+    });
+    let chunk = paths.len().div_ceil(parallelism()).max(1);
+    let keep = &keep;
+    let parts: Vec<Loaded<T>> = std::thread::scope(|scope| {
         let workers: Vec<_> = paths
             .chunks(chunk)
-            .map(|part| scope.spawn(move || load_files(part)))
+            .map(|part| scope.spawn(move || load_files(part, keep)))
             .collect();
         workers
             .into_iter()
@@ -182,11 +208,11 @@ pub fn load_collection(dir: &Path) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
-fn load_files(paths: &[PathBuf]) -> Loaded {
+fn load_files<T>(paths: &[PathBuf], keep: &impl Fn(Document) -> T) -> Loaded<T> {
     let mut loaded = Loaded::default();
     for path in paths {
         match read_document(path) {
-            Ok(document) => loaded.documents.push(document),
+            Ok((document, _)) => loaded.documents.push(keep(document)),
             Err(error) => {
                 let problem = format!("{}: {error:#}", path.display());
                 tracing::error!(%problem, "skipping a document file that cannot be read");
@@ -197,12 +223,13 @@ fn load_files(paths: &[PathBuf]) -> Loaded {
     loaded
 }
 
-fn read_document(path: &Path) -> anyhow::Result<Document> {
+/// Reads one document file; returns it with the file's length.
+pub fn read_document(path: &Path) -> anyhow::Result<(Document, usize)> {
     let bytes = fs::read(path)?;
     let document: Document = serde_json::from_slice(&bytes)?;
     let expected = document_file_name(document.id);
     if path.file_name().and_then(|name| name.to_str()) != Some(expected.as_str()) {
         bail!("holds document {} under another file name", document.id);
     }
-    Ok(document)
+    Ok((document, bytes.len()))
 }

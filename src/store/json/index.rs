@@ -1,5 +1,6 @@
-//! In-memory indexes of the json store, rebuilt from disk at start: documents by id, keyset
-//! orders for `updatedAt` and name, and the per-user unique names.
+//! In-memory indexes of the json store, read at start from the persisted indexes or rebuilt
+//! from the document files: document summaries by id ([`Entry`]), keyset orders for
+//! `updatedAt` and name, and the per-user unique names.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::summary::Entry;
 use crate::model::{Collection, Document, UserId};
 use crate::store::query::{ListQuery, Page, SortField, SortValue, sort_key, sort_text};
 use crate::store::vectors::PreparedVector;
@@ -14,7 +16,7 @@ use crate::store::vectors::PreparedVector;
 /// One user's documents of one collection.
 #[derive(Default)]
 pub struct UserDocuments {
-    pub by_id: HashMap<Uuid, Arc<Document>>,
+    pub by_id: HashMap<Uuid, Entry>,
     by_updated: BTreeSet<(i64, Uuid)>,
     by_name: BTreeSet<(String, Uuid)>,
     /// The collection's extra sorts ([`Collection::sort_keys`]), by field.
@@ -84,33 +86,34 @@ impl VectorIndex {
 }
 
 impl UserDocuments {
-    pub fn put(&mut self, collection: Collection, document: Arc<Document>) {
-        if let Some(previous) = self.by_id.remove(&document.id) {
-            self.unindex(collection, &previous);
+    pub fn put(&mut self, collection: Collection, entry: Entry) {
+        if let Some(previous) = self.by_id.remove(&entry.summary.id) {
+            self.unindex(collection, &previous.summary);
         }
+        let document = &entry.summary;
         let id = document.id;
         self.by_updated.insert((document.updated_at.millis(), id));
         self.by_name
-            .insert((sort_text(&document, collection.name_field()), id));
+            .insert((sort_text(document, collection.name_field()), id));
         for field in collection.sort_keys() {
             self.by_key
                 .entry(field)
                 .or_default()
-                .insert((sort_key(&document, field), id));
+                .insert((sort_key(document, field), id));
         }
         if collection == Collection::Memories {
-            self.vectors.put(&document);
+            self.vectors.put(document);
         }
-        if let Some(value) = unique_value(collection, &document) {
+        if let Some(value) = unique_value(collection, document) {
             self.unique.insert(value, id);
         }
-        self.by_id.insert(id, document);
+        self.by_id.insert(id, entry);
     }
 
-    pub fn remove(&mut self, collection: Collection, id: Uuid) -> Option<Arc<Document>> {
-        let document = self.by_id.remove(&id)?;
-        self.unindex(collection, &document);
-        Some(document)
+    pub fn remove(&mut self, collection: Collection, id: Uuid) -> Option<Entry> {
+        let entry = self.by_id.remove(&id)?;
+        self.unindex(collection, &entry.summary);
+        Some(entry)
     }
 
     fn unindex(&mut self, collection: Collection, document: &Document) {
@@ -133,7 +136,13 @@ impl UserDocuments {
         }
     }
 
-    pub fn list(&self, query: &ListQuery) -> Page {
+    /// A page of `query`. `whole` gives the whole document of an entry (read from disk when
+    /// the summary left fields out): for the items, and for filters on left-out fields.
+    pub fn list(
+        &self,
+        query: &ListQuery,
+        whole: &dyn Fn(&Entry) -> anyhow::Result<Arc<Document>>,
+    ) -> anyhow::Result<Page> {
         let ids: Box<dyn Iterator<Item = Uuid> + '_> = match (query.sort, &query.after) {
             (SortField::UpdatedAt, None) => walk(&self.by_updated, None, query.descending),
             (SortField::UpdatedAt, Some((SortValue::Millis(key), id))) => {
@@ -153,12 +162,26 @@ impl UserDocuments {
             // A cursor of another sort: the HTTP layer rejects these before they get here.
             _ => Box::new(std::iter::empty()),
         };
-        let mut items: Vec<Document> = ids
-            .filter_map(|id| self.by_id.get(&id))
-            .filter(|document| query.filters.iter().all(|filter| filter.matches(document)))
-            .take(query.limit + 1)
-            .map(|document| Document::clone(document))
+        let fields: Vec<&str> = (query.filters.iter())
+            .flat_map(|filter| filter.fields().iter().copied())
             .collect();
+        let matches = |entry: &Entry| -> anyhow::Result<bool> {
+            let document = if entry.lacks_any(&fields) {
+                whole(entry)?
+            } else {
+                Arc::clone(&entry.summary)
+            };
+            Ok(query.filters.iter().all(|filter| filter.matches(&document)))
+        };
+        let mut items = Vec::new();
+        for entry in ids.filter_map(|id| self.by_id.get(&id)) {
+            if items.len() > query.limit {
+                break;
+            }
+            if matches(entry)? {
+                items.push(Document::clone(whole(entry)?.as_ref()));
+            }
+        }
         let next = if items.len() > query.limit {
             items.truncate(query.limit);
             items.last().map(|last| {
@@ -168,13 +191,16 @@ impl UserDocuments {
         } else {
             None
         };
-        let total = query.include_total.then(|| {
-            self.by_id
-                .values()
-                .filter(|document| query.filters.iter().all(|filter| filter.matches(document)))
-                .count() as u64
-        });
-        Page { items, next, total }
+        let total = if query.include_total {
+            let mut count = 0;
+            for entry in self.by_id.values() {
+                count += u64::from(matches(entry)?);
+            }
+            Some(count)
+        } else {
+            None
+        };
+        Ok(Page { items, next, total })
     }
 }
 

@@ -1,15 +1,19 @@
 //! The embedded json metadata store: one file per document under `DATA_DIR/<collection>/`,
-//! every write crash-safe and durable before it is acknowledged, indexes in memory. One
-//! generic implementation serves every collection.
+//! every write crash-safe and durable before it is acknowledged, indexes of document
+//! summaries in memory (persisted per collection for a fast start), whole documents read on
+//! demand through a bounded cache. One generic implementation serves every collection.
 
 mod backend;
 mod chat_logs;
 mod disk;
+mod doc_index;
 mod index;
 mod log;
 mod log_index;
 mod messages;
+mod persisted;
 mod search;
+mod summary;
 
 pub use self::disk::lock_data_dir;
 
@@ -26,6 +30,8 @@ use uuid::Uuid;
 
 pub use self::disk::FORMAT_VERSION;
 use self::index::{Indexes, unique_value};
+use self::persisted::Seal;
+use self::summary::{Bodies, Entry};
 use super::{HealthStatus, ListQuery, Page, StoreError, StoreHealth, StoreResult};
 use crate::model::{Collection, Document, Removal, Timestamp, UserId};
 
@@ -42,6 +48,12 @@ pub struct JsonStore {
 struct Inner {
     root: PathBuf,
     indexes: RwLock<Indexes>,
+    /// Whole documents recently read or written (summaries leave long fields out).
+    bodies: Bodies,
+    /// Each collection's persisted index on disk, removed by the first write of a run.
+    seals: HashMap<Collection, std::sync::Mutex<Seal>>,
+    /// Files found unreadable when each collection was last read file by file.
+    document_problems: HashMap<Collection, Vec<String>>,
     stripes: Vec<Mutex<()>>,
     /// Open message logs by chat id.
     logs: RwLock<HashMap<Uuid, Arc<log::ChatLog>>>,
@@ -57,34 +69,37 @@ struct Inner {
 
 impl JsonStore {
     /// Opens (or creates) the store under `root`: takes the lock, checks the format, removes
-    /// temp files of interrupted writes and loads every document.
+    /// temp files of interrupted writes and loads every document's summary (from the
+    /// persisted indexes where they fit).
     pub async fn open(root: &Path) -> anyhow::Result<Self> {
+        Self::open_with(root, true).await
+    }
+
+    /// Opens the store reading every document file, trusting no persisted index: for the
+    /// migration commands, which copy and verify what is on disk (a file damaged or edited in
+    /// place while the store was stopped does not change its directory's stamp).
+    pub async fn open_reading_every_file(root: &Path) -> anyhow::Result<Self> {
+        Self::open_with(root, false).await
+    }
+
+    async fn open_with(root: &Path, trust_indexes: bool) -> anyhow::Result<Self> {
         let root = root.to_path_buf();
-        tokio::task::spawn_blocking(move || Self::open_blocking(root))
+        tokio::task::spawn_blocking(move || Self::open_blocking(root, trust_indexes))
             .await
             .context("store loader panicked")?
     }
 
-    fn open_blocking(root: PathBuf) -> anyhow::Result<Self> {
+    fn open_blocking(root: PathBuf, trust_indexes: bool) -> anyhow::Result<Self> {
         let lock = disk::lock_data_dir(&root)?;
         disk::check_format(&root)?;
-        let mut indexes = Indexes::default();
-        let mut problems = Vec::new();
-        let mut count = 0usize;
         let started = Instant::now();
-        for collection in Collection::DOCUMENTS {
-            let loaded = disk::load_collection(
-                &crate::layout::DataDir::new(&root).collection(collection.name()),
-            )?;
-            problems.extend(loaded.problems);
-            count += loaded.documents.len();
-            for document in loaded.documents {
-                let user = document.user_id.clone();
-                indexes
-                    .user_mut(collection, &user)
-                    .put(collection, Arc::new(document));
-            }
-        }
+        let documents = persisted::load(&root, trust_indexes)?;
+        let mut problems: Vec<String> = (Collection::DOCUMENTS.iter())
+            .filter_map(|collection| documents.problems.get(collection))
+            .flatten()
+            .cloned()
+            .collect();
+        let count = documents.count;
         let documents_loaded = started.elapsed();
         let chats = crate::layout::DataDir::new(&root).collection(Collection::Chats.name());
         let survey = chat_logs::survey(&chats)?;
@@ -101,19 +116,30 @@ impl JsonStore {
                 (chat_id, Arc::new(log))
             })
             .collect();
+        persisted::write_all(
+            &root,
+            &documents.indexes,
+            &documents.problems,
+            &documents.seals,
+        );
         tracing::info!(
             root = %root.display(),
             documents = count,
+            collections_read_file_by_file = documents.scanned,
             chats_with_messages = logs.len() + survey.dormant.len(),
             problems = problems.len(),
             documents_ms = documents_loaded.as_millis() as u64,
             message_logs_ms = logs_surveyed.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
             "json store opened"
         );
         Ok(Self {
             inner: Arc::new(Inner {
                 root,
-                indexes: RwLock::new(indexes),
+                indexes: RwLock::new(documents.indexes),
+                bodies: Bodies::default(),
+                seals: documents.seals,
+                document_problems: documents.problems,
                 stripes: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
                 logs: RwLock::new(logs),
                 dormant: RwLock::new(survey.dormant),
@@ -179,6 +205,7 @@ impl JsonStore {
         self.inner.stripes[stripe].lock().await
     }
 
+    /// The summary of a stored document (id, owner, version, times and the short fields).
     fn current(
         &self,
         collection: Collection,
@@ -187,15 +214,79 @@ impl JsonStore {
     ) -> StoreResult<Arc<Document>> {
         self.read()
             .user(collection, user)
-            .and_then(|documents| documents.by_id.get(&id).cloned())
+            .and_then(|documents| documents.by_id.get(&id))
+            .map(|entry| Arc::clone(&entry.summary))
             .ok_or(StoreError::NotFound)
     }
 
-    async fn persist(&self, collection: Collection, document: &Document) -> StoreResult<()> {
-        let dir = crate::layout::DataDir::new(&self.inner.root).collection(collection.name());
-        let name = disk::document_file_name(document.id);
-        let bytes = serde_json::to_vec_pretty(document).context("cannot serialize a document")?;
-        run_blocking(move || disk::write_atomically(&dir, &name, &bytes)).await
+    /// The whole stored document: its summary when that left nothing out, else from the
+    /// cache or its file.
+    async fn whole(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        id: Uuid,
+    ) -> StoreResult<Arc<Document>> {
+        {
+            let indexes = self.read();
+            let entry = (indexes.user(collection, user))
+                .and_then(|documents| documents.by_id.get(&id))
+                .ok_or(StoreError::NotFound)?;
+            if entry.is_whole() {
+                return Ok(Arc::clone(&entry.summary));
+            }
+            if let Some(document) = self.inner.bodies.get(collection, &entry.summary) {
+                return Ok(document);
+            }
+        }
+        let store = self.clone();
+        let user = user.clone();
+        run_blocking(move || {
+            let indexes = store.read();
+            (indexes.user(collection, &user))
+                .and_then(|documents| documents.by_id.get(&id))
+                .map(|entry| store.load_whole(collection, entry))
+                .transpose()
+        })
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// The whole document of `entry`, read from its file on a cache miss. The caller holds
+    /// the index's read lock (so `entry` is current while the cache is filled) and may block.
+    fn load_whole(&self, collection: Collection, entry: &Entry) -> anyhow::Result<Arc<Document>> {
+        if entry.is_whole() {
+            return Ok(Arc::clone(&entry.summary));
+        }
+        if let Some(document) = self.inner.bodies.get(collection, &entry.summary) {
+            return Ok(document);
+        }
+        let path = crate::layout::DataDir::new(&self.inner.root)
+            .collection(collection.name())
+            .join(disk::document_file_name(entry.summary.id));
+        let (document, bytes) = disk::read_document(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let document = Arc::new(document);
+        // A writer renames its file before it updates the index: a newer file is returned
+        // (it is durable) but not cached under the older summary.
+        if document.version == entry.summary.version {
+            (self.inner.bodies).put(collection, Arc::clone(&document), bytes);
+        }
+        Ok(document)
+    }
+
+    /// Puts a document just written into the index (and the cache, when its summary leaves
+    /// fields out).
+    fn index_written(&self, collection: Collection, document: Document, bytes: usize) {
+        let entry = Entry::of(collection, document.clone());
+        let mut indexes = self.write();
+        if entry.is_whole() {
+            self.inner.bodies.remove(collection, document.id);
+        } else {
+            (self.inner.bodies).put(collection, Arc::new(document), bytes);
+        }
+        let user = entry.summary.user_id.clone();
+        indexes.user_mut(collection, &user).put(collection, entry);
     }
 
     /// Claims the unique value of `document` for it, unless another document holds it.
@@ -242,26 +333,46 @@ impl JsonStore {
         self.write_new_version(collection, document).await
     }
 
-    /// Persists a new version of a document (or a new document) and indexes it. The caller
-    /// holds the document's stripe lock when replacing.
+    /// Persists a new version of a document (or a new document) and indexes it, in one
+    /// blocking task that runs to its end even when the caller goes away, so the index never
+    /// misses a write that reached the disk. The caller holds the document's stripe lock when
+    /// replacing.
     async fn write_new_version(
         &self,
         collection: Collection,
         document: Document,
     ) -> StoreResult<Document> {
         let reserved = self.reserve_unique(collection, &document)?;
-        if let Err(error) = self.persist(collection, &document).await {
-            self.release_unique(collection, &document.user_id, reserved, document.id);
-            return Err(error);
-        }
-        self.write()
-            .user_mut(collection, &document.user_id)
-            .put(collection, Arc::new(document.clone()));
+        let store = self.clone();
+        let written = document.clone();
+        run_blocking(move || {
+            let result = (|| {
+                store.unseal(collection)?;
+                let dir =
+                    crate::layout::DataDir::new(&store.inner.root).collection(collection.name());
+                let bytes =
+                    serde_json::to_vec_pretty(&written).context("cannot serialize a document")?;
+                disk::write_atomically(&dir, &disk::document_file_name(written.id), &bytes)?;
+                Ok(bytes.len())
+            })();
+            match result {
+                Ok(bytes) => {
+                    store.index_written(collection, written, bytes);
+                    Ok(())
+                }
+                Err(error) => {
+                    store.release_unique(collection, &written.user_id, reserved, written.id);
+                    Err(error)
+                }
+            }
+        })
+        .await?;
         Ok(self.decorate(collection, document))
     }
 
     async fn get(&self, collection: Collection, user: &UserId, id: Uuid) -> StoreResult<Document> {
-        self.current(collection, user, id)
+        self.whole(collection, user, id)
+            .await
             .map(|document| self.decorate(collection, Document::clone(&document)))
     }
 
@@ -295,16 +406,22 @@ impl JsonStore {
         expected_version: Option<u64>,
     ) -> StoreResult<Document> {
         let _guard = self.lock_document(id).await;
-        let current = self.current(collection, user, id)?;
+        let current = self.whole(collection, user, id).await?;
         if expected_version.is_some_and(|expected| expected != current.version) {
             return Err(StoreError::VersionMismatch);
         }
-        let dir = crate::layout::DataDir::new(&self.inner.root).collection(collection.name());
-        let name = disk::document_file_name(id);
-        run_blocking(move || disk::remove_durably(&dir, &name)).await?;
-        self.write()
-            .user_mut(collection, user)
-            .remove(collection, id);
+        let store = self.clone();
+        let owner = user.clone();
+        run_blocking(move || {
+            store.unseal(collection)?;
+            let dir = crate::layout::DataDir::new(&store.inner.root).collection(collection.name());
+            disk::remove_durably(&dir, &disk::document_file_name(id))?;
+            let mut indexes = store.write();
+            indexes.user_mut(collection, &owner).remove(collection, id);
+            store.inner.bodies.remove(collection, id);
+            Ok(())
+        })
+        .await?;
         if collection == Collection::Chats {
             // The document goes first: an append that raced this delete then finds no chat.
             // A crash in between leaves a log without a chat, removed at the next start.
@@ -313,15 +430,25 @@ impl JsonStore {
         Ok(Document::clone(&current))
     }
 
+    /// A page of a list, in a blocking task: items (and filters on fields the summaries left
+    /// out) may read document files.
     async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
-        let mut page = match self.read().user(query.collection, &query.user) {
-            Some(documents) => documents.list(query),
-            None => Page {
-                items: Vec::new(),
-                next: None,
-                total: query.include_total.then_some(0),
-            },
-        };
+        let store = self.clone();
+        let owned = query.clone();
+        let mut page = run_blocking(move || {
+            let indexes = store.read();
+            match indexes.user(owned.collection, &owned.user) {
+                Some(documents) => {
+                    documents.list(&owned, &|entry| store.load_whole(owned.collection, entry))
+                }
+                None => Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                    total: owned.include_total.then_some(0),
+                }),
+            }
+        })
+        .await?;
         page.items = (page.items.into_iter())
             .map(|document| self.decorate(query.collection, document))
             .collect();
@@ -366,24 +493,42 @@ impl JsonStore {
             .map(|_| ())
     }
 
-    /// Every user's documents of `collection` with ids after `after`, in id order.
+    /// Every user's documents of `collection` with ids after `after`, in id order, each read
+    /// from its file (what a migration copies or verifies is what is on disk).
     async fn scan_documents(
         &self,
         collection: Collection,
         after: Option<Uuid>,
         limit: usize,
     ) -> StoreResult<Vec<Document>> {
-        let indexes = self.read();
-        let mut found: Vec<&Arc<Document>> = indexes
+        let mut ids: Vec<Uuid> = self
+            .read()
             .all_users(collection)
-            .flat_map(|documents| documents.by_id.values())
-            .filter(|document| after.is_none_or(|after| document.id > after))
+            .flat_map(|documents| documents.by_id.keys().copied())
+            .filter(|id| after.is_none_or(|after| *id > after))
             .collect();
-        found.sort_by_key(|document| document.id);
-        Ok(found
+        ids.sort_unstable();
+        ids.truncate(limit);
+        let dir = crate::layout::DataDir::new(&self.inner.root).collection(collection.name());
+        let documents = run_blocking(move || {
+            let mut documents = Vec::with_capacity(ids.len());
+            for id in ids {
+                let path = dir.join(disk::document_file_name(id));
+                match disk::read_document(&path) {
+                    Ok((document, _)) => documents.push(document),
+                    // Deleted since the ids were taken.
+                    Err(_) if !path.exists() => {}
+                    Err(error) => {
+                        return Err(error.context(format!("cannot read {}", path.display())));
+                    }
+                }
+            }
+            Ok(documents)
+        })
+        .await?;
+        Ok(documents
             .into_iter()
-            .take(limit)
-            .map(|document| self.decorate(collection, Document::clone(document)))
+            .map(|document| self.decorate(collection, document))
             .collect())
     }
 
@@ -396,19 +541,30 @@ impl JsonStore {
         if collection == Collection::Messages {
             return self.remove_message_references(user, removal).await;
         }
-        let candidates: Vec<Uuid> = {
+        // Summaries answer unless they left the field out; those documents are read whole.
+        let (mut candidates, unsure): (Vec<Uuid>, Vec<Uuid>) = {
             let indexes = self.read();
-            indexes
-                .user(collection, user)
-                .map_or_else(Vec::new, |documents| {
-                    documents
-                        .by_id
-                        .values()
-                        .filter(|document| removal.matches(&document.body))
-                        .map(|document| document.id)
-                        .collect()
-                })
+            let entries = (indexes.user(collection, user))
+                .into_iter()
+                .flat_map(|documents| documents.by_id.values());
+            let mut candidates = Vec::new();
+            let mut unsure = Vec::new();
+            for entry in entries {
+                if entry.lacks_any(&[removal.field()]) {
+                    unsure.push(entry.summary.id);
+                } else if removal.matches(&entry.summary.body) {
+                    candidates.push(entry.summary.id);
+                }
+            }
+            (candidates, unsure)
         };
+        for id in unsure {
+            match self.whole(collection, user, id).await {
+                Ok(document) if removal.matches(&document.body) => candidates.push(id),
+                Ok(_) | Err(StoreError::NotFound) => {}
+                Err(error) => return Err(error),
+            }
+        }
         let mut changed = 0;
         if let Removal::Owned { .. } = removal {
             for id in candidates {
@@ -422,7 +578,7 @@ impl JsonStore {
         }
         for id in candidates {
             for _ in 0..REMOVAL_ATTEMPTS {
-                let Ok(current) = self.current(collection, user, id) else {
+                let Ok(current) = self.whole(collection, user, id).await else {
                     break;
                 };
                 let mut body = current.body.clone();
@@ -489,13 +645,20 @@ impl JsonStore {
 
 impl Drop for Inner {
     /// A clean shutdown checkpoints the open logs, so the next start reads index headers only
-    /// (after a crash the next start replays what the indexes miss instead).
+    /// (after a crash the next start replays what the indexes miss instead), then writes the
+    /// document indexes a write of this run removed (after a crash the next start reads those
+    /// collections file by file).
     fn drop(&mut self) {
         let logs = self
             .logs
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         chat_logs::checkpoint_all(logs.values());
+        let indexes = self
+            .indexes
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        persisted::write_all(&self.root, indexes, &self.document_problems, &self.seals);
     }
 }
 

@@ -39,9 +39,10 @@ impl JsonStore {
             .into_sorted()
             .into_iter()
             .filter_map(|(id, score)| {
-                let document = documents?.by_id.get(&id)?;
+                // Memories are kept whole (see `summary.rs`).
+                let entry = documents?.by_id.get(&id)?;
                 Some(Scored {
-                    document: Document::clone(document),
+                    document: Document::clone(&entry.summary),
                     score,
                 })
             })
