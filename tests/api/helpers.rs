@@ -105,6 +105,13 @@ pub fn skip(test: &str, why: &str) {
     }
 }
 
+/// True when a MongoDB under test is the mongoeco emulator, which runs every command on one
+/// Python thread: load tests scale their volume down there (never their concurrency).
+pub fn mongodb_is_emulated() -> bool {
+    Backend::under_test().uses_mongodb()
+        && std::env::var_os("QUILLSTORE_TEST_MONGODB_EMULATOR").is_some()
+}
+
 /// True (after saying so loudly, with `why`) when the MongoDB under test is the mongoeco
 /// emulator (`scripts/test.sh` sets `QUILLSTORE_TEST_MONGODB_EMULATOR`) and the test is one of
 /// the few that need more than the emulator gives.
