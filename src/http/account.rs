@@ -171,6 +171,8 @@ fn import_op() -> Op {
         .description(Some("an archive from `GET /api/account/export`"))
         .required(Some(utoipa::openapi::Required::True))
         .content(ARCHIVE_TYPE, Content::new(Some(string())))
+        // The body is read as bytes whatever its type says; generic clients send this one.
+        .content("application/octet-stream", Content::new(Some(string())))
         .build();
     Op::new("importAccount", "account", "Import an account archive")
         .describe(

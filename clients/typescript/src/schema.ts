@@ -6173,6 +6173,7 @@ export interface operations {
         /** @description an archive from `GET /api/account/export` */
         requestBody: {
             content: {
+                "application/octet-stream": string;
                 "application/x-tar": string;
             };
         };
