@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, BufReader};
 use uuid::Uuid;
 
-use super::import::ImportError;
+use super::import_error::ImportError;
 use super::manifest::{self, EntryKind};
 use super::verify::{Invalid, MAX_PART_BYTES, chat_header, document, lines};
 use super::{AccountStores, archive};

@@ -20,6 +20,7 @@ pub mod archive;
 pub mod deletion;
 pub mod export;
 pub mod import;
+mod import_error;
 pub mod manifest;
 pub mod quota;
 pub mod usage;
