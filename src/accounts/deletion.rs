@@ -5,7 +5,7 @@
 //! whole prefix is what reference counting (`files::removal`) would do one record at a time.
 //! Metadata goes first, blobs second, as for a single file.
 //!
-//! Interrupted deletions finish: a marker (`accounts/{user}/deletion.json` in the blob store)
+//! Interrupted deletions finish: a marker (`account-deletions/{user}.json` in the blob store)
 //! is written before anything is deleted and removed last. Startup finishes every deletion
 //! whose marker it finds ([`resume_all`]); a second `DELETE /api/account` or
 //! `quillstore users delete` finishes it too. Every step is idempotent.
@@ -18,7 +18,7 @@ use futures_util::stream;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{AccountStores, deletion_marker, page, records_prefix};
+use super::{AccountStores, DELETIONS_PREFIX, deletion_marker, page, records_prefix};
 use crate::blob::{BlobError, BlobKey};
 use crate::model::{Collection, Timestamp, UserId};
 use crate::store::StoreError;
@@ -128,12 +128,12 @@ pub async fn delete_account(
 /// Finishes every deletion a stop interrupted (run at startup).
 pub async fn resume_all(stores: &AccountStores) -> Result<Vec<DeletionReport>, DeletionError> {
     let mut reports = Vec::new();
-    for entry in stores.blobs.list("accounts/").await? {
+    for entry in stores.blobs.list(DELETIONS_PREFIX).await? {
         let segments: Vec<&str> = entry.key.segments().collect();
-        let ["accounts", user, "deletion.json"] = segments.as_slice() else {
+        let [_, marker] = segments.as_slice() else {
             continue;
         };
-        let Ok(user) = UserId::parse(user) else {
+        let Some(Ok(user)) = marker.strip_suffix(".json").map(UserId::parse) else {
             continue;
         };
         tracing::warn!(%user, "finishing an interrupted account deletion");

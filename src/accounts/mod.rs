@@ -39,9 +39,13 @@ pub fn records_prefix(user: &UserId) -> String {
     format!("accounts/{user}/")
 }
 
+/// Where the markers of deletions under way are kept: apart from the account records, so
+/// start-up lists only deletions to finish (normally none), not every account's records.
+pub const DELETIONS_PREFIX: &str = "account-deletions/";
+
 /// The key of the record that an account's deletion is under way.
 pub fn deletion_marker(user: &UserId) -> BlobKey {
-    BlobKey::parse(&format!("{}deletion.json", records_prefix(user)))
+    BlobKey::parse(&format!("{DELETIONS_PREFIX}{user}.json"))
         .expect("user ids are valid key segments")
 }
 

@@ -297,7 +297,7 @@ async fn an_interrupted_deletion_is_finished_at_startup() {
     // What a deletion writes first; a stop right after it leaves everything else in place.
     let marker = br#"{"userId": "alice", "startedAt": "2026-01-01T00:00:00.000Z"}"#;
     app.blobs()
-        .put_raw("accounts/alice/deletion.json", marker)
+        .put_raw("account-deletions/alice.json", marker)
         .await;
     app.restart().await;
     let alice = app.as_user("alice");
