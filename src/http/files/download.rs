@@ -80,11 +80,13 @@ pub async fn get_file(
         .unwrap_or_default();
     let spec = VariantSpec::parse(&variant, &state.config.images.variant_sizes);
     // A variant link signs the variant's canonical query; a spec that does not parse is
-    // checked as a link to the original (and refused below once the caller is known).
+    // checked as a link to the original (and refused below once the caller is known). Only
+    // a signed request needs it.
     let canonical = spec
         .as_ref()
         .ok()
         .and_then(Option::as_ref)
+        .filter(|_| !signed.is_empty())
         .map(VariantSpec::canonical_query);
     let purpose = match &canonical {
         Some(canonical) => LinkPurpose::Variant(canonical),
@@ -140,6 +142,19 @@ pub(super) async fn serve(
     file: &File,
     cache_control: &str,
 ) -> Result<Response> {
+    let key = BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?;
+    serve_at(state, method, request, file, &key, cache_control).await
+}
+
+/// [`serve`] with the record's blob key already known (a variant's, made from its parts).
+pub(super) async fn serve_at(
+    state: &AppState,
+    method: &Method,
+    request: &HeaderMap,
+    file: &File,
+    key: &BlobKey,
+    cache_control: &str,
+) -> Result<Response> {
     let etag = format!("\"{}\"", file.sha256);
     let mut headers = HeaderMap::new();
     insert(&mut headers, header::ETAG, &etag);
@@ -179,11 +194,10 @@ pub(super) async fn serve(
     if method == Method::HEAD {
         return Ok((status, headers).into_response());
     }
-    let key = BlobKey::parse(&file.storage.key).map_err(anyhow::Error::from)?;
     // The store the record names: the current one, or the fallback while blobs move.
     let blobs = state.blobs.holding(&file.storage.backend);
     if let Delivery::Redirect { url, valid_for } =
-        serving::delivery(blobs, &state.config.files, &key, file).await?
+        serving::delivery(blobs, &state.config.files, key, file).await?
     {
         let mut headers = HeaderMap::new();
         insert(&mut headers, header::LOCATION, &url);
@@ -191,10 +205,12 @@ pub(super) async fn serve(
         insert(&mut headers, header::CACHE_CONTROL, &cache);
         return Ok((StatusCode::FOUND, headers).into_response());
     }
-    let read = match blobs.get(&key, range).await {
+    let read = match blobs.get(key, range).await {
         Ok(read) => read,
         Err(BlobError::NotFound) => {
-            return Err(ApiError::Internal(anyhow::Error::new(MissingBlob(key))));
+            return Err(ApiError::Internal(anyhow::Error::new(MissingBlob(
+                key.clone(),
+            ))));
         }
         Err(error) => return Err(error.into()),
     };

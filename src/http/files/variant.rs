@@ -9,7 +9,7 @@
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::download::{MissingBlob, insert, none_match, serve};
+use super::download::{MissingBlob, insert, none_match, serve_at};
 use crate::blob::BlobKey;
 use crate::error::{ApiError, Result};
 use crate::http::AppState;
@@ -103,11 +103,12 @@ async fn serve_blob(
         },
         ..file.clone()
     };
-    let mut response = serve(
+    let mut response = serve_at(
         state,
         method,
         request.headers,
         &described,
+        &variant.key,
         request.cache_control,
     )
     .await?;
