@@ -2,8 +2,10 @@
 # Where a 64 MiB upload to S3 spends its time: quillstore (S3_MODE=external on a local Garage)
 # against a direct single presigned PUT (curl) and a direct multipart upload (8 MiB parts, 3
 # in flight, UNSIGNED-PAYLOAD, no checksum: scripts/lib/multipart.py), interleaved, with the
-# CPU seconds quillstore and Garage spent on each transfer.
-#   scripts/bench-s3-upload.sh [BINARY] [ROUNDS]     (S3_CHECKSUM=auto|sha256|off passed through)
+# CPU seconds quillstore and Garage spent on each transfer; then the same 64 MiB read back
+# as one stream: quillstore GET /api/files/{id} (FILES_REDIRECT=never) against a direct
+# presigned GET (curl).
+#   scripts/bench-s3-upload.sh [BINARY] [ROUNDS]     (S3_CHECKSUM=auto|crc32c|sha256|off passed through)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/garage.sh
@@ -32,7 +34,7 @@ echo "|---|---|---|---|---|"
 for i in $(seq "$rounds"); do
   head -c $((64 << 20)) /dev/urandom >"$work/f.bin"
   q0=$(cpu "$QPID") g0=$(cpu "$GARAGE_PID")
-  t=$(curl -sS --fail -H 'Expect:' -o /dev/null -w '%{time_total}' \
+  t=$(curl -sS --fail -H 'Expect:' -o "$work/answer.json" -w '%{time_total}' \
     -F "file=@$work/f.bin;type=application/octet-stream" "$url/api/files")
   q1=$(cpu "$QPID") g1=$(cpu "$GARAGE_PID")
   d=$(curl -sS --fail -o /dev/null -w '%{time_total}' -T "$work/f.bin" \
@@ -40,7 +42,16 @@ for i in $(seq "$rounds"); do
   g2=$(cpu "$GARAGE_PID")
   m=$(python3 scripts/lib/multipart.py "$work/f.bin" "multipart/f$i.bin")
   g3=$(cpu "$GARAGE_PID")
+  id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$work/answer.json")
+  q3=$(cpu "$QPID") g4=$(cpu "$GARAGE_PID")
+  tg=$(curl -sS --fail -o /dev/null -w '%{time_total}' "$url/api/files/$id")
+  q4=$(cpu "$QPID") g5=$(cpu "$GARAGE_PID")
+  dg=$(curl -sS --fail -o /dev/null -w '%{time_total}' \
+    "$(python3 scripts/lib/presign.py GET "direct/f$i.bin")")
+  g6=$(cpu "$GARAGE_PID")
   echo "| $i | quillstore POST /api/files | $t | $(spent "$q0" "$q1") | $(spent "$g0" "$g1") |"
   echo "| $i | direct PUT (curl, presigned) | $d | - | $(spent "$g1" "$g2") |"
   echo "| $i | direct multipart 8 MiB x 3 | $m | - | $(spent "$g2" "$g3") |"
+  echo "| $i | quillstore GET /api/files/{id} | $tg | $(spent "$q3" "$q4") | $(spent "$g4" "$g5") |"
+  echo "| $i | direct GET (curl, presigned) | $dg | - | $(spent "$g5" "$g6") |"
 done

@@ -81,14 +81,15 @@ async fn check_s3(settings: &S3Config) -> anyhow::Result<String> {
     let health = store.health().await;
     match health.status {
         HealthStatus::Healthy => Ok(format!(
-            "bucket {} answers a HeadBucket in {:.1} ms; SHA-256 checksums {}",
+            "bucket {} answers a HeadBucket in {:.1} ms; SHA-256 checksums {}; writes carry {}",
             settings.bucket,
             health.latency.as_secs_f64() * 1000.0,
             if store.verifies_checksums() {
                 "verified by the store"
             } else {
                 "not sent"
-            }
+            },
+            store.write_checksum()
         )),
         _ => bail!(
             "{}",

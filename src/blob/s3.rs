@@ -6,6 +6,7 @@
 //! Timeouts: connecting and every request without a file body are bounded by `S3_TIMEOUT_MS`
 //! (retries included), so an unreachable store answers within that time instead of hanging.
 
+mod checksum;
 mod client;
 mod errors;
 mod presign;
@@ -42,8 +43,11 @@ struct Inner {
     /// Signs presigned URLs (for `S3_PRESIGN_ENDPOINT` when set; else `client`).
     presigner: Client,
     config: S3Config,
-    /// Whether writes carry `x-amz-checksum-sha256` (decided at start, see `client.rs`).
+    /// Whether the store verifies `x-amz-checksum-sha256` (decided at start, see
+    /// `client.rs`): direct uploads then carry the client's SHA-256 and need no read-back.
     checksums: bool,
+    /// What quillstore's own writes carry (decided at start).
+    write_checksum: checksum::WriteChecksum,
 }
 
 impl S3BlobStore {
@@ -51,7 +55,7 @@ impl S3BlobStore {
     pub async fn open(config: &S3Config) -> anyhow::Result<Self> {
         let client = client::build(config).await;
         client::ensure_bucket(&client, config).await?;
-        let checksums = client::decide_checksums(&client, config).await?;
+        let (checksums, write_checksum) = client::decide_checksums(&client, config).await?;
         let presigner = client::presigner(config, &client).await;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -59,6 +63,7 @@ impl S3BlobStore {
                 presigner,
                 config: config.clone(),
                 checksums,
+                write_checksum,
             }),
             cache: None,
         })
@@ -74,9 +79,14 @@ impl S3BlobStore {
         self.cache.as_deref()
     }
 
-    /// Whether writes carry a SHA-256 the store verifies.
+    /// Whether the store verifies a SHA-256 sent with a write (direct uploads carry one).
     pub fn verifies_checksums(&self) -> bool {
         self.inner.checksums
+    }
+
+    /// The checksum quillstore's own writes carry, by name.
+    pub fn write_checksum(&self) -> &'static str {
+        self.inner.write_checksum.name()
     }
 
     pub fn config(&self) -> &S3Config {

@@ -16,12 +16,18 @@ pub enum S3Mode {
     Embedded,
 }
 
-/// Whether a SHA-256 checksum (`x-amz-checksum-sha256`) goes with every write.
+/// Which checksums the store is trusted to verify (`S3_CHECKSUM`): a SHA-256 on direct
+/// uploads (so they need not be read back), and the checksum on quillstore's own writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChecksumMode {
-    /// Probed at start: sent when the store verifies it, left out otherwise.
+    /// Probed at start: quillstore's writes carry a CRC32C when the store verifies one, else
+    /// a SHA-256 when it verifies that, else no checksum (the payload is then signed).
     Auto,
+    /// The store verifies checksums; quillstore's writes carry a CRC32C (no probe).
+    Crc32c,
+    /// The store verifies checksums; quillstore's writes carry a SHA-256 (no probe).
     Sha256,
+    /// No checksum header: quillstore's writes are protected by a signed payload hash.
     Off,
 }
 
@@ -221,11 +227,12 @@ impl S3Config {
         let timeout_ms = seconds(&raw.s3_timeout_ms, "S3_TIMEOUT_MS", 5000, 600_000);
         let checksum = match non_empty(&raw.s3_checksum).as_deref() {
             None | Some("auto") => ChecksumMode::Auto,
+            Some("crc32c") => ChecksumMode::Crc32c,
             Some("sha256") => ChecksumMode::Sha256,
             Some("off") => ChecksumMode::Off,
             Some(other) => {
                 check(Err(format!(
-                    "S3_CHECKSUM={other}: expected auto, sha256 or off"
+                    "S3_CHECKSUM={other}: expected auto, crc32c, sha256 or off"
                 )));
                 ChecksumMode::Auto
             }
@@ -296,6 +303,7 @@ impl S3Config {
         lines.push(("S3_TIMEOUT_MS", self.timeout.as_millis().to_string()));
         let checksum = match self.checksum {
             ChecksumMode::Auto => "auto",
+            ChecksumMode::Crc32c => "crc32c",
             ChecksumMode::Sha256 => "sha256",
             ChecksumMode::Off => "off",
         };

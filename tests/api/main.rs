@@ -36,6 +36,7 @@ mod files_presign;
 mod files_ranges;
 mod files_recovery;
 mod files_s3;
+mod files_s3_checksums;
 mod files_safety;
 mod health;
 mod helpers;

@@ -1,5 +1,5 @@
 //! Building the one S3 client of the process, and what is settled once at start: the bucket
-//! exists (or is created), and whether the store verifies SHA-256 checksums.
+//! exists (or is created), and which checksums the store verifies.
 
 use std::time::Duration;
 
@@ -13,10 +13,8 @@ use aws_sdk_s3::config::{
 };
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use sha2::{Digest, Sha256};
 
+use super::checksum::{PartChecksum, WriteChecksum, with_checksum};
 use super::errors::classify;
 use crate::blob::BlobError;
 use crate::config::{ChecksumMode, S3Config};
@@ -121,12 +119,20 @@ pub(super) async fn ensure_bucket(client: &Client, config: &S3Config) -> anyhow:
     Ok(())
 }
 
-/// With `S3_CHECKSUM=auto`, two probe writes decide: one with a right SHA-256 must pass (else
-/// the store rejects the header) and one with a wrong SHA-256 must fail (else it ignores it).
-pub(super) async fn decide_checksums(client: &Client, config: &S3Config) -> anyhow::Result<bool> {
+/// Which checksums the store verifies: whether a SHA-256 sent with a write is checked (direct
+/// uploads rely on it), and what quillstore's own writes carry. With `S3_CHECKSUM=auto`
+/// probe writes decide: a checksum counts as verified when a write with the right value
+/// passes (else the store rejects the header) and one with a wrong value fails (else it
+/// ignores it). CRC32C is preferred for quillstore's writes (cheap to verify); a store that
+/// verifies only SHA-256 gets SHA-256; one that verifies neither gets a signed payload.
+pub(super) async fn decide_checksums(
+    client: &Client,
+    config: &S3Config,
+) -> anyhow::Result<(bool, WriteChecksum)> {
     match config.checksum {
-        ChecksumMode::Sha256 => return Ok(true),
-        ChecksumMode::Off => return Ok(false),
+        ChecksumMode::Crc32c => return Ok((true, WriteChecksum::Crc32c)),
+        ChecksumMode::Sha256 => return Ok((true, WriteChecksum::Sha256)),
+        ChecksumMode::Off => return Ok((false, WriteChecksum::Signed)),
         ChecksumMode::Auto => {}
     }
     let key = format!(
@@ -134,28 +140,10 @@ pub(super) async fn decide_checksums(client: &Client, config: &S3Config) -> anyh
         config.path_prefix,
         uuid::Uuid::now_v7()
     );
-    let body = b"quillstore checksum probe";
-    let probe = |checksum: String| {
-        client
-            .put_object()
-            .bucket(&config.bucket)
-            .key(&key)
-            .checksum_sha256(checksum)
-            .body(ByteStream::from_static(body))
-            .send()
-    };
-    let right = STANDARD.encode(Sha256::digest(body));
-    let wrong = STANDARD.encode(Sha256::digest(b"something else"));
-    let accepts = probe(right).await.map_err(classify("PutObject"));
-    let verified = match accepts {
-        Ok(_) => probe(wrong).await.is_err(),
-        Err(BlobError::Unavailable(message)) => {
-            bail!(
-                "S3_BUCKET={}: a probe write failed: {message}",
-                config.bucket
-            )
-        }
-        Err(_) => false,
+    let sha256 = probe(client, config, &key, WriteChecksum::Sha256).await;
+    let crc32c = match sha256 {
+        Ok(_) => probe(client, config, &key, WriteChecksum::Crc32c).await,
+        Err(_) => Ok(false),
     };
     let _ = client
         .delete_object()
@@ -163,13 +151,50 @@ pub(super) async fn decide_checksums(client: &Client, config: &S3Config) -> anyh
         .key(&key)
         .send()
         .await;
-    if verified {
-        tracing::info!("the S3 store verifies SHA-256 checksums: writes carry them");
+    let (sha256, crc32c) = (sha256?, crc32c?);
+    let writes = match (crc32c, sha256) {
+        (true, _) => WriteChecksum::Crc32c,
+        (false, true) => WriteChecksum::Sha256,
+        (false, false) => WriteChecksum::Signed,
+    };
+    if sha256 {
+        tracing::info!(
+            writes = writes.name(),
+            "the S3 store verifies checksums: writes carry one"
+        );
     } else {
         tracing::warn!(
-            "the S3 store does not verify x-amz-checksum-sha256: writes go without it \
-             (S3_CHECKSUM=auto); direct uploads are hashed by reading them back"
+            writes = writes.name(),
+            "the S3 store does not verify x-amz-checksum-sha256 (S3_CHECKSUM=auto): direct \
+             uploads are hashed by reading them back"
         );
     }
-    Ok(verified)
+    Ok((sha256, writes))
+}
+
+/// Whether the store verifies `kind`: a write with the right checksum passes and one with a
+/// wrong checksum fails. Only an unreachable store is an error.
+async fn probe(
+    client: &Client,
+    config: &S3Config,
+    key: &str,
+    kind: WriteChecksum,
+) -> anyhow::Result<bool> {
+    let body: &'static [u8] = b"quillstore checksum probe";
+    let send = |sum: Option<PartChecksum>| {
+        let request = client
+            .put_object()
+            .bucket(&config.bucket)
+            .key(key)
+            .body(ByteStream::from_static(body));
+        with_checksum!(request, &sum).send()
+    };
+    match send(kind.of(body)).await.map_err(classify("PutObject")) {
+        Ok(_) => Ok(send(kind.of(b"something else")).await.is_err()),
+        Err(BlobError::Unavailable(message)) => bail!(
+            "S3_BUCKET={}: a probe write failed: {message}",
+            config.bucket
+        ),
+        Err(_) => Ok(false),
+    }
 }

@@ -8,16 +8,14 @@
 use std::collections::VecDeque;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use axum::body::Bytes;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use bytes::BytesMut;
 use futures_util::{Stream, StreamExt};
-use sha2::{Digest, Sha256};
 use tokio_util::task::AbortOnDropHandle;
 
 use super::Inner;
+use super::checksum::with_checksum;
 use super::client::transfer_timeouts;
 use super::errors::classify;
 use crate::blob::{BlobResult, Meter, PutOutcome};
@@ -118,35 +116,25 @@ async fn fill(
     }
 }
 
-fn checksum(part: &[u8]) -> String {
-    STANDARD.encode(Sha256::digest(part))
-}
-
 async fn put_object(inner: &Inner, key: &str, bytes: Bytes) -> BlobResult<()> {
     let length = bytes.len() as u64;
-    let mut request = inner
+    let sum = inner.write_checksum.of(&bytes);
+    let request = inner
         .client
         .put_object()
         .bucket(&inner.config.bucket)
         .key(key)
-        .content_length(i64::try_from(length).unwrap_or(i64::MAX));
-    if inner.checksums {
-        request = request.checksum_sha256(checksum(&bytes));
-    }
-    let request = request
-        .body(ByteStream::from(bytes))
-        .customize()
+        .content_length(i64::try_from(length).unwrap_or(i64::MAX))
+        .body(ByteStream::from(bytes));
+    // The checksum guards the bytes; signing them as well would hash them once more.
+    with_checksum!(request, &sum)
         .config_override(
             aws_sdk_s3::config::Builder::default()
                 .timeout_config(transfer_timeouts(&inner.config, length)),
-        );
-    let request = if inner.checksums {
-        // The checksum guards the bytes; signing them as well would hash them twice more.
-        request.disable_payload_signing()
-    } else {
-        request
-    };
-    request.send().await.map_err(classify("PutObject"))?;
+        )
+        .send()
+        .await
+        .map_err(classify("PutObject"))?;
     Ok(())
 }
 
@@ -168,15 +156,12 @@ struct Multipart {
 
 impl Multipart {
     async fn start(inner: &std::sync::Arc<Inner>, key: &str) -> BlobResult<Self> {
-        let mut request = inner
+        let output = inner
             .client
             .create_multipart_upload()
             .bucket(&inner.config.bucket)
-            .key(key);
-        if inner.checksums {
-            request = request.checksum_algorithm(ChecksumAlgorithm::Sha256);
-        }
-        let output = request
+            .key(key)
+            .set_checksum_algorithm(inner.write_checksum.algorithm())
             .send()
             .await
             .map_err(classify("CreateMultipartUpload"))?;
@@ -220,36 +205,31 @@ impl Multipart {
             (self.inner.clone(), self.key.clone(), self.upload_id.clone());
         let task = tokio::spawn(async move {
             let length = part.len() as u64;
-            let sum = inner.checksums.then(|| checksum(&part));
-            let mut request = inner
+            let sum = inner.write_checksum.of(&part);
+            let request = inner
                 .client
                 .upload_part()
                 .bucket(&inner.config.bucket)
                 .key(key)
                 .upload_id(upload_id)
                 .part_number(number)
-                .content_length(i64::try_from(length).unwrap_or(i64::MAX));
-            if let Some(sum) = &sum {
-                request = request.checksum_sha256(sum);
-            }
-            let request = request
-                .body(ByteStream::from(part.clone()))
-                .customize()
+                .content_length(i64::try_from(length).unwrap_or(i64::MAX))
+                .body(ByteStream::from(part.clone()));
+            let output = with_checksum!(request, &sum)
                 .config_override(
                     aws_sdk_s3::config::Builder::default()
                         .timeout_config(transfer_timeouts(&inner.config, length)),
-                );
-            let request = if sum.is_some() {
-                request.disable_payload_signing()
-            } else {
-                request
-            };
-            let output = request.send().await.map_err(classify("UploadPart"))?;
+                )
+                .send()
+                .await
+                .map_err(classify("UploadPart"))?;
             let completed = CompletedPart::builder()
                 .part_number(number)
-                .set_e_tag(output.e_tag().map(str::to_owned))
-                .set_checksum_sha256(sum)
-                .build();
+                .set_e_tag(output.e_tag().map(str::to_owned));
+            let completed = match &sum {
+                Some(sum) => sum.record(completed),
+                None => completed.build(),
+            };
             Ok((completed, part))
         });
         self.in_flight.push_back(AbortOnDropHandle::new(task));
