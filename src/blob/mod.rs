@@ -88,13 +88,22 @@ impl BlobKey {
     /// The prefix of the variants of one original: its owner and SHA-256 (lowercase hex).
     pub fn variants_of(user: &UserId, sha256: &str) -> BlobResult<String> {
         let prefix = format!("{}{user}/{sha256}/", Self::ALL_VARIANTS);
-        Self::parse(prefix.trim_end_matches('/'))?;
-        Ok(prefix)
+        if Self::valid(prefix.trim_end_matches('/')) {
+            Ok(prefix)
+        } else {
+            Err(BlobError::InvalidKey(prefix))
+        }
     }
 
-    /// Where variant `name` of the original `sha256` of `user` is kept.
+    /// Where variant `name` of the original `sha256` of `user` is kept (one string made and
+    /// checked: this is on the path of every variant download).
     pub fn for_variant(user: &UserId, sha256: &str, name: &str) -> BlobResult<Self> {
-        Self::parse(&format!("{}{name}", Self::variants_of(user, sha256)?))
+        let key = format!("{}{user}/{sha256}/{name}", Self::ALL_VARIANTS);
+        if Self::valid(&key) {
+            Ok(Self(key))
+        } else {
+            Err(BlobError::InvalidKey(key))
+        }
     }
 
     /// Where the bytes of direct upload `upload_id` of `user` are put.
@@ -111,18 +120,22 @@ impl BlobKey {
     }
 
     pub fn parse(text: &str) -> BlobResult<Self> {
-        let safe_segment = |segment: &str| {
-            !segment.is_empty()
-                && !segment.starts_with('.')
-                && segment
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-@|:".contains(c))
-        };
-        if text.len() <= 1024 && text.split('/').all(safe_segment) {
+        if Self::valid(text) {
             Ok(Self(text.to_owned()))
         } else {
             Err(BlobError::InvalidKey(text.to_owned()))
         }
+    }
+
+    /// Whether `text` is a safe key: at most 1024 bytes, `/`-separated segments that are not
+    /// empty, do not start with a dot, and hold only ASCII letters, digits and `._-@|:`.
+    fn valid(text: &str) -> bool {
+        let safe_segment = |segment: &str| {
+            !segment.is_empty()
+                && !segment.starts_with('.')
+                && (segment.bytes()).all(|c| c.is_ascii_alphanumeric() || b"._-@|:".contains(&c))
+        };
+        text.len() <= 1024 && text.split('/').all(safe_segment)
     }
 
     pub fn as_str(&self) -> &str {

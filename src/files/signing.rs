@@ -48,7 +48,7 @@ pub struct UrlSigner {
 }
 
 /// The query of a signed link, as sent back by the client.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedQuery {
     pub user: Option<String>,

@@ -1,4 +1,5 @@
-//! What this process knows of the variants in the blob store: variant key → size, so a
+//! What this process knows of the variants in the blob store: variant key → size and
+//! identity (the `ETag`, a SHA-256 not worth computing again on every request), so a
 //! request for a variant made or found before is served without asking the store whether it
 //! exists (no stat, no HEAD, no task, no lock), like a plain file.
 //!
@@ -10,18 +11,25 @@
 //! server) is forgotten when serving it finds its blob missing. Bounded: at most
 //! [`CAPACITY`] entries, least recently used out first.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use lru::LruCache;
 
 use crate::blob::BlobKey;
 
-/// The most variants remembered (an entry is a key and a size: about 200 bytes).
+/// The most variants remembered (an entry is a key, a size and an identity: about 300 bytes).
 pub const CAPACITY: usize = 16_384;
 
+/// What is known of one stored variant.
+#[derive(Clone)]
+pub struct Known {
+    pub size: u64,
+    pub identity: Arc<str>,
+}
+
 pub struct VariantIndex {
-    entries: Mutex<LruCache<BlobKey, u64>>,
+    entries: Mutex<LruCache<BlobKey, Known>>,
     capacity: usize,
     /// Bumped by every removal: a lookup that started before one records nothing.
     removals: AtomicU64,
@@ -41,15 +49,15 @@ impl VariantIndex {
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, LruCache<BlobKey, u64>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, LruCache<BlobKey, Known>> {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The size of the variant stored at `key`, when it is known.
-    pub fn get(&self, key: &BlobKey) -> Option<u64> {
-        self.entries().get(key).copied()
+    /// The size and identity of the variant stored at `key`, when it is known.
+    pub fn get(&self, key: &BlobKey) -> Option<Known> {
+        self.entries().get(key).cloned()
     }
 
     /// Starts a lookup whose result may be recorded with [`VariantIndex::record`].
@@ -59,16 +67,20 @@ impl VariantIndex {
         }
     }
 
-    /// Remembers that the variant at `key` is stored with `size` bytes, unless a removal
-    /// happened since `lookup` started.
-    pub fn record(&self, lookup: Lookup, key: &BlobKey, size: u64) {
+    /// Remembers that the variant at `key` is stored with `size` bytes and has `identity`,
+    /// unless a removal happened since `lookup` started.
+    pub fn record(&self, lookup: Lookup, key: &BlobKey, size: u64, identity: &str) {
         let mut entries = self.entries();
         // Checked under the lock removals take: a removal either comes before this check
         // (and nothing is recorded) or after the insert (and forgets it).
         if self.removals.load(Ordering::SeqCst) != lookup.removals {
             return;
         }
-        entries.put(key.clone(), size);
+        let known = Known {
+            size,
+            identity: Arc::from(identity),
+        };
+        entries.put(key.clone(), known);
         while entries.len() > self.capacity {
             entries.pop_lru();
         }
@@ -101,6 +113,10 @@ impl VariantIndex {
 mod tests {
     use super::*;
 
+    fn size(index: &VariantIndex, key: &BlobKey) -> Option<u64> {
+        index.get(key).map(|known| known.size)
+    }
+
     fn key(sha: &str, name: &str) -> BlobKey {
         BlobKey::parse(&format!("variants/local/{sha}/{name}")).unwrap()
     }
@@ -109,28 +125,29 @@ mod tests {
     fn bounded_least_recently_used_first() {
         let index = VariantIndex::new(2);
         for name in ["a", "b", "c"] {
-            index.record(index.start(), &key("s", name), 1);
+            index.record(index.start(), &key("s", name), 1, name);
         }
-        assert_eq!(index.get(&key("s", "a")), None);
-        assert_eq!(index.get(&key("s", "c")), Some(1));
+        assert_eq!(&*index.get(&key("s", "c")).unwrap().identity, "c");
+        assert_eq!(size(&index, &key("s", "a")), None);
+        assert_eq!(size(&index, &key("s", "c")), Some(1));
     }
 
     #[test]
     fn removals_forget_an_originals_variants_and_stale_lookups() {
         let index = VariantIndex::new(10);
-        index.record(index.start(), &key("one", "a"), 1);
-        index.record(index.start(), &key("two", "a"), 2);
+        index.record(index.start(), &key("one", "a"), 1, "id");
+        index.record(index.start(), &key("two", "a"), 2, "id");
         let raced = index.start();
         index.forget_prefix("variants/local/one/");
-        index.record(raced, &key("one", "b"), 3);
-        assert_eq!(index.get(&key("one", "a")), None);
+        index.record(raced, &key("one", "b"), 3, "id");
+        assert_eq!(size(&index, &key("one", "a")), None);
         assert_eq!(
-            index.get(&key("one", "b")),
+            size(&index, &key("one", "b")),
             None,
             "a lookup older than the removal"
         );
-        assert_eq!(index.get(&key("two", "a")), Some(2));
+        assert_eq!(size(&index, &key("two", "a")), Some(2));
         index.forget(&key("two", "a"));
-        assert_eq!(index.get(&key("two", "a")), None);
+        assert_eq!(size(&index, &key("two", "a")), None);
     }
 }

@@ -164,12 +164,14 @@ impl VariantSpec {
 
     /// The last segment of the variant's blob key, e.g. `v1_w256_h256_cover.webp`.
     pub fn blob_name(&self) -> String {
-        let mut name = RENDERING_VERSION.to_owned();
+        use std::fmt::Write;
+        let mut name = String::with_capacity(48);
+        name.push_str(RENDERING_VERSION);
         if let Some(width) = self.width {
-            name.push_str(&format!("_w{width}"));
+            let _ = write!(name, "_w{width}");
         }
         if let Some(height) = self.height {
-            name.push_str(&format!("_h{height}"));
+            let _ = write!(name, "_h{height}");
         }
         if self.width.is_some() && self.height.is_some() {
             name.push_str(match self.fit {
@@ -177,7 +179,9 @@ impl VariantSpec {
                 Fit::Contain => "_contain",
             });
         }
-        format!("{name}.{}", self.format.extension())
+        name.push('.');
+        name.push_str(self.format.extension());
+        name
     }
 }
 

@@ -111,22 +111,23 @@ impl Variants {
             return Err(VariantError::NotAnImage(original.mime_type.clone()));
         }
         let key = variant_key(original, spec)?;
+        let identity = identity(&original.sha256, spec);
         let found = |size, outcome| VariantBlob {
             key: key.clone(),
             size,
-            identity: identity(&original.sha256, spec),
+            identity: identity.clone(),
             mime_type: spec.format.mime_type(),
             outcome,
         };
         let lookup = self.index.start();
         if let Some(head) = blobs.head(&key).await? {
-            self.index.record(lookup, &key, head.size);
+            self.index.record(lookup, &key, head.size, &identity);
             return Ok(found(head.size, Outcome::Stored));
         }
         let _making = self.in_flight.lock(&key).await;
         // Whoever held the lock before may have just stored it.
         if let Some(head) = blobs.head(&key).await? {
-            self.index.record(lookup, &key, head.size);
+            self.index.record(lookup, &key, head.size, &identity);
             return Ok(found(head.size, Outcome::Stored));
         }
         let _permit = self
@@ -146,32 +147,31 @@ impl Variants {
         let body =
             futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(rendered.bytes))]);
         let stored = blobs.put(&key, body, u64::MAX).await?;
-        self.index.record(lookup, &key, stored.size);
+        self.index.record(lookup, &key, stored.size, &identity);
         Ok(found(stored.size, Outcome::Generated))
     }
 
     /// The variant `spec` of `original` when this process has found or made it before:
     /// answered from memory, without the store, a task or a lock. `None` means "ask
     /// [`Variants::variant`]" (unknown, or not an image: that one says why). The original is
-    /// `user`'s of type `mime_type` and SHA-256 `sha256`; `identity` is the variant's
-    /// [`identity`], which the caller has already computed for `If-None-Match`.
+    /// `user`'s of type `mime_type` and SHA-256 `sha256`. The variant's [`identity`] comes
+    /// from memory too.
     pub fn known(
         &self,
         user: &UserId,
         sha256: &str,
         mime_type: &str,
         spec: &VariantSpec,
-        identity: &str,
     ) -> Option<VariantBlob> {
         if !SOURCE_TYPES.contains(&mime_type) {
             return None;
         }
         let key = BlobKey::for_variant(user, sha256, &spec.blob_name()).ok()?;
-        let size = self.index.get(&key)?;
+        let known = self.index.get(&key)?;
         Some(VariantBlob {
             key,
-            size,
-            identity: identity.to_owned(),
+            size: known.size,
+            identity: known.identity.to_string(),
             mime_type: spec.format.mime_type(),
             outcome: Outcome::Stored,
         })

@@ -160,6 +160,17 @@ async fn files_redirect_never_and_always_are_obeyed() {
     let response = get_unfollowed(&never, file["id"].as_str().unwrap(), &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.bytes().await.unwrap(), bytes);
+    // Larger than a read-ahead piece (src/blob/s3/download.rs): whole, and a range across
+    // pieces, come back byte for byte.
+    let large = text_bytes(3_000_000, 5);
+    let file = never.upload(&large, "large.txt", None).await;
+    let id = file["id"].as_str().unwrap();
+    let response = get_unfollowed(&never, id, &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.unwrap(), large);
+    let response = get_unfollowed(&never, id, &[("range", "bytes=100000-2899999")]).await;
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(response.bytes().await.unwrap(), large[100_000..2_900_000]);
 
     let always = spawn_app_with(|raw| raw.files_redirect = Some("always".into())).await;
     let file = always.upload(PNG_2X3, "tiny.png", None).await;

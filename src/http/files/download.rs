@@ -7,15 +7,12 @@
 //! `S3_PUBLIC_URL`). With `w`, `h`, `fit` or `format` in the query an image file is served
 //! as a variant (`variant.rs`), through the same path.
 
-use std::collections::HashMap;
-
 use axum::body::Body;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_range_header::{EndPosition, RangeUnsatisfiableError, StartPosition};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::blob::{BlobError, BlobKey, Delivery};
@@ -28,6 +25,8 @@ use crate::images::{VariantQuery, VariantSpec};
 use crate::model::file::File;
 use crate::model::{Collection, ids};
 
+use super::query::DownloadQuery;
+
 /// The part of the bytes a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wanted {
@@ -35,50 +34,21 @@ enum Wanted {
     Part { start: u64, end: u64 },
 }
 
-/// The query of a download: a signed link's parameters, a variant's, and anything else
-/// (refused, but only once the caller is known).
-#[derive(Default, Deserialize)]
-pub struct DownloadQuery {
-    user: Option<String>,
-    expires: Option<String>,
-    signature: Option<String>,
-    w: Option<String>,
-    h: Option<String>,
-    fit: Option<String>,
-    format: Option<String>,
-    #[serde(flatten)]
-    other: HashMap<String, String>,
-}
-
 pub async fn get_file(
     State(state): State<AppState>,
     method: Method,
     path: std::result::Result<Path<String>, PathRejection>,
-    query: std::result::Result<Query<DownloadQuery>, QueryRejection>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
     // Credentials first: a caller without them learns nothing but 401 about this route.
-    let query = query.map(|Query(query)| query);
+    let query = DownloadQuery::parse(raw.as_deref());
     let id = path.ok().and_then(|Path(text)| ids::parse_id(&text));
-    let signed = query
-        .as_ref()
-        .ok()
-        .map(|query| SignedQuery {
-            user: query.user.clone(),
-            expires: query.expires.clone(),
-            signature: query.signature.clone(),
-        })
-        .unwrap_or_default();
-    let variant = query
-        .as_ref()
-        .map(|query| VariantQuery {
-            w: query.w.clone(),
-            h: query.h.clone(),
-            fit: query.fit.clone(),
-            format: query.format.clone(),
-        })
-        .unwrap_or_default();
-    let spec = VariantSpec::parse(&variant, &state.config.images.variant_sizes);
+    let (signed, variant) = match &query {
+        Ok(query) => (&query.signed, &query.variant),
+        Err(_) => (&SignedQuery::default(), &VariantQuery::default()),
+    };
+    let spec = VariantSpec::parse(variant, &state.config.images.variant_sizes);
     // A variant link signs the variant's canonical query; a spec that does not parse is
     // checked as a link to the original (and refused below once the caller is known). Only
     // a signed request needs it.
@@ -93,7 +63,7 @@ pub async fn get_file(
         None => LinkPurpose::Download,
     };
     let now = unix_now();
-    let user = super::link::link_or_bearer(&state, &headers, purpose, id, &signed)?;
+    let user = super::link::link_or_bearer(&state, &headers, purpose, id, signed)?;
     // Through a signed link the browser may keep the answer for the rest of the link's life.
     let cache_control = match signed.expires.as_deref().map(str::parse::<u64>) {
         Some(Ok(expires)) => links::link_cache_control(expires, now),
@@ -101,18 +71,12 @@ pub async fn get_file(
     };
     let id = id.ok_or_else(|| ApiError::bad_request("the path does not name a valid file id"))?;
     match query {
-        Err(rejection) => {
+        Err(problem) => return Err(ApiError::bad_request(format!("bad query: {problem}"))),
+        Ok(query) if !query.unknown.is_empty() => {
             return Err(ApiError::bad_request(format!(
-                "bad query: {}",
-                rejection.body_text()
-            )));
-        }
-        Ok(query) if !query.other.is_empty() => {
-            let mut names: Vec<&String> = query.other.keys().collect();
-            names.sort();
-            return Err(ApiError::bad_request(format!(
-                "unknown query parameters: {names:?} (a download takes only user, expires and \
-                 signature, and a variant w, h, fit and format)"
+                "unknown query parameters: {:?} (a download takes only user, expires and \
+                 signature, and a variant w, h, fit and format)",
+                query.unknown
             )));
         }
         Ok(_) => {}

@@ -8,6 +8,7 @@ mod download;
 mod form;
 mod linger;
 mod link;
+mod query;
 mod register;
 mod upload;
 mod variant;

@@ -35,22 +35,26 @@ pub(super) async fn serve_variant(
     file: File,
     spec: VariantSpec,
 ) -> Result<Response> {
-    // A client that holds this variant needs neither the store nor a decoder.
-    let identity = variants::identity(&file.sha256, &spec);
+    // A variant found or made before is known with its identity; another one's identity is
+    // computed here. A client that holds this variant needs neither the store nor a decoder.
+    let known = (state.variants).known(&user, &file.sha256, &file.mime_type, &spec);
+    let identity = match &known {
+        Some(known) => known.identity.clone(),
+        None => variants::identity(&file.sha256, &spec),
+    };
     if none_match(request.headers, &identity) {
         let mut headers = HeaderMap::new();
         insert(&mut headers, header::ETAG, &format!("\"{identity}\""));
         insert(&mut headers, header::CACHE_CONTROL, request.cache_control);
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
-    // A variant found or made before is served like a plain file: no store lookup, no task.
-    // Only when it is streamed: a stream notices a blob deleted behind this process's back
-    // (by `quillstore gc`, or by another instance sharing the store), a redirect would not.
+    // A known variant is served like a plain file: no store lookup, no task. Only when it
+    // is streamed: a stream notices a blob deleted behind this process's back (by
+    // `quillstore gc`, or by another instance sharing the store), a redirect would not.
     let files = &state.config.files;
     let streamed = |known: &VariantBlob| {
         (state.blobs).streams(known.size, files.redirect, files.redirect_threshold)
     };
-    let known = (state.variants).known(&user, &file.sha256, &file.mime_type, &spec, &identity);
     if let Some(known) = known.filter(streamed) {
         match serve_blob(state, method, &request, &file, &spec, &known).await {
             Err(ApiError::Internal(error)) if error.is::<MissingBlob>() => {
@@ -90,7 +94,13 @@ async fn serve_blob(
     spec: &VariantSpec,
     variant: &VariantBlob,
 ) -> Result<Response> {
+    // Only what serving reads: the original's description, tags and links are not copied.
     let described = File {
+        category: file.category,
+        source: file.source,
+        description: None,
+        tags: Vec::new(),
+        linked_to: Vec::new(),
         original_filename: variant_filename(&file.original_filename, spec),
         mime_type: variant.mime_type.to_owned(),
         size: variant.size,
@@ -101,7 +111,6 @@ async fn serve_blob(
             backend: state.blobs.backend().to_owned(),
             key: variant.key.to_string(),
         },
-        ..file.clone()
     };
     let mut response = serve_at(
         state,
