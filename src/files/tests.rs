@@ -164,6 +164,9 @@ fn a_blob_is_used_while_a_record_points_at_it() {
 #[test]
 fn the_hash_lookup_reads_an_indexed_field() {
     for field in super::same_hash("00").fields() {
-        assert!(Collection::Files.indexed_fields().contains(field), "{field}");
+        assert!(
+            Collection::Files.indexed_fields().contains(field),
+            "{field}"
+        );
     }
 }

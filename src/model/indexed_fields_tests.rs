@@ -79,6 +79,11 @@ fn every_document_collection_indexes_its_name_unique_and_sort_fields() {
         let mut unique = fields.to_vec();
         unique.sort_unstable();
         unique.dedup();
-        assert_eq!(unique.len(), fields.len(), "{} lists a field twice", collection.name());
+        assert_eq!(
+            unique.len(),
+            fields.len(),
+            "{} lists a field twice",
+            collection.name()
+        );
     }
 }

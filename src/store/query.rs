@@ -101,7 +101,11 @@ pub fn sort_key(document: &Document, field: &str) -> i64 {
 }
 
 /// [`sort_key`] from a body (or the part of it that holds `field`) and the creation time.
-pub fn sort_key_of(body: &Map<String, Value>, created_at: crate::model::Timestamp, field: &str) -> i64 {
+pub fn sort_key_of(
+    body: &Map<String, Value>,
+    created_at: crate::model::Timestamp,
+    field: &str,
+) -> i64 {
     if field == "createdAt" {
         return created_at.millis();
     }

@@ -5,6 +5,7 @@
 use uuid::Uuid;
 
 use super::{FieldKind, HttpResource, ListParams};
+use crate::model::Collection;
 use crate::model::api_key::ApiKey;
 use crate::model::character::Character;
 use crate::model::chat::Chat;
@@ -14,14 +15,16 @@ use crate::model::memory::Memory;
 use crate::model::persona::Persona;
 use crate::model::profile::{ConnectionProfile, EmbeddingProfile, ImageProfile};
 use crate::model::tag::Tag;
-use crate::model::Collection;
 
 /// A list request of `R` with every filter its list accepts.
 fn every_filter<R: HttpResource>() -> ListParams {
     let spec = &R::LIST;
     let id = Uuid::nil().to_string();
     let field = |name: &str| {
-        let filter = R::LIST_EXTRAS.fields.iter().find(|field| field.name == name)?;
+        let filter = R::LIST_EXTRAS
+            .fields
+            .iter()
+            .find(|field| field.name == name)?;
         Some(match filter.kind {
             FieldKind::Id => id.clone(),
             FieldKind::OneOf(words) => words[0].to_owned(),

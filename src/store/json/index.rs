@@ -12,9 +12,7 @@ use uuid::Uuid;
 use super::summary::Entry;
 use crate::model::{Collection, Document, UserId};
 
-use crate::store::query::{
-    ListQuery, Page, SortField, SortValue, sort_key_of, sort_text_of,
-};
+use crate::store::query::{ListQuery, Page, SortField, SortValue, sort_key_of, sort_text_of};
 use crate::store::vectors::PreparedVector;
 
 /// One user's documents of one collection.
@@ -120,7 +118,8 @@ impl UserDocuments {
 
     fn unindex(&mut self, collection: Collection, entry: &Entry) {
         let keys = Keys::of(collection, entry);
-        self.by_updated.remove(&(entry.updated_at.millis(), entry.id));
+        self.by_updated
+            .remove(&(entry.updated_at.millis(), entry.id));
         self.by_name.remove(&(keys.name, entry.id));
         for (field, key) in keys.sorts {
             if let Some(keys) = self.by_key.get_mut(field) {
@@ -169,7 +168,8 @@ impl UserDocuments {
             .flat_map(|filter| filter.fields().iter().copied())
             .collect();
         let matches = |entry: &Entry| -> anyhow::Result<bool> {
-            let meets = |body: &Map<String, Value>| query.filters.iter().all(|filter| filter.matches(body));
+            let meets =
+                |body: &Map<String, Value>| query.filters.iter().all(|filter| filter.matches(body));
             Ok(if query.filters.is_empty() {
                 true
             } else if entry.lacks_any(query.collection, &fields) {
@@ -277,10 +277,7 @@ impl Indexes {
     }
 
     /// Every user of one collection, with their documents.
-    pub fn users(
-        &self,
-        collection: Collection,
-    ) -> impl Iterator<Item = (&UserId, &UserDocuments)> {
+    pub fn users(&self, collection: Collection) -> impl Iterator<Item = (&UserId, &UserDocuments)> {
         self.collections.get(&collection).into_iter().flatten()
     }
 

@@ -439,11 +439,9 @@ impl JsonStore {
         let mut page = run_blocking(move || {
             let indexes = store.read();
             match indexes.user(owned.collection, &owned.user) {
-                Some(documents) => {
-                    documents.list(&owned, &|entry| {
-                        store.load_whole(owned.collection, &owned.user, entry)
-                    })
-                }
+                Some(documents) => documents.list(&owned, &|entry| {
+                    store.load_whole(owned.collection, &owned.user, entry)
+                }),
                 None => Ok(Page {
                     items: Vec::new(),
                     next: None,

@@ -111,7 +111,7 @@ impl Entry {
     }
 
     /// An entry that holds the whole document, parsed.
-    pub fn parsed(document: Document) -> Self {
+    fn parsed(document: Document) -> Self {
         Self {
             id: document.id,
             created_at: document.created_at,
@@ -168,9 +168,9 @@ impl Entry {
             return false;
         };
         let indexed = collection.indexed_fields();
-        fields.iter().any(|field| {
-            !indexed.contains(field) || left_out.iter().any(|left| **left == **field)
-        })
+        fields
+            .iter()
+            .any(|field| !indexed.contains(field) || left_out.iter().any(|left| **left == **field))
     }
 
     /// The held values of `fields` (those the body has), parsing nothing else. Callers ask
@@ -282,7 +282,10 @@ struct Select<'a>(&'a [&'a str]);
 impl<'de> DeserializeSeed<'de> for Select<'_> {
     type Value = Map<String, Value>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
@@ -317,7 +320,10 @@ struct Wanted<'a>(&'a [&'a str]);
 impl<'de> DeserializeSeed<'de> for Wanted<'_> {
     type Value = Option<usize>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
@@ -431,7 +437,10 @@ mod tests {
         assert!(lacks(&["title"]), "left out for its length");
         assert!(lacks(&["description"]), "not an indexed field");
         assert!(lacks(&["tags", "description"]));
-        assert!(!lacks(&["name", "tags", "isFavorite"]), "absent fields are known absent");
+        assert!(
+            !lacks(&["name", "tags", "isFavorite"]),
+            "absent fields are known absent"
+        );
         assert_eq!(
             Value::Object(entry.fields(&["tags", "name", "isFavorite"])),
             json!({"name": "n", "tags": ["a"]})
@@ -454,7 +463,10 @@ mod tests {
             "tags": [], "isFavorite": true}));
         let entry = Entry::of(Collection::Characters, indexed_only.clone());
         assert!(entry.is_whole());
-        assert_eq!(entry.document(&UserId::local()).as_deref(), Some(&indexed_only));
+        assert_eq!(
+            entry.document(&UserId::local()).as_deref(),
+            Some(&indexed_only)
+        );
     }
 
     #[test]
@@ -466,13 +478,17 @@ mod tests {
         );
         let (json, left_out) = entry.row_body();
         let envelope = (entry.id, entry.created_at, entry.updated_at, entry.version);
-        let left_out = left_out.map(|fields| fields.iter().map(|field| field.to_string()).collect());
+        let left_out =
+            left_out.map(|fields| fields.iter().map(|field| field.to_string()).collect());
         let back = Entry::from_row(envelope, json.into_owned(), left_out).unwrap();
         assert!(!back.is_whole());
         assert!(back.lacks_any(Collection::Personas, &["description"]));
         assert_eq!(back.fields(&["name"]), entry.fields(&["name"]));
         for bad in ["[1]", "{\"a\": 1", "{} {}", "3"] {
-            assert!(Entry::from_row(envelope, bad.to_owned(), None).is_err(), "{bad}");
+            assert!(
+                Entry::from_row(envelope, bad.to_owned(), None).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -489,7 +505,11 @@ mod tests {
     fn the_cache_keeps_to_its_budget_and_to_versions() {
         let bodies = Bodies::default();
         let first = document(json!({"name": "a"}));
-        bodies.put(Collection::Tags, Arc::new(first.clone()), BODY_CACHE_BYTES / 8);
+        bodies.put(
+            Collection::Tags,
+            Arc::new(first.clone()),
+            BODY_CACHE_BYTES / 8,
+        );
         let entry = Entry::of(Collection::Tags, first.clone());
         assert!(bodies.get(Collection::Tags, &entry).is_some());
         let newer = Entry::of(
