@@ -449,6 +449,17 @@ mod tests {
         let (json, left_out) = entry.row_body();
         assert_eq!(json, r#"{"name":"n","tags":["a"]}"#);
         assert_eq!(left_out, Some(&[Box::from("title")][..]));
+
+        let entry = Entry::of(
+            Collection::Characters,
+            document(json!({"name": long, "description": "d"})),
+        );
+        assert!(!entry.lacks_any(Collection::Characters, &["name"]));
+        assert_eq!(
+            entry.fields(&["name"]).get("name"),
+            Some(&json!(long)),
+            "the name field stays at any length: the name order is keyed by it"
+        );
     }
 
     #[test]
