@@ -139,7 +139,7 @@ impl UserDocuments {
     }
 
     /// A page of `query`. `whole` gives the whole document of an entry (read from disk when
-    /// the summary left fields out): for the items, and for filters on left-out fields.
+    /// the summary is not the whole body): for the items, and for filters on fields it lacks.
     pub fn list(
         &self,
         query: &ListQuery,

@@ -431,8 +431,8 @@ impl JsonStore {
         Ok(Document::clone(&current))
     }
 
-    /// A page of a list, in a blocking task: items (and filters on fields the summaries left
-    /// out) may read document files.
+    /// A page of a list, in a blocking task: items (and filters on fields the summaries do not
+    /// hold) may read document files.
     async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
         let store = self.clone();
         let owned = query.clone();
@@ -542,7 +542,7 @@ impl JsonStore {
         if collection == Collection::Messages {
             return self.remove_message_references(user, removal).await;
         }
-        // Summaries answer unless they left the field out; those documents are read whole.
+        // Summaries answer unless they lack the field; those documents are read whole.
         let (mut candidates, unsure): (Vec<Uuid>, Vec<Uuid>) = {
             let indexes = self.read();
             let entries = (indexes.user(collection, user))
