@@ -67,6 +67,14 @@ impl FileLocks {
     }
 }
 
+/// The files whose content has this SHA-256.
+fn same_hash(sha256: &str) -> Filter {
+    Filter::Equals {
+        field: "sha256",
+        value: Value::String(sha256.to_owned()),
+    }
+}
+
 /// Every file record of `user` with this SHA-256 (the records that may share its blob).
 pub async fn records_with_hash(
     store: &MetadataStore,
@@ -76,10 +84,7 @@ pub async fn records_with_hash(
     let mut query = ListQuery {
         collection: Collection::Files,
         user: user.clone(),
-        filters: vec![Filter::Equals {
-            field: "sha256",
-            value: Value::String(sha256.to_owned()),
-        }],
+        filters: vec![same_hash(sha256)],
         sort: SortField::UpdatedAt,
         descending: false,
         after: None,

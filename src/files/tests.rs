@@ -160,3 +160,13 @@ fn a_blob_is_used_while_a_record_points_at_it() {
     assert!(!still_used(&[record("a")], "b"));
     assert!(!still_used(&[], "b"));
 }
+
+#[test]
+fn the_hash_lookup_reads_an_indexed_field() {
+    for field in super::same_hash("00").fields() {
+        assert!(
+            Collection::Files.indexed_fields().contains(field),
+            "{field}"
+        );
+    }
+}

@@ -398,3 +398,6 @@ pub trait HttpResource: crate::model::Resource + utoipa::ToSchema {
     /// the document links a created document to them.
     const RELATED_OPERATIONS: &'static [&'static str] = &[];
 }
+
+#[cfg(test)]
+mod tests;

@@ -19,6 +19,9 @@ pub mod settings;
 pub mod tag;
 pub mod time;
 
+#[cfg(test)]
+mod indexed_fields_tests;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -139,6 +142,69 @@ impl Collection {
         match self {
             Self::Tags => Some("name"),
             _ => None,
+        }
+    }
+
+    /// The body fields a store may answer from its index without reading whole documents:
+    /// the name, unique and sort fields, every field a list filter reads (`http::list`,
+    /// imports, file dedup, exclusive flags) and every field a reference removal reads
+    /// ([`Resource::removals_on_delete`]). The json store keeps only these in memory, so
+    /// a field missing here costs a disk read per document when queried, never a wrong answer;
+    /// tests keep the list complete.
+    pub fn indexed_fields(self) -> &'static [&'static str] {
+        match self {
+            Self::Tags | Self::Lorebooks => &["name"],
+            Self::Characters => &[
+                "name",
+                "title",
+                "tags",
+                "isFavorite",
+                "personaLinks",
+                "defaultImageId",
+                "avatarOverrides",
+                "assets",
+                "lorebookId",
+            ],
+            Self::Personas => &["name", "title", "tags", "defaultImageId"],
+            Self::Chats => &["title", "tags", "participants"],
+            Self::Files => &[
+                "originalFilename",
+                "description",
+                "tags",
+                "category",
+                "linkedTo",
+                "mimeType",
+                "sha256",
+            ],
+            Self::Memories => &[
+                "content",
+                "summary",
+                "tags",
+                "characterId",
+                "chatId",
+                "personaId",
+                "source",
+                "importance",
+                "lastAccessedAt",
+            ],
+            Self::ApiKeys => &["label", "provider"],
+            Self::ConnectionProfiles | Self::ImageProfiles | Self::EmbeddingProfiles => &[
+                "name",
+                "modelName",
+                "tags",
+                "provider",
+                "isDefault",
+                "apiKeyId",
+            ],
+            Self::Settings => &[
+                "name",
+                "defaultPersonaId",
+                "defaultConnectionProfileId",
+                "defaultImageProfileId",
+                "defaultEmbeddingProfileId",
+            ],
+            // Messages live in per-chat logs with indexes of their own.
+            Self::Messages => &[],
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Backend-neutral list queries: filters, sort order and keyset pagination, so the cost of a
 //! page does not grow with the number of documents.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::model::{Collection, Document, UserId};
@@ -40,8 +40,8 @@ impl Filter {
         }
     }
 
-    pub fn matches(&self, document: &Document) -> bool {
-        let body = &document.body;
+    /// Whether a document whose body holds (at least) [`Filter::fields`] meets the condition.
+    pub fn matches(&self, body: &Map<String, Value>) -> bool {
         match self {
             Self::ArrayContains { field, value } => body
                 .get(*field)
@@ -97,10 +97,19 @@ impl SortValue {
 /// in millionths (importance 0.25 → 250000); a timestamp field in milliseconds. A missing
 /// value sorts before every other.
 pub fn sort_key(document: &Document, field: &str) -> i64 {
+    sort_key_of(&document.body, document.created_at, field)
+}
+
+/// [`sort_key`] from a body (or the part of it that holds `field`) and the creation time.
+pub fn sort_key_of(
+    body: &Map<String, Value>,
+    created_at: crate::model::Timestamp,
+    field: &str,
+) -> i64 {
     if field == "createdAt" {
-        return document.created_at.millis();
+        return created_at.millis();
     }
-    match document.body.get(field) {
+    match body.get(field) {
         Some(Value::Number(number)) => number
             .as_f64()
             .map_or(i64::MIN, |value| (value * 1_000_000.0).round() as i64),
@@ -113,9 +122,12 @@ pub fn sort_key(document: &Document, field: &str) -> i64 {
 
 /// The lowercased name a document sorts by.
 pub fn sort_text(document: &Document, name_field: &str) -> String {
-    document
-        .body
-        .get(name_field)
+    sort_text_of(&document.body, name_field)
+}
+
+/// [`sort_text`] from a body (or the part of it that holds `name_field`).
+pub fn sort_text_of(body: &Map<String, Value>, name_field: &str) -> String {
+    body.get(name_field)
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_lowercase()

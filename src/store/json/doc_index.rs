@@ -3,7 +3,9 @@
 //! of every document file.
 //!
 //! The index is a cache, never the truth. It is trusted only when
-//! - it was written by this format, for this collection, and is complete (its row count), and
+//! - it was written by this format, for this collection, with the collection's indexed
+//!   fields as they are now ([`Collection::indexed_fields`]: a summary made for fewer would
+//!   not name the fields it lacks), and is complete (its row count), and
 //! - the collection directory is the one it was made from: same device, inode, modification
 //!   and change times ([`DirStamp`]: creating, replacing or removing a document file changes
 //!   them), and
@@ -22,16 +24,15 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::disk;
 use super::summary::Entry;
 use crate::layout::DataDir;
-use crate::model::{Collection, Document, Timestamp, UserId};
+use crate::model::{Collection, Timestamp, UserId};
 
 /// Bumped whenever the layout below changes; an index of another version is rebuilt.
-const INDEX_FORMAT: u32 = 1;
+const INDEX_FORMAT: u32 = 2;
 
 /// Directory times come from a coarse clock (a few milliseconds a tick): a stamp is taken
 /// only once the directory's last change is this much in the past, so that any later change
@@ -74,26 +75,31 @@ struct Header {
     collection: String,
     stamp: DirStamp,
     count: usize,
+    /// The collection's indexed fields when the summaries were made.
+    indexed_fields: Vec<String>,
     /// Files found unreadable when the collection was last read file by file.
     problems: Vec<String>,
 }
 
-/// One document: id, owner, created and updated (milliseconds), version, the summary's body,
-/// the fields the summary left out.
-#[derive(Serialize, Deserialize)]
+/// One document: id, owner, created and updated (milliseconds), version, the fields the
+/// summary holds as a string of compact JSON (kept as text in memory, so a string loads
+/// without building the values), and the indexed fields it left out for their length; no
+/// such list when the summary is the whole body.
+#[derive(Deserialize)]
 struct Row(
     Uuid,
     UserId,
     i64,
     i64,
     u64,
-    Map<String, Value>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")] Vec<String>,
+    String,
+    #[serde(default)] Option<Vec<String>>,
 );
 
 /// A collection as its index describes it.
 pub struct Indexed {
-    pub entries: Vec<Entry>,
+    /// Each document's owner and summary.
+    pub entries: Vec<(UserId, Entry)>,
     pub problems: Vec<String>,
     pub stamp: DirStamp,
 }
@@ -132,6 +138,9 @@ fn parse(root: &Path, collection: Collection, bytes: &[u8]) -> anyhow::Result<In
     if header.format != INDEX_FORMAT || header.collection != collection.name() {
         bail!("another format or collection");
     }
+    if header.indexed_fields != collection.indexed_fields() {
+        bail!("made for other indexed fields");
+    }
     let stamp = DirStamp::of(&DataDir::new(root).collection(collection.name()))?;
     if stamp != header.stamp {
         bail!("the collection directory changed since the index was written");
@@ -140,7 +149,7 @@ fn parse(root: &Path, collection: Collection, bytes: &[u8]) -> anyhow::Result<In
         bail!("{} rows for {} documents", lines.len(), header.count);
     }
     let chunk = lines.len().div_ceil(disk::parallelism()).max(1);
-    let parts: Vec<anyhow::Result<Vec<Entry>>> = std::thread::scope(|scope| {
+    let parts: Vec<anyhow::Result<Vec<(UserId, Entry)>>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (lines.chunks(chunk))
             .map(|part| scope.spawn(move || part.iter().map(|line| entry(element(line))).collect()))
             .collect();
@@ -168,20 +177,17 @@ fn element(line: &[u8]) -> &[u8] {
     line.strip_suffix(b",").unwrap_or(line)
 }
 
-fn entry(line: &[u8]) -> anyhow::Result<Entry> {
-    let Row(id, user_id, created, updated, version, body, dropped) =
+fn entry(line: &[u8]) -> anyhow::Result<(UserId, Entry)> {
+    let Row(id, user_id, created, updated, version, fields, left_out) =
         serde_json::from_slice(line).context("a row")?;
-    Ok(Entry {
-        summary: std::sync::Arc::new(Document {
-            id,
-            user_id,
-            created_at: Timestamp::from_millis(created),
-            updated_at: Timestamp::from_millis(updated),
-            version,
-            body,
-        }),
-        dropped: dropped.into_iter().map(String::into_boxed_str).collect(),
-    })
+    let envelope = (
+        id,
+        Timestamp::from_millis(created),
+        Timestamp::from_millis(updated),
+        version,
+    );
+    let entry = Entry::from_row(envelope, fields, left_out).context("a row's fields")?;
+    Ok((user_id, entry))
 }
 
 /// Writes the index of `collection` crash-safely from its entries, stamped with the
@@ -189,7 +195,7 @@ fn entry(line: &[u8]) -> anyhow::Result<Entry> {
 pub fn write<'a>(
     root: &Path,
     collection: Collection,
-    entries: impl ExactSizeIterator<Item = &'a Entry>,
+    entries: impl ExactSizeIterator<Item = (&'a UserId, &'a Entry)>,
     problems: &[String],
 ) -> anyhow::Result<DirStamp> {
     let data = DataDir::new(root);
@@ -199,26 +205,31 @@ pub fn write<'a>(
         collection: collection.name().to_owned(),
         stamp,
         count: entries.len(),
+        indexed_fields: (collection.indexed_fields().iter())
+            .map(|field| (*field).to_owned())
+            .collect(),
         problems: problems.to_vec(),
     };
     let mut bytes = b"[".to_vec();
     serde_json::to_writer(&mut bytes, &header)?;
-    for entry in entries {
+    for (user, entry) in entries {
         bytes.extend_from_slice(b",\n");
-        let document = &entry.summary;
+        let (fields, left_out) = entry.row_body();
         let row = (
-            document.id,
-            &document.user_id,
-            document.created_at.millis(),
-            document.updated_at.millis(),
-            document.version,
-            &document.body,
-            &entry.dropped,
+            entry.id,
+            user,
+            entry.created_at.millis(),
+            entry.updated_at.millis(),
+            entry.version,
+            fields,
         );
-        if entry.is_whole() {
-            serde_json::to_writer(&mut bytes, &(row.0, row.1, row.2, row.3, row.4, row.5))?;
-        } else {
-            serde_json::to_writer(&mut bytes, &row)?;
+        match left_out {
+            None => serde_json::to_writer(&mut bytes, &row)?,
+            Some(left_out) => {
+                let (id, user, created, updated, version, fields) = row;
+                let row = (id, user, created, updated, version, fields, left_out);
+                serde_json::to_writer(&mut bytes, &row)?;
+            }
         }
     }
     bytes.extend_from_slice(b"\n]\n");
@@ -254,9 +265,10 @@ fn file_name(path: &Path) -> anyhow::Result<&str> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
+    use crate::model::Document;
 
     #[test]
     fn an_index_round_trips_and_a_changed_directory_voids_it() {
@@ -265,28 +277,38 @@ mod tests {
         let dir = DataDir::new(root).collection("characters");
         fs::create_dir_all(&dir).unwrap();
         let long = "x".repeat(500);
-        let Value::Object(body) = json!({"name": "a", "description": long}) else {
+        let Value::Object(body) = json!({"name": "a", "title": long, "description": "d"}) else {
             unreachable!()
         };
         let document = Document::new(Uuid::now_v7(), UserId::local(), Timestamp::now(), body);
+        let mut small = document.clone();
+        small.id = Uuid::now_v7();
+        small.body.remove("title");
         let entries = [
             Entry::of(Collection::Characters, document.clone()),
-            Entry::whole(Document {
-                id: Uuid::now_v7(),
-                ..document.clone()
-            }),
+            Entry::of(Collection::Characters, small),
         ];
+        let user = UserId::local();
+        let rows = || entries.iter().map(|entry| (&user, entry));
         let problems = vec!["one bad file".to_owned()];
-        write(root, Collection::Characters, entries.iter(), &problems).unwrap();
+        write(root, Collection::Characters, rows(), &problems).unwrap();
         let path = DataDir::new(root).document_index("characters");
         let whole: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
         assert_eq!(whole.as_array().map(Vec::len), Some(3), "one JSON array");
         let read_back = read(root, Collection::Characters).expect("fits");
         assert_eq!(read_back.problems, problems);
         assert_eq!(read_back.entries.len(), 2);
-        assert_eq!(read_back.entries[0].summary, entries[0].summary);
-        assert_eq!(read_back.entries[0].dropped, entries[0].dropped);
-        assert!(read_back.entries[1].is_whole());
+        let (owner, first) = &read_back.entries[0];
+        assert_eq!(owner, &user);
+        assert_eq!(first.envelope(&user), entries[0].envelope(&user));
+        assert_eq!(first.row_body(), entries[0].row_body());
+        assert!(first.lacks_any(Collection::Characters, &["title"]));
+        assert!(first.lacks_any(Collection::Characters, &["description"]));
+        assert!(read_back.entries[1].1.is_whole());
+        assert_eq!(
+            read_back.entries[1].1.document(&user),
+            entries[1].document(&user)
+        );
         assert!(
             read(root, Collection::Tags).is_none(),
             "no index, none read"
@@ -295,7 +317,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         fs::write(dir.join("new.json"), b"{}").unwrap();
         assert!(read(root, Collection::Characters).is_none(), "stale");
-        write(root, Collection::Characters, entries.iter(), &problems).unwrap();
+        write(root, Collection::Characters, rows(), &problems).unwrap();
         assert!(read(root, Collection::Characters).is_some());
         remove(root, Collection::Characters).unwrap();
         assert!(read(root, Collection::Characters).is_none(), "removed");

@@ -6,11 +6,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::summary::Entry;
 use crate::model::{Collection, Document, UserId};
-use crate::store::query::{ListQuery, Page, SortField, SortValue, sort_key, sort_text};
+
+use crate::store::query::{ListQuery, Page, SortField, SortValue, sort_key_of, sort_text_of};
 use crate::store::vectors::PreparedVector;
 
 /// One user's documents of one collection.
@@ -87,24 +89,22 @@ impl VectorIndex {
 
 impl UserDocuments {
     pub fn put(&mut self, collection: Collection, entry: Entry) {
-        if let Some(previous) = self.by_id.remove(&entry.summary.id) {
-            self.unindex(collection, &previous.summary);
+        if let Some(previous) = self.by_id.remove(&entry.id) {
+            self.unindex(collection, &previous);
         }
-        let document = &entry.summary;
-        let id = document.id;
-        self.by_updated.insert((document.updated_at.millis(), id));
-        self.by_name
-            .insert((sort_text(document, collection.name_field()), id));
-        for field in collection.sort_keys() {
-            self.by_key
-                .entry(field)
-                .or_default()
-                .insert((sort_key(document, field), id));
+        let id = entry.id;
+        let keys = Keys::of(collection, &entry);
+        self.by_updated.insert((entry.updated_at.millis(), id));
+        self.by_name.insert((keys.name, id));
+        for (field, key) in keys.sorts {
+            self.by_key.entry(field).or_default().insert((key, id));
         }
-        if collection == Collection::Memories {
+        if collection == Collection::Memories
+            && let Some(document) = entry.held_document()
+        {
             self.vectors.put(document);
         }
-        if let Some(value) = unique_value(collection, document) {
+        if let Some(value) = keys.unique {
             self.unique.insert(value, id);
         }
         self.by_id.insert(id, entry);
@@ -112,32 +112,34 @@ impl UserDocuments {
 
     pub fn remove(&mut self, collection: Collection, id: Uuid) -> Option<Entry> {
         let entry = self.by_id.remove(&id)?;
-        self.unindex(collection, &entry.summary);
+        self.unindex(collection, &entry);
         Some(entry)
     }
 
-    fn unindex(&mut self, collection: Collection, document: &Document) {
+    fn unindex(&mut self, collection: Collection, entry: &Entry) {
+        let keys = Keys::of(collection, entry);
         self.by_updated
-            .remove(&(document.updated_at.millis(), document.id));
-        self.by_name
-            .remove(&(sort_text(document, collection.name_field()), document.id));
-        for field in collection.sort_keys() {
+            .remove(&(entry.updated_at.millis(), entry.id));
+        self.by_name.remove(&(keys.name, entry.id));
+        for (field, key) in keys.sorts {
             if let Some(keys) = self.by_key.get_mut(field) {
-                keys.remove(&(sort_key(document, field), document.id));
+                keys.remove(&(key, entry.id));
             }
         }
-        if collection == Collection::Memories {
+        if collection == Collection::Memories
+            && let Some(document) = entry.held_document()
+        {
             self.vectors.remove(document);
         }
-        if let Some(value) = unique_value(collection, document)
-            && self.unique.get(&value) == Some(&document.id)
+        if let Some(value) = keys.unique
+            && self.unique.get(&value) == Some(&entry.id)
         {
             self.unique.remove(&value);
         }
     }
 
     /// A page of `query`. `whole` gives the whole document of an entry (read from disk when
-    /// the summary left fields out): for the items, and for filters on left-out fields.
+    /// the summary is not the whole body): for the items, and for filters on fields it lacks.
     pub fn list(
         &self,
         query: &ListQuery,
@@ -166,12 +168,15 @@ impl UserDocuments {
             .flat_map(|filter| filter.fields().iter().copied())
             .collect();
         let matches = |entry: &Entry| -> anyhow::Result<bool> {
-            let document = if entry.lacks_any(&fields) {
-                whole(entry)?
+            let meets =
+                |body: &Map<String, Value>| query.filters.iter().all(|filter| filter.matches(body));
+            Ok(if query.filters.is_empty() {
+                true
+            } else if entry.lacks_any(query.collection, &fields) {
+                meets(&whole(entry)?.body)
             } else {
-                Arc::clone(&entry.summary)
-            };
-            Ok(query.filters.iter().all(|filter| filter.matches(&document)))
+                meets(&entry.fields(&fields))
+            })
         };
         let mut items = Vec::new();
         for entry in ids.filter_map(|id| self.by_id.get(&id)) {
@@ -179,7 +184,7 @@ impl UserDocuments {
                 break;
             }
             if matches(entry)? {
-                items.push(Document::clone(whole(entry)?.as_ref()));
+                items.push(Arc::unwrap_or_clone(whole(entry)?));
             }
         }
         let next = if items.len() > query.limit {
@@ -223,8 +228,36 @@ fn walk<K: Ord + Clone>(
 
 /// The lowercased value of the collection's unique field, if it has one.
 pub fn unique_value(collection: Collection, document: &Document) -> Option<String> {
+    unique_value_of(collection, &document.body)
+}
+
+fn unique_value_of(collection: Collection, body: &Map<String, Value>) -> Option<String> {
     let field = collection.unique_field()?;
-    document.body.get(field)?.as_str().map(str::to_lowercase)
+    body.get(field)?.as_str().map(str::to_lowercase)
+}
+
+/// What the orders and the unique check know an entry by.
+struct Keys {
+    name: String,
+    sorts: Vec<(&'static str, i64)>,
+    unique: Option<String>,
+}
+
+impl Keys {
+    fn of(collection: Collection, entry: &Entry) -> Self {
+        let name_field = collection.name_field();
+        let mut fields = vec![name_field];
+        fields.extend(collection.unique_field());
+        fields.extend(collection.sort_keys());
+        let body = entry.fields(&fields);
+        Self {
+            name: sort_text_of(&body, name_field),
+            sorts: (collection.sort_keys().iter())
+                .map(|field| (*field, sort_key_of(&body, entry.created_at, field)))
+                .collect(),
+            unique: unique_value_of(collection, &body),
+        }
+    }
 }
 
 /// Every collection's documents, by user.
@@ -240,10 +273,12 @@ impl Indexes {
 
     /// Every user's documents of one collection.
     pub fn all_users(&self, collection: Collection) -> impl Iterator<Item = &UserDocuments> {
-        self.collections
-            .get(&collection)
-            .into_iter()
-            .flat_map(|users| users.values())
+        self.users(collection).map(|(_, documents)| documents)
+    }
+
+    /// Every user of one collection, with their documents.
+    pub fn users(&self, collection: Collection) -> impl Iterator<Item = (&UserId, &UserDocuments)> {
+        self.collections.get(&collection).into_iter().flatten()
     }
 
     pub fn user_mut(&mut self, collection: Collection, user: &UserId) -> &mut UserDocuments {

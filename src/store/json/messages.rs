@@ -28,7 +28,7 @@ impl JsonStore {
         chat_id: Uuid,
         changes: Vec<MessageChange>,
     ) -> StoreResult<Vec<Document>> {
-        self.current(Collection::Chats, user, chat_id)?;
+        self.envelope(Collection::Chats, user, chat_id)?;
         if changes.is_empty() {
             return Ok(Vec::new());
         }
@@ -64,7 +64,7 @@ impl JsonStore {
         for pending in queued {
             let alive = !log.state().deleted
                 && self
-                    .current(Collection::Chats, &pending.user, chat_id)
+                    .envelope(Collection::Chats, &pending.user, chat_id)
                     .is_ok();
             if !alive {
                 let _ = pending.reply.send(Err(StoreError::NotFound));
@@ -286,7 +286,7 @@ impl JsonStore {
 
     /// The highest `seq` ever assigned in the chat (deleted messages included).
     pub(super) async fn last_seq(&self, user: &UserId, chat_id: Uuid) -> StoreResult<u64> {
-        self.current(Collection::Chats, user, chat_id)?;
+        self.envelope(Collection::Chats, user, chat_id)?;
         Ok(self
             .open_log(chat_id)
             .await?
@@ -300,7 +300,7 @@ impl JsonStore {
         chat_id: Uuid,
         seq: u64,
     ) -> StoreResult<()> {
-        self.current(Collection::Chats, user, chat_id)?;
+        self.envelope(Collection::Chats, user, chat_id)?;
         let log = self.chat_log(chat_id).await?;
         let _writer = log.writer.lock().await;
         if log.state().last_seq >= seq {
@@ -317,7 +317,7 @@ impl JsonStore {
     }
 
     pub(super) async fn page_messages(&self, query: &MessageQuery) -> StoreResult<MessagePage> {
-        self.current(Collection::Chats, &query.user, query.chat_id)?;
+        self.envelope(Collection::Chats, &query.user, query.chat_id)?;
         let Some(log) = self.open_log(query.chat_id).await? else {
             return Ok(MessagePage {
                 items: Vec::new(),
@@ -352,7 +352,7 @@ impl JsonStore {
         chat_id: Uuid,
         id: Uuid,
     ) -> StoreResult<Document> {
-        self.current(Collection::Chats, user, chat_id)?;
+        self.envelope(Collection::Chats, user, chat_id)?;
         let log = self.open_log(chat_id).await?.ok_or(StoreError::NotFound)?;
         let found = {
             let state = log.state();

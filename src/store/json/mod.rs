@@ -205,22 +205,17 @@ impl JsonStore {
         self.inner.stripes[stripe].lock().await
     }
 
-    /// The summary of a stored document (id, owner, version, times and the short fields).
-    fn current(
-        &self,
-        collection: Collection,
-        user: &UserId,
-        id: Uuid,
-    ) -> StoreResult<Arc<Document>> {
+    /// The envelope of a stored document (id, owner, times, version), without its body.
+    fn envelope(&self, collection: Collection, user: &UserId, id: Uuid) -> StoreResult<Document> {
         self.read()
             .user(collection, user)
             .and_then(|documents| documents.by_id.get(&id))
-            .map(|entry| Arc::clone(&entry.summary))
+            .map(|entry| entry.envelope(user))
             .ok_or(StoreError::NotFound)
     }
 
-    /// The whole stored document: its summary when that left nothing out, else from the
-    /// cache or its file.
+    /// The whole stored document: from its summary when that holds the whole body, else from
+    /// the cache or its file.
     async fn whole(
         &self,
         collection: Collection,
@@ -232,10 +227,10 @@ impl JsonStore {
             let entry = (indexes.user(collection, user))
                 .and_then(|documents| documents.by_id.get(&id))
                 .ok_or(StoreError::NotFound)?;
-            if entry.is_whole() {
-                return Ok(Arc::clone(&entry.summary));
+            if let Some(document) = entry.document(user) {
+                return Ok(document);
             }
-            if let Some(document) = self.inner.bodies.get(collection, &entry.summary) {
+            if let Some(document) = self.inner.bodies.get(collection, entry) {
                 return Ok(document);
             }
         }
@@ -245,31 +240,37 @@ impl JsonStore {
             let indexes = store.read();
             (indexes.user(collection, &user))
                 .and_then(|documents| documents.by_id.get(&id))
-                .map(|entry| store.load_whole(collection, entry))
+                .map(|entry| store.load_whole(collection, &user, entry))
                 .transpose()
         })
         .await?
         .ok_or(StoreError::NotFound)
     }
 
-    /// The whole document of `entry`, read from its file on a cache miss. The caller holds
-    /// the index's read lock (so `entry` is current while the cache is filled) and may block.
-    fn load_whole(&self, collection: Collection, entry: &Entry) -> anyhow::Result<Arc<Document>> {
-        if entry.is_whole() {
-            return Ok(Arc::clone(&entry.summary));
+    /// The whole document of `entry` (owned by `user`), read from its file on a cache miss.
+    /// The caller holds the index's read lock (so `entry` is current while the cache is
+    /// filled) and may block.
+    fn load_whole(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        entry: &Entry,
+    ) -> anyhow::Result<Arc<Document>> {
+        if let Some(document) = entry.document(user) {
+            return Ok(document);
         }
-        if let Some(document) = self.inner.bodies.get(collection, &entry.summary) {
+        if let Some(document) = self.inner.bodies.get(collection, entry) {
             return Ok(document);
         }
         let path = crate::layout::DataDir::new(&self.inner.root)
             .collection(collection.name())
-            .join(disk::document_file_name(entry.summary.id));
+            .join(disk::document_file_name(entry.id));
         let (document, bytes) = disk::read_document(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let document = Arc::new(document);
         // A writer renames its file before it updates the index: a newer file is returned
         // (it is durable) but not cached under the older summary.
-        if document.version == entry.summary.version {
+        if document.version == entry.version {
             (self.inner.bodies).put(collection, Arc::clone(&document), bytes);
         }
         Ok(document)
@@ -278,6 +279,7 @@ impl JsonStore {
     /// Puts a document just written into the index (and the cache, when its summary leaves
     /// fields out).
     fn index_written(&self, collection: Collection, document: Document, bytes: usize) {
+        let user = document.user_id.clone();
         let entry = Entry::of(collection, document.clone());
         let mut indexes = self.write();
         if entry.is_whole() {
@@ -285,7 +287,6 @@ impl JsonStore {
         } else {
             (self.inner.bodies).put(collection, Arc::new(document), bytes);
         }
-        let user = entry.summary.user_id.clone();
         indexes.user_mut(collection, &user).put(collection, entry);
     }
 
@@ -373,7 +374,7 @@ impl JsonStore {
     async fn get(&self, collection: Collection, user: &UserId, id: Uuid) -> StoreResult<Document> {
         self.whole(collection, user, id)
             .await
-            .map(|document| self.decorate(collection, Document::clone(&document)))
+            .map(|document| self.decorate(collection, Arc::unwrap_or_clone(document)))
     }
 
     async fn replace(
@@ -385,7 +386,7 @@ impl JsonStore {
         body: Map<String, Value>,
     ) -> StoreResult<Document> {
         let _guard = self.lock_document(id).await;
-        let current = self.current(collection, user, id)?;
+        let current = self.envelope(collection, user, id)?;
         if current.version != expected_version {
             return Err(StoreError::VersionMismatch);
         }
@@ -393,7 +394,7 @@ impl JsonStore {
             version: current.version + 1,
             updated_at: Timestamp::now().max(current.updated_at),
             body,
-            ..Document::clone(&current)
+            ..current
         };
         self.write_new_version(collection, next).await
     }
@@ -430,17 +431,17 @@ impl JsonStore {
         Ok(Document::clone(&current))
     }
 
-    /// A page of a list, in a blocking task: items (and filters on fields the summaries left
-    /// out) may read document files.
+    /// A page of a list, in a blocking task: items (and filters on fields the summaries do not
+    /// hold) may read document files.
     async fn list(&self, query: &ListQuery) -> StoreResult<Page> {
         let store = self.clone();
         let owned = query.clone();
         let mut page = run_blocking(move || {
             let indexes = store.read();
             match indexes.user(owned.collection, &owned.user) {
-                Some(documents) => {
-                    documents.list(&owned, &|entry| store.load_whole(owned.collection, entry))
-                }
+                Some(documents) => documents.list(&owned, &|entry| {
+                    store.load_whole(owned.collection, &owned.user, entry)
+                }),
                 None => Ok(Page {
                     items: Vec::new(),
                     next: None,
@@ -541,7 +542,7 @@ impl JsonStore {
         if collection == Collection::Messages {
             return self.remove_message_references(user, removal).await;
         }
-        // Summaries answer unless they left the field out; those documents are read whole.
+        // Summaries answer unless they lack the field; those documents are read whole.
         let (mut candidates, unsure): (Vec<Uuid>, Vec<Uuid>) = {
             let indexes = self.read();
             let entries = (indexes.user(collection, user))
@@ -549,11 +550,12 @@ impl JsonStore {
                 .flat_map(|documents| documents.by_id.values());
             let mut candidates = Vec::new();
             let mut unsure = Vec::new();
+            let field = [removal.field()];
             for entry in entries {
-                if entry.lacks_any(&[removal.field()]) {
-                    unsure.push(entry.summary.id);
-                } else if removal.matches(&entry.summary.body) {
-                    candidates.push(entry.summary.id);
+                if entry.lacks_any(collection, &field) {
+                    unsure.push(entry.id);
+                } else if removal.matches(&entry.fields(&field)) {
+                    candidates.push(entry.id);
                 }
             }
             (candidates, unsure)

@@ -12,7 +12,7 @@ use super::index::Indexes;
 use super::summary::Entry;
 use super::{JsonStore, disk};
 use crate::layout::DataDir;
-use crate::model::Collection;
+use crate::model::{Collection, UserId};
 
 /// Whether a collection has a persisted index (memories are read whole at every start: their
 /// vectors are indexed from the bodies).
@@ -58,14 +58,14 @@ pub fn load(root: &Path, trust_indexes: bool) -> anyhow::Result<Documents> {
             None => {
                 documents.scanned += 1;
                 let dir = DataDir::new(root).collection(collection.name());
-                let loaded =
-                    disk::load_collection(&dir, |document| Entry::of(collection, document))?;
+                let loaded = disk::load_collection(&dir, |document| {
+                    (document.user_id.clone(), Entry::of(collection, document))
+                })?;
                 (loaded.documents, loaded.problems, None)
             }
         };
         documents.count += entries.len();
-        for entry in entries {
-            let user = entry.summary.user_id.clone();
+        for (user, entry) in entries {
             (documents.indexes)
                 .user_mut(collection, &user)
                 .put(collection, entry);
@@ -98,9 +98,9 @@ pub fn write_all(
         if seal.on_disk.is_some() && seal.on_disk == DirStamp::of(&dir).ok() {
             continue;
         }
-        let entries: Vec<&Entry> = indexes
-            .all_users(collection)
-            .flat_map(|documents| documents.by_id.values())
+        let entries: Vec<(&UserId, &Entry)> = indexes
+            .users(collection)
+            .flat_map(|(user, documents)| documents.by_id.values().map(move |entry| (user, entry)))
             .collect();
         if entries.is_empty() {
             // Nothing to read at start: no index (an empty directory is read at once).

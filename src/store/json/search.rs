@@ -42,7 +42,7 @@ impl JsonStore {
                 // Memories are kept whole (see `summary.rs`).
                 let entry = documents?.by_id.get(&id)?;
                 Some(Scored {
-                    document: Document::clone(&entry.summary),
+                    document: Document::clone(entry.held_document()?),
                     score,
                 })
             })
