@@ -11,8 +11,8 @@
 //! server) is forgotten when serving it finds its blob missing. Bounded: at most
 //! [`CAPACITY`] entries, least recently used out first.
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 

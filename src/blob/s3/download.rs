@@ -107,10 +107,7 @@ mod tests {
     async fn ready_chunks_are_joined_into_pieces_and_nothing_is_lost() {
         let sent = chunks(200, 8 << 10);
         let body = futures_util::stream::iter(sent.clone().into_iter().map(Ok::<_, BoxError>));
-        let pieces: Vec<Bytes> = read_ahead(body)
-            .map(|piece| piece.unwrap())
-            .collect()
-            .await;
+        let pieces: Vec<Bytes> = read_ahead(body).map(|piece| piece.unwrap()).collect().await;
         assert!(pieces.len() < sent.len() / 8, "{} pieces", pieces.len());
         assert!(pieces.iter().all(|piece| piece.len() < PIECE + (8 << 10)));
         assert_eq!(pieces.concat(), sent.concat());
@@ -120,12 +117,27 @@ mod tests {
     async fn a_failure_comes_after_the_bytes_before_it() {
         let mut items: Vec<Result<Bytes, BoxError>> = chunks(3, 10).into_iter().map(Ok).collect();
         items.push(Err("the store went away".into()));
-        let out: Vec<std::io::Result<Bytes>> =
-            read_ahead(futures_util::stream::iter(items)).collect().await;
+        let out: Vec<std::io::Result<Bytes>> = read_ahead(futures_util::stream::iter(items))
+            .collect()
+            .await;
         let (bytes, errors): (Vec<_>, Vec<_>) = out.into_iter().partition(Result::is_ok);
-        assert_eq!(bytes.into_iter().map(Result::unwrap).collect::<Vec<_>>().concat().len(), 30);
+        assert_eq!(
+            bytes
+                .into_iter()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+                .concat()
+                .len(),
+            30
+        );
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].as_ref().unwrap_err().to_string().contains("went away"));
+        assert!(
+            errors[0]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("went away")
+        );
     }
 
     #[tokio::test]
@@ -141,7 +153,10 @@ mod tests {
         stream.next().await.unwrap().unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let ahead = read.load(Ordering::SeqCst) * (64 << 10);
-        assert!(ahead <= (PIECES_AHEAD + 2) * (PIECE + (64 << 10)), "{ahead} bytes read");
+        assert!(
+            ahead <= (PIECES_AHEAD + 2) * (PIECE + (64 << 10)),
+            "{ahead} bytes read"
+        );
         drop(stream);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         let after_drop = read.load(Ordering::SeqCst);

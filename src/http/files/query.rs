@@ -36,7 +36,9 @@ impl DownloadQuery {
                 }
             };
             if slot.is_some() {
-                return Err(format!("the query parameter `{name}` is given more than once"));
+                return Err(format!(
+                    "the query parameter `{name}` is given more than once"
+                ));
             }
             *slot = Some(value.into_owned());
         }
@@ -51,16 +53,23 @@ mod tests {
 
     #[test]
     fn parameters_land_in_their_places() {
-        let query = DownloadQuery::parse(Some("w=256&format=webp&user=u%40x&expires=9&signature=s+t"))
-            .unwrap();
+        let query =
+            DownloadQuery::parse(Some("w=256&format=webp&user=u%40x&expires=9&signature=s+t"))
+                .unwrap();
         assert_eq!(query.variant.w.as_deref(), Some("256"));
         assert_eq!(query.variant.format.as_deref(), Some("webp"));
         assert_eq!(query.variant.h, None);
         assert_eq!(query.signed.user.as_deref(), Some("u@x"));
         assert_eq!(query.signed.signature.as_deref(), Some("s t"));
         assert!(query.unknown.is_empty());
-        assert_eq!(DownloadQuery::parse(None).unwrap(), DownloadQuery::default());
-        assert_eq!(DownloadQuery::parse(Some("")).unwrap(), DownloadQuery::default());
+        assert_eq!(
+            DownloadQuery::parse(None).unwrap(),
+            DownloadQuery::default()
+        );
+        assert_eq!(
+            DownloadQuery::parse(Some("")).unwrap(),
+            DownloadQuery::default()
+        );
     }
 
     #[test]
