@@ -60,18 +60,20 @@ fn is_bidi_control(c: char) -> bool {
 /// quotes, backslashes and `%` become `_`) and the exact name as `filename*=UTF-8''...`.
 pub fn content_disposition(inline: bool, filename: &str) -> String {
     let kind = if inline { "inline" } else { "attachment" };
-    let fallback: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%') || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = utf8_percent_encode(filename, ATTR_CHAR_ESCAPES);
-    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+    // Built in place: this is on the path of every download.
+    let mut value = String::with_capacity(kind.len() + 2 * filename.len() + 32);
+    value.push_str(kind);
+    value.push_str("; filename=\"");
+    value.extend(filename.chars().map(|c| {
+        if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%') || c == ' ' {
+            c
+        } else {
+            '_'
+        }
+    }));
+    value.push_str("\"; filename*=UTF-8''");
+    value.extend(utf8_percent_encode(filename, ATTR_CHAR_ESCAPES));
+    value
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ impl VariantIndex {
 
     /// Remembers that the variant at `key` is stored with `size` bytes and has `identity`,
     /// unless a removal happened since `lookup` started.
-    pub fn record(&self, lookup: Lookup, key: &BlobKey, size: u64, identity: &str) {
+    pub fn record(&self, lookup: Lookup, key: &BlobKey, size: u64, identity: &Arc<str>) {
         let mut entries = self.entries();
         // Checked under the lock removals take: a removal either comes before this check
         // (and nothing is recorded) or after the insert (and forgets it).
@@ -78,7 +78,7 @@ impl VariantIndex {
         }
         let known = Known {
             size,
-            identity: Arc::from(identity),
+            identity: Arc::clone(identity),
         };
         entries.put(key.clone(), known);
         while entries.len() > self.capacity {
@@ -125,7 +125,7 @@ mod tests {
     fn bounded_least_recently_used_first() {
         let index = VariantIndex::new(2);
         for name in ["a", "b", "c"] {
-            index.record(index.start(), &key("s", name), 1, name);
+            index.record(index.start(), &key("s", name), 1, &Arc::from(name));
         }
         assert_eq!(&*index.get(&key("s", "c")).unwrap().identity, "c");
         assert_eq!(size(&index, &key("s", "a")), None);
@@ -135,11 +135,11 @@ mod tests {
     #[test]
     fn removals_forget_an_originals_variants_and_stale_lookups() {
         let index = VariantIndex::new(10);
-        index.record(index.start(), &key("one", "a"), 1, "id");
-        index.record(index.start(), &key("two", "a"), 2, "id");
+        index.record(index.start(), &key("one", "a"), 1, &Arc::from("id"));
+        index.record(index.start(), &key("two", "a"), 2, &Arc::from("id"));
         let raced = index.start();
         index.forget_prefix("variants/local/one/");
-        index.record(raced, &key("one", "b"), 3, "id");
+        index.record(raced, &key("one", "b"), 3, &Arc::from("id"));
         assert_eq!(size(&index, &key("one", "a")), None);
         assert_eq!(
             size(&index, &key("one", "b")),

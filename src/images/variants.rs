@@ -58,7 +58,7 @@ pub struct VariantBlob {
     pub size: u64,
     /// A stable identity of the bytes (for `ETag`): the SHA-256 of the original's SHA-256
     /// and the blob name, known without reading the variant.
-    pub identity: String,
+    pub identity: Arc<str>,
     pub mime_type: &'static str,
     pub outcome: Outcome,
 }
@@ -111,11 +111,11 @@ impl Variants {
             return Err(VariantError::NotAnImage(original.mime_type.clone()));
         }
         let key = variant_key(original, spec)?;
-        let identity = identity(&original.sha256, spec);
+        let identity: Arc<str> = identity(&original.sha256, spec).into();
         let found = |size, outcome| VariantBlob {
             key: key.clone(),
             size,
-            identity: identity.clone(),
+            identity: Arc::clone(&identity),
             mime_type: spec.format.mime_type(),
             outcome,
         };
@@ -171,7 +171,7 @@ impl Variants {
         Some(VariantBlob {
             key,
             size: known.size,
-            identity: known.identity.to_string(),
+            identity: known.identity,
             mime_type: spec.format.mime_type(),
             outcome: Outcome::Stored,
         })

@@ -6,7 +6,7 @@
 //! has found or made before is served straight from what it remembers (`Variants::known`),
 //! after the same file record check as any download, so it costs what a plain GET costs.
 
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::download::{MissingBlob, insert, none_match, serve_at};
@@ -19,6 +19,8 @@ use crate::model::file::{File, StorageRef};
 
 /// The response header that tells a found variant from one made for the request.
 pub const VARIANT_CACHE_HEADER: &str = "x-variant-cache";
+/// The same, as a header name made once (at compile time, not per response).
+const VARIANT_CACHE: HeaderName = HeaderName::from_static(VARIANT_CACHE_HEADER);
 
 /// What a variant download was asked with: the request's headers, and the `Cache-Control`
 /// its answer carries (longer through a signed link).
@@ -38,9 +40,9 @@ pub(super) async fn serve_variant(
     // A variant found or made before is known with its identity; another one's identity is
     // computed here. A client that holds this variant needs neither the store nor a decoder.
     let known = (state.variants).known(&user, &file.sha256, &file.mime_type, &spec);
-    let identity = match &known {
-        Some(known) => known.identity.clone(),
-        None => variants::identity(&file.sha256, &spec),
+    let identity: std::borrow::Cow<'_, str> = match &known {
+        Some(known) => std::borrow::Cow::Borrowed(&known.identity),
+        None => std::borrow::Cow::Owned(variants::identity(&file.sha256, &spec)),
     };
     if none_match(request.headers, &identity) {
         let mut headers = HeaderMap::new();
@@ -104,7 +106,7 @@ async fn serve_blob(
         original_filename: variant_filename(&file.original_filename, spec),
         mime_type: variant.mime_type.to_owned(),
         size: variant.size,
-        sha256: variant.identity.clone(),
+        sha256: variant.identity.to_string(),
         width: None,
         height: None,
         storage: StorageRef {
@@ -122,7 +124,7 @@ async fn serve_blob(
     )
     .await?;
     response.headers_mut().insert(
-        VARIANT_CACHE_HEADER,
+        VARIANT_CACHE,
         HeaderValue::from_static(variant.outcome.as_str()),
     );
     Ok(response)
@@ -130,12 +132,17 @@ async fn serve_blob(
 
 /// `avatar.png` as a 256 x 256 WebP is `avatar-256x256.webp`; one side only: `avatar-256w.webp`.
 fn variant_filename(original: &str, spec: &VariantSpec) -> String {
+    use std::fmt::Write;
     let stem = original.rsplit_once('.').map_or(original, |(stem, _)| stem);
-    let size = match (spec.width, spec.height) {
-        (Some(width), Some(height)) => format!("{width}x{height}"),
-        (Some(width), None) => format!("{width}w"),
-        (None, Some(height)) => format!("{height}h"),
-        (None, None) => "original".to_owned(),
+    let mut name = String::with_capacity(stem.len() + 24);
+    name.push_str(stem);
+    let _ = match (spec.width, spec.height) {
+        (Some(width), Some(height)) => write!(name, "-{width}x{height}"),
+        (Some(width), None) => write!(name, "-{width}w"),
+        (None, Some(height)) => write!(name, "-{height}h"),
+        (None, None) => write!(name, "-original"),
     };
-    format!("{stem}-{size}.{}", spec.format.extension())
+    name.push('.');
+    name.push_str(spec.format.extension());
+    name
 }
