@@ -8,7 +8,6 @@
 
 mod checksum;
 mod client;
-mod download;
 mod errors;
 mod presign;
 mod upload;
@@ -20,7 +19,7 @@ use std::time::Instant;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::types::ChecksumMode as SdkChecksumMode;
 use axum::body::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 
 use self::errors::classify;
 pub use self::presign::{DirectUpload, DownloadOverrides};
@@ -128,17 +127,15 @@ impl S3BlobStore {
             (Some(range), None) => range.end() - range.start() + 1,
             (None, None) => 0,
         };
-        let mut object = output.body;
-        let chunks =
-            futures_util::stream::poll_fn(move |cx| std::pin::Pin::new(&mut object).poll_next(cx));
-        // A small object is passed on as it comes; a larger one is read ahead of the client.
-        let body: std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>> =
-            if length <= download::PIECE as u64 {
-                Box::pin(chunks.map(|chunk| chunk.map_err(std::io::Error::other)))
-            } else {
-                Box::pin(download::read_ahead(chunks))
-            };
-        Ok(BlobRead { body, length })
+        let body = futures_util::stream::unfold(output.body, |mut body| async move {
+            body.next()
+                .await
+                .map(|chunk| (chunk.map_err(std::io::Error::other), body))
+        });
+        Ok(BlobRead {
+            body: Box::pin(body),
+            length,
+        })
     }
 
     /// Size (and the stored SHA-256, when the store keeps one) of a blob.

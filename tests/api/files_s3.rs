@@ -160,8 +160,8 @@ async fn files_redirect_never_and_always_are_obeyed() {
     let response = get_unfollowed(&never, file["id"].as_str().unwrap(), &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.bytes().await.unwrap(), bytes);
-    // Larger than a read-ahead piece (src/blob/s3/download.rs): whole, and a range across
-    // pieces, come back byte for byte.
+    // A few MiB, streamed in many chunks: whole, and a range across them, come back byte
+    // for byte.
     let large = text_bytes(3_000_000, 5);
     let file = never.upload(&large, "large.txt", None).await;
     let id = file["id"].as_str().unwrap();
