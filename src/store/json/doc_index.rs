@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::disk;
@@ -32,7 +33,7 @@ use crate::layout::DataDir;
 use crate::model::{Collection, Timestamp, UserId};
 
 /// Bumped whenever the layout below changes; an index of another version is rebuilt.
-const INDEX_FORMAT: u32 = 2;
+const INDEX_FORMAT: u32 = 3;
 
 /// Directory times come from a coarse clock (a few milliseconds a tick): a stamp is taken
 /// only once the directory's last change is this much in the past, so that any later change
@@ -82,17 +83,17 @@ struct Header {
 }
 
 /// One document: id, owner, created and updated (milliseconds), version, the fields the
-/// summary holds as a string of compact JSON (kept as text in memory, so a string loads
-/// without building the values), and the indexed fields it left out for their length; no
-/// such list when the summary is the whole body.
+/// summary holds as a JSON object (taken as raw text: it is kept as text in memory, so it
+/// loads without building the values and is parsed once, here), and the indexed fields it
+/// left out for their length; no such list when the summary is the whole body.
 #[derive(Deserialize)]
-struct Row(
+struct Row<'a>(
     Uuid,
     UserId,
     i64,
     i64,
     u64,
-    String,
+    #[serde(borrow)] &'a RawValue,
     #[serde(default)] Option<Vec<String>>,
 );
 
@@ -215,22 +216,24 @@ pub fn write<'a>(
     for (user, entry) in entries {
         bytes.extend_from_slice(b",\n");
         let (fields, left_out) = entry.row_body();
-        let row = (
+        let envelope = (
             entry.id,
             user,
             entry.created_at.millis(),
             entry.updated_at.millis(),
             entry.version,
-            fields,
         );
-        match left_out {
-            None => serde_json::to_writer(&mut bytes, &row)?,
-            Some(left_out) => {
-                let (id, user, created, updated, version, fields) = row;
-                let row = (id, user, created, updated, version, fields, left_out);
-                serde_json::to_writer(&mut bytes, &row)?;
-            }
+        serde_json::to_writer(&mut bytes, &envelope)?;
+        // The row goes on inside the envelope's array: the fields as the JSON text they are
+        // held as (made by serializing a map, or checked when read), then what was left out.
+        bytes.pop();
+        bytes.push(b',');
+        bytes.extend_from_slice(fields.as_bytes());
+        if let Some(left_out) = left_out {
+            bytes.push(b',');
+            serde_json::to_writer(&mut bytes, left_out)?;
         }
+        bytes.push(b']');
     }
     bytes.extend_from_slice(b"\n]\n");
     let path = data.document_index(collection.name());

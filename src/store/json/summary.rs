@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use lru::LruCache;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -122,16 +123,18 @@ impl Entry {
     }
 
     /// An entry as a persisted index row describes it: `json` the kept fields, `left_out`
-    /// `None` when they are the whole body. Fails unless `json` is a JSON object, so that
-    /// reading its fields later cannot fail.
+    /// `None` when they are the whole body. `json` arrives already parsed as JSON (the row's
+    /// parse checked it, once); it must be an object, so that reading its fields later
+    /// cannot fail.
     pub fn from_row(
         envelope: (Uuid, Timestamp, Timestamp, u64),
-        json: String,
+        json: &RawValue,
         left_out: Option<Vec<String>>,
-    ) -> Result<Self, serde_json::Error> {
-        let mut check = serde_json::Deserializer::from_str(&json);
-        Select(&[]).deserialize(&mut check)?;
-        check.end()?;
+    ) -> Result<Self, NotAnObject> {
+        let json = json.get();
+        if !json.starts_with('{') {
+            return Err(NotAnObject);
+        }
         let (id, created_at, updated_at, version) = envelope;
         Ok(Self {
             id,
@@ -139,7 +142,7 @@ impl Entry {
             updated_at,
             version,
             held: Held::Fields {
-                json: json.into_boxed_str(),
+                json: json.into(),
                 whole: left_out.is_none(),
                 left_out: (left_out.unwrap_or_default().into_iter())
                     .map(String::into_boxed_str)
@@ -235,6 +238,11 @@ impl Entry {
         }
     }
 }
+
+/// A persisted summary that is JSON but not an object.
+#[derive(Debug, thiserror::Error)]
+#[error("a summary is not a JSON object")]
+pub struct NotAnObject;
 
 /// Whether the in-memory orders and unique check are keyed by `field`: kept at any length.
 fn keyed(collection: Collection, field: &str) -> bool {
@@ -491,15 +499,18 @@ mod tests {
         let envelope = (entry.id, entry.created_at, entry.updated_at, entry.version);
         let left_out =
             left_out.map(|fields| fields.iter().map(|field| field.to_string()).collect());
-        let back = Entry::from_row(envelope, json.into_owned(), left_out).unwrap();
+        let raw = RawValue::from_string(json.into_owned()).unwrap();
+        let back = Entry::from_row(envelope, &raw, left_out).unwrap();
         assert!(!back.is_whole());
         assert!(back.lacks_any(Collection::Personas, &["description"]));
         assert_eq!(back.fields(&["name"]), entry.fields(&["name"]));
+        // What a row's parse refuses (not JSON) or `from_row` refuses (not an object).
+        let from_text = |text: &str| match RawValue::from_string(text.to_owned()) {
+            Ok(raw) => Entry::from_row(envelope, &raw, None).is_err(),
+            Err(_) => true,
+        };
         for bad in ["[1]", "{\"a\": 1", "{} {}", "3"] {
-            assert!(
-                Entry::from_row(envelope, bad.to_owned(), None).is_err(),
-                "{bad}"
-            );
+            assert!(from_text(bad), "{bad}");
         }
     }
 
