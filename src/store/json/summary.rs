@@ -76,7 +76,7 @@ impl Entry {
             body,
             ..
         } = document;
-        let held = if json_len(&body) <= KEEP_WHOLE_BYTES {
+        let held = if json_fits(&body, KEEP_WHOLE_BYTES) {
             Held::Fields {
                 json: compact(&body),
                 left_out: Box::new([]),
@@ -255,7 +255,7 @@ fn keyed(collection: Collection, field: &str) -> bool {
 fn short(value: &Value) -> bool {
     match value {
         Value::String(text) => text.len() <= KEEP_TEXT_BYTES,
-        Value::Array(_) | Value::Object(_) => json_len(value) <= KEEP_STRUCTURED_BYTES,
+        Value::Array(_) | Value::Object(_) => json_fits(value, KEEP_STRUCTURED_BYTES),
         Value::Null | Value::Bool(_) | Value::Number(_) => true,
     }
 }
@@ -267,21 +267,27 @@ fn compact(body: &Map<String, Value>) -> Box<str> {
         .into_boxed_str()
 }
 
-/// The length of `value` as compact JSON, without building it.
-fn json_len(value: &impl serde::Serialize) -> usize {
-    struct Count(usize);
+/// Whether `value` as compact JSON is at most `limit` bytes long, without building it: the
+/// count stops at the limit, so a long description is not written out just to be measured.
+fn json_fits(value: &impl serde::Serialize, limit: usize) -> bool {
+    struct Count {
+        written: usize,
+        limit: usize,
+    }
     impl std::io::Write for Count {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0 += bytes.len();
+            self.written += bytes.len();
+            if self.written > self.limit {
+                return Err(std::io::ErrorKind::Other.into());
+            }
             Ok(bytes.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let mut count = Count(0);
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
+    let mut count = Count { written: 0, limit };
+    serde_json::to_writer(&mut count, value).is_ok()
 }
 
 /// Parses the named fields of a JSON object, skipping the others without building them.
@@ -486,6 +492,15 @@ mod tests {
             entry.document(&UserId::local()).as_deref(),
             Some(&indexed_only)
         );
+    }
+
+    #[test]
+    fn fitting_is_measured_up_to_the_limit() {
+        // `{"a":"xx…"}` is 8 bytes around the text.
+        let body = |text_len: usize| json!({"a": "x".repeat(text_len)});
+        assert!(json_fits(&body(KEEP_WHOLE_BYTES - 8), KEEP_WHOLE_BYTES));
+        assert!(!json_fits(&body(KEEP_WHOLE_BYTES - 7), KEEP_WHOLE_BYTES));
+        assert!(!json_fits(&body(1 << 20), KEEP_WHOLE_BYTES));
     }
 
     #[test]
