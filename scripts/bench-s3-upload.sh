@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Where a 64 MiB upload to S3 spends its time: quillstore (S3_MODE=external on a local Garage)
-# against a direct single presigned PUT (curl) and a direct multipart upload (8 MiB parts, 3
-# in flight, UNSIGNED-PAYLOAD, no checksum: scripts/lib/multipart.py), interleaved, with the
-# CPU seconds quillstore and Garage spent on each transfer; then the same 64 MiB read back
+# against a direct single presigned PUT (curl), a bare direct multipart upload (8 MiB parts, 3
+# in flight, UNSIGNED-PAYLOAD, no checksum: scripts/lib/multipart.py) and boto3's upload_file
+# with its defaults (scripts/lib/boto3_upload.py), interleaved, with the CPU seconds
+# quillstore and Garage spent on each transfer; then the same 64 MiB read back
 # as one stream: quillstore GET /api/files/{id} (FILES_REDIRECT=never) against a direct
 # presigned GET (curl).
 #   scripts/bench-s3-upload.sh [BINARY] [ROUNDS]     (S3_CHECKSUM=auto|crc32c|sha256|off passed through)
@@ -10,6 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/garage.sh
 . scripts/lib/garage.sh
+# shellcheck source=scripts/lib/boto3.sh
+. scripts/lib/boto3.sh
+ensure_boto3
 binary=${1:-target/release/quillstore}
 rounds=${2:-4}
 work=$(mktemp -d)
@@ -42,6 +46,8 @@ for i in $(seq "$rounds"); do
   g2=$(cpu "$GARAGE_PID")
   m=$(python3 scripts/lib/multipart.py "$work/f.bin" "multipart/f$i.bin")
   g3=$(cpu "$GARAGE_PID")
+  b=$("$boto3_python" scripts/lib/boto3_upload.py "$work/f.bin" "boto3/f$i.bin")
+  g3b=$(cpu "$GARAGE_PID")
   id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$work/answer.json")
   q3=$(cpu "$QPID") g4=$(cpu "$GARAGE_PID")
   tg=$(curl -sS --fail -o /dev/null -w '%{time_total}' "$url/api/files/$id")
@@ -52,6 +58,7 @@ for i in $(seq "$rounds"); do
   echo "| $i | quillstore POST /api/files | $t | $(spent "$q0" "$q1") | $(spent "$g0" "$g1") |"
   echo "| $i | direct PUT (curl, presigned) | $d | - | $(spent "$g1" "$g2") |"
   echo "| $i | direct multipart 8 MiB x 3 | $m | - | $(spent "$g2" "$g3") |"
+  echo "| $i | direct boto3 upload_file | $b | - | $(spent "$g3" "$g3b") |"
   echo "| $i | quillstore GET /api/files/{id} | $tg | $(spent "$q3" "$q4") | $(spent "$g4" "$g5") |"
   echo "| $i | direct GET (curl, presigned) | $dg | - | $(spent "$g5" "$g6") |"
 done

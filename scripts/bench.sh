@@ -34,6 +34,9 @@ baseline="$target/release/examples/bench_baseline"
 
 # shellcheck source=scripts/lib/garage.sh
 . scripts/lib/garage.sh
+# shellcheck source=scripts/lib/boto3.sh
+. scripts/lib/boto3.sh
+ensure_boto3
 find_garage || {
   echo "bench.sh needs garage (cargo install garage --locked --version $garage_version)" >&2
   exit 1
@@ -197,6 +200,16 @@ bench_s3() {
   down=$(printf '%s' "$times" | median)
   awk -v s="$size" -v u="$up" -v d="$down" -v p="$prefix" \
     'BEGIN { printf "%s garage %.1f %.1f\n", p, s / u, s / d }'
+  # A large file also goes up with boto3's upload_file and its defaults (a CRC32 of every
+  # part, a SHA-256 signed payload over http): an application uploading directly.
+  if [ "$size" -gt 8 ]; then
+    times=""
+    for i in $(seq 1 "$runs"); do
+      times+=$("$boto3_python" scripts/lib/boto3_upload.py "$work/$prefix-$i.bin" "boto3/$prefix-$i.bin")$'\n'
+    done
+    up=$(printf '%s' "$times" | median)
+    awk -v s="$size" -v u="$up" -v p="$prefix" 'BEGIN { printf "%s boto3 %.1f\n", p, s / u }'
+  fi
 }
 
 echo "==> S3: quillstore on Garage against presigned transfers with Garage" >&2
@@ -359,7 +372,11 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "PutObject, larger ones multipart in 8 MiB parts, three sent at once, each with a CRC32C"
   echo "checksum) against the same transfers done directly with Garage: a presigned PUT (curl) for"
   echo "1 MiB, a multipart upload in 8 MiB parts, three in flight (\`scripts/lib/multipart.py\`) for"
-  echo "64 MiB, and presigned GETs (curl). Downloads: median of three GETs of each file."
+  echo "64 MiB, and presigned GETs (curl). Downloads: median of three GETs of each file. The"
+  echo "64 MiB files also go up with boto3's \`upload_file\` and its defaults"
+  echo "(\`scripts/lib/boto3_upload.py\`: 8 MiB parts, a CRC32 of each, a SHA-256 signed payload"
+  echo "over http), the anchor of issue 21. The bare multipart client checks nothing; quillstore"
+  echo "hashes every upload with SHA-256 (the file's \`sha256\`) and sends a CRC32C with each part."
   echo "Ratio = quillstore / direct."
   echo
   echo "| size | direction | quillstore MiB/s | direct Garage MiB/s | ratio |"
@@ -368,8 +385,10 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
     awk -v p="$prefix" '
       $1 == p && $2 == "quillstore" { qu = $3; qd = $4 }
       $1 == p && $2 == "garage" { bu = $3; bd = $4 }
+      $1 == p && $2 == "boto3" { b3 = $3 }
       END {
         printf "| %s | upload | %.1f | %.1f | %.2f |\n", p, qu, bu, qu / bu
+        if (b3 > 0) printf "| %s | upload, against boto3 upload_file | %.1f | %.1f | %.2f |\n", p, qu, b3, qu / b3
         printf "| %s | download | %.1f | %.1f | %.2f |\n", p, qd, bd, qd / bd
       }' "$s3_results"
   done
