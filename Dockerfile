@@ -14,7 +14,12 @@ ARG CARGO_CHEF_VERSION=0.1.78
 
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS chef
 ARG CARGO_CHEF_VERSION
-RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}"
+# make: the jemalloc allocator is built from its C sources (tikv-jemalloc-sys).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/* \
+    && cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}"
 WORKDIR /src
 
 # The recipe: the manifests with every target stubbed, so it changes only with them.

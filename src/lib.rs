@@ -37,7 +37,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::files::FileLocks;
 use crate::files::signing::UrlSigner;
-pub use crate::http::AppState;
+pub use crate::http::{AppState, Services};
 pub use crate::stores::open_stores;
 
 /// The signer of file links: `FILES_SIGNING_SECRET`, or else a key generated once into
@@ -162,7 +162,7 @@ impl Application {
             listener,
             metrics_listener,
             address,
-            state: AppState {
+            state: AppState::new(Services {
                 config: Arc::new(config),
                 store,
                 auth: Arc::new(auth),
@@ -174,7 +174,7 @@ impl Application {
                 variants,
                 keyring: Arc::new(keyring),
                 quotas: Arc::new(accounts::quota::Quotas::new(&config_accounts)),
-            },
+            }),
             shutdown: ShutdownHandle(sender),
         })
     }

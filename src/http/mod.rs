@@ -35,4 +35,4 @@ mod transfer;
 
 pub use self::metrics::private_router as metrics_router;
 pub use self::router::{build_router, route_table};
-pub use self::state::AppState;
+pub use self::state::{AppState, Services};

@@ -11,9 +11,28 @@ use crate::files::signing::UrlSigner;
 use crate::images::Variants;
 use crate::store::MetadataStore;
 
-/// What every handler gets: cheap handles, built once.
+/// What every handler gets: one shared [`Services`], built once. A clone is one reference
+/// count (axum clones the state for every extractor and middleware that takes it, so a
+/// struct of a dozen handles cost a dozen atomic increments and decrements per request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The stores and services behind [`AppState`].
+pub struct Services {
     pub config: Arc<Config>,
     pub store: MetadataStore,
     pub auth: Arc<Authenticator>,
