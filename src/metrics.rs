@@ -31,25 +31,100 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
-/// One answered request.
-pub fn record_request(method: &str, route: &str, status: u16, elapsed: Duration) {
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route.to_owned()),
-        ("status", status.to_string()),
-    ];
+/// One answered request (labels from [`labels`]).
+pub fn record_request(
+    method: &'static str,
+    route: &'static str,
+    status: &'static str,
+    elapsed: Duration,
+) {
+    let labels = [("method", method), ("route", route), ("status", status)];
     counter!("quillstore_http_requests_total", &labels).increment(1);
-    let labels = [("method", method.to_owned()), ("route", route.to_owned())];
+    let labels = [("method", method), ("route", route)];
     histogram!("quillstore_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
 }
 
 /// Body bytes received (`in`) or sent (`out`) on a route.
-pub fn record_bytes(direction: &'static str, route: &str, bytes: u64) {
-    let labels = [
-        ("direction", direction.to_owned()),
-        ("route", route.to_owned()),
-    ];
+pub fn record_bytes(direction: &'static str, route: &'static str, bytes: u64) {
+    let labels = [("direction", direction), ("route", route)];
     counter!("quillstore_http_body_bytes_total", &labels).increment(bytes);
+}
+
+/// Request labels as `'static` strings, so recording a request allocates nothing.
+pub mod labels {
+    use std::collections::BTreeSet;
+    use std::sync::{OnceLock, RwLock};
+
+    use axum::http::{Method, StatusCode};
+
+    /// The route's label: the router's path template, or `(unmatched)`. The templates are
+    /// the router's fixed set, so each is kept (leaked) once for the life of the process.
+    pub fn route(template: &str) -> &'static str {
+        static ROUTES: RwLock<BTreeSet<&'static str>> = RwLock::new(BTreeSet::new());
+        let known = ROUTES
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(template)
+            .copied();
+        if let Some(route) = known {
+            return route;
+        }
+        let mut routes = ROUTES
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match routes.get(template) {
+            Some(route) => route,
+            None => {
+                let route: &'static str = Box::leak(template.into());
+                routes.insert(route);
+                route
+            }
+        }
+    }
+
+    /// The method's label; methods beyond the standard nine (which no route accepts) are
+    /// `OTHER`.
+    pub fn method(method: &Method) -> &'static str {
+        match *method {
+            Method::GET => "GET",
+            Method::HEAD => "HEAD",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::PATCH => "PATCH",
+            Method::DELETE => "DELETE",
+            Method::OPTIONS => "OPTIONS",
+            Method::CONNECT => "CONNECT",
+            Method::TRACE => "TRACE",
+            _ => "OTHER",
+        }
+    }
+
+    /// The status code's label: its three digits.
+    pub fn status(status: StatusCode) -> &'static str {
+        static CODES: OnceLock<Vec<String>> = OnceLock::new();
+        let codes = CODES.get_or_init(|| (100..1000).map(|code| code.to_string()).collect());
+        codes[usize::from(status.as_u16()) - 100].as_str()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn labels_are_the_strings_they_stand_for() {
+            assert_eq!(route("/api/files/{id}"), "/api/files/{id}");
+            // The same template is kept once.
+            assert!(std::ptr::eq(
+                route("/api/files/{id}"),
+                route("/api/files/{id}")
+            ));
+            assert_eq!(method(&Method::PATCH), "PATCH");
+            assert_eq!(method(&Method::from_bytes(b"PURGE").unwrap()), "OTHER");
+            assert_eq!(status(StatusCode::OK), "200");
+            assert_eq!(status(StatusCode::from_u16(999).unwrap()), "999");
+            assert_eq!(status(StatusCode::CONTINUE), "100");
+        }
+    }
 }
 
 /// One store operation: its latency, and its failure kind when it failed (`not_found` and
