@@ -19,6 +19,7 @@
 //! from the primary's either.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
@@ -48,6 +49,17 @@ pub trait MetadataBackend: Send + Sync + 'static {
         user: &'a UserId,
         id: Uuid,
     ) -> BoxFuture<'a, StoreResult<Document>>;
+
+    /// [`MetadataBackend::get`] for a reader that only looks: a store that keeps documents
+    /// in memory hands out its copy instead of cloning it.
+    fn get_shared<'a>(
+        &'a self,
+        collection: Collection,
+        user: &'a UserId,
+        id: Uuid,
+    ) -> BoxFuture<'a, StoreResult<Arc<Document>>> {
+        Box::pin(async move { self.get(collection, user, id).await.map(Arc::new) })
+    }
 
     /// Replaces the body of a document if its version is still `expected_version`; the new
     /// document has the next version and a fresh `updatedAt`.

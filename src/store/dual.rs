@@ -71,6 +71,15 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         self.primary.get(collection, user, id)
     }
 
+    fn get_shared<'a>(
+        &'a self,
+        collection: Collection,
+        user: &'a UserId,
+        id: Uuid,
+    ) -> BoxFuture<'a, StoreResult<std::sync::Arc<Document>>> {
+        self.primary.get_shared(collection, user, id)
+    }
+
     fn replace<'a>(
         &'a self,
         collection: Collection,

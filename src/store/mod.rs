@@ -124,6 +124,18 @@ impl MetadataStore {
             .await
     }
 
+    /// [`Self::get`] for a reader that only looks: the json store hands out the document it
+    /// holds in memory instead of a copy.
+    pub async fn get_shared(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        id: Uuid,
+    ) -> StoreResult<Arc<Document>> {
+        self.observed("get", self.backend().get_shared(collection, user, id))
+            .await
+    }
+
     /// Replaces the body of a document if its version is still `expected_version`; the new
     /// document has the next version and a fresh `updatedAt`.
     pub async fn replace(

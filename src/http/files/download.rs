@@ -13,7 +13,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_range_header::{EndPosition, RangeUnsatisfiableError, StartPosition};
-use serde_json::Value;
+use serde::Deserialize;
 
 use crate::blob::{BlobError, BlobKey, Delivery};
 use crate::error::{ApiError, Result};
@@ -82,8 +82,8 @@ pub async fn get_file(
         Ok(_) => {}
     }
     let spec = spec?;
-    let document = state.store.get(Collection::Files, &user, id).await?;
-    let file: File = serde_json::from_value(Value::Object(document.body))
+    let document = state.store.get_shared(Collection::Files, &user, id).await?;
+    let file = File::deserialize(&document.body)
         .map_err(|error| anyhow::anyhow!("file record {id} does not parse: {error}"))?;
     match spec {
         None => serve(&state, &method, &headers, &file, &cache_control).await,

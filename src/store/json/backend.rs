@@ -39,6 +39,15 @@ impl MetadataBackend for JsonStore {
         Box::pin(Self::get(self, collection, user, id))
     }
 
+    fn get_shared<'a>(
+        &'a self,
+        collection: Collection,
+        user: &'a UserId,
+        id: Uuid,
+    ) -> BoxFuture<'a, StoreResult<std::sync::Arc<Document>>> {
+        Box::pin(Self::get_shared(self, collection, user, id))
+    }
+
     fn replace<'a>(
         &'a self,
         collection: Collection,

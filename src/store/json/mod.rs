@@ -377,6 +377,22 @@ impl JsonStore {
             .map(|document| self.decorate(collection, Arc::unwrap_or_clone(document)))
     }
 
+    /// [`Self::get`] without a copy of the document, unless it must be decorated.
+    async fn get_shared(
+        &self,
+        collection: Collection,
+        user: &UserId,
+        id: Uuid,
+    ) -> StoreResult<Arc<Document>> {
+        let document = self.whole(collection, user, id).await?;
+        if collection == Collection::Chats {
+            return Ok(Arc::new(
+                self.decorate(collection, Arc::unwrap_or_clone(document)),
+            ));
+        }
+        Ok(document)
+    }
+
     async fn replace(
         &self,
         collection: Collection,
