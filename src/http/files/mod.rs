@@ -10,6 +10,7 @@ mod linger;
 mod link;
 mod query;
 mod register;
+mod serve;
 mod upload;
 mod variant;
 

@@ -9,7 +9,7 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::download::{MissingBlob, insert, none_match, serve_at};
+use super::serve::{MissingBlob, insert, none_match, serve_at};
 use crate::blob::BlobKey;
 use crate::error::{ApiError, Result};
 use crate::http::AppState;
