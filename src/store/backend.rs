@@ -43,23 +43,14 @@ pub trait MetadataBackend: Send + Sync + 'static {
         document: Document,
     ) -> BoxFuture<'_, StoreResult<Document>>;
 
+    /// A document, shared: a store that keeps documents in memory hands out its own instead
+    /// of a copy (`MetadataStore::get` makes the copy for a caller that changes it).
     fn get<'a>(
         &'a self,
         collection: Collection,
         user: &'a UserId,
         id: Uuid,
-    ) -> BoxFuture<'a, StoreResult<Document>>;
-
-    /// [`MetadataBackend::get`] for a reader that only looks: a store that keeps documents
-    /// in memory hands out its copy instead of cloning it.
-    fn get_shared<'a>(
-        &'a self,
-        collection: Collection,
-        user: &'a UserId,
-        id: Uuid,
-    ) -> BoxFuture<'a, StoreResult<Arc<Document>>> {
-        Box::pin(async move { self.get(collection, user, id).await.map(Arc::new) })
-    }
+    ) -> BoxFuture<'a, StoreResult<Arc<Document>>>;
 
     /// Replaces the body of a document if its version is still `expected_version`; the new
     /// document has the next version and a fresh `updatedAt`.

@@ -67,17 +67,8 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         collection: Collection,
         user: &'a UserId,
         id: Uuid,
-    ) -> BoxFuture<'a, StoreResult<Document>> {
-        self.primary.get(collection, user, id)
-    }
-
-    fn get_shared<'a>(
-        &'a self,
-        collection: Collection,
-        user: &'a UserId,
-        id: Uuid,
     ) -> BoxFuture<'a, StoreResult<std::sync::Arc<Document>>> {
-        self.primary.get_shared(collection, user, id)
+        self.primary.get(collection, user, id)
     }
 
     fn replace<'a>(

@@ -120,8 +120,9 @@ impl MetadataStore {
         user: &UserId,
         id: Uuid,
     ) -> StoreResult<Document> {
-        self.observed("get", self.backend().get(collection, user, id))
+        self.get_shared(collection, user, id)
             .await
+            .map(Arc::unwrap_or_clone)
     }
 
     /// [`Self::get`] for a reader that only looks: the json store hands out the document it
@@ -132,7 +133,7 @@ impl MetadataStore {
         user: &UserId,
         id: Uuid,
     ) -> StoreResult<Arc<Document>> {
-        self.observed("get", self.backend().get_shared(collection, user, id))
+        self.observed("get", self.backend().get(collection, user, id))
             .await
     }
 

@@ -69,7 +69,7 @@ async fn writes_reach_both_stores_as_the_primary_made_them() {
         .unwrap();
     for store in [&primary, &secondary] {
         let stored = store.get(Collection::Tags, &user, inserted.id).await;
-        assert_eq!(stored.unwrap(), replaced);
+        assert_eq!(*stored.unwrap(), replaced);
     }
 
     let chat = dual
@@ -123,7 +123,7 @@ async fn reads_come_from_the_primary_only() {
         .dual
         .get(Collection::Tags, user, only_primary.id)
         .await;
-    assert_eq!(found.unwrap(), only_primary);
+    assert_eq!(*found.unwrap(), only_primary);
     let missing = (fixture.dual)
         .get(Collection::Tags, user, only_secondary.id)
         .await;

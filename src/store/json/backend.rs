@@ -35,17 +35,8 @@ impl MetadataBackend for JsonStore {
         collection: Collection,
         user: &'a UserId,
         id: Uuid,
-    ) -> BoxFuture<'a, StoreResult<Document>> {
-        Box::pin(Self::get(self, collection, user, id))
-    }
-
-    fn get_shared<'a>(
-        &'a self,
-        collection: Collection,
-        user: &'a UserId,
-        id: Uuid,
     ) -> BoxFuture<'a, StoreResult<std::sync::Arc<Document>>> {
-        Box::pin(Self::get_shared(self, collection, user, id))
+        Box::pin(Self::get(self, collection, user, id))
     }
 
     fn replace<'a>(

@@ -194,10 +194,27 @@ impl JsonStore {
 
     /// Adds what the server maintains from other records (a chat's message stats).
     fn decorate(&self, collection: Collection, mut document: Document) -> Document {
-        if collection == Collection::Chats {
-            self.chat_stats(document.id).apply(&mut document.body);
+        if let Some(stats) = self.maintained(collection, document.id) {
+            stats.apply(&mut document.body);
         }
         document
+    }
+
+    /// [`Self::decorate`] for a shared document: copied only when something is added.
+    fn decorate_shared(&self, collection: Collection, document: Arc<Document>) -> Arc<Document> {
+        match self.maintained(collection, document.id) {
+            None => document,
+            Some(stats) => {
+                let mut document = Arc::unwrap_or_clone(document);
+                stats.apply(&mut document.body);
+                Arc::new(document)
+            }
+        }
+    }
+
+    /// What the server maintains for a document of `collection` from other records.
+    fn maintained(&self, collection: Collection, id: Uuid) -> Option<crate::store::ChatStats> {
+        (collection == Collection::Chats).then(|| self.chat_stats(id))
     }
 
     async fn lock_document(&self, id: Uuid) -> MutexGuard<'_, ()> {
@@ -371,26 +388,16 @@ impl JsonStore {
         Ok(self.decorate(collection, document))
     }
 
-    async fn get(&self, collection: Collection, user: &UserId, id: Uuid) -> StoreResult<Document> {
-        self.whole(collection, user, id)
-            .await
-            .map(|document| self.decorate(collection, Arc::unwrap_or_clone(document)))
-    }
-
-    /// [`Self::get`] without a copy of the document, unless it must be decorated.
-    async fn get_shared(
+    /// The document as held in memory (or read into the cache), not a copy of it.
+    async fn get(
         &self,
         collection: Collection,
         user: &UserId,
         id: Uuid,
     ) -> StoreResult<Arc<Document>> {
-        let document = self.whole(collection, user, id).await?;
-        if collection == Collection::Chats {
-            return Ok(Arc::new(
-                self.decorate(collection, Arc::unwrap_or_clone(document)),
-            ));
-        }
-        Ok(document)
+        self.whole(collection, user, id)
+            .await
+            .map(|document| self.decorate_shared(collection, document))
     }
 
     async fn replace(

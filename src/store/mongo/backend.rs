@@ -36,8 +36,8 @@ impl MetadataBackend for MongoStore {
         collection: Collection,
         user: &'a UserId,
         id: Uuid,
-    ) -> BoxFuture<'a, StoreResult<Document>> {
-        Box::pin(Self::get(self, collection, user, id))
+    ) -> BoxFuture<'a, StoreResult<std::sync::Arc<Document>>> {
+        Box::pin(async move { Self::get(self, collection, user, id).await.map(Into::into) })
     }
 
     fn replace<'a>(
