@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, histogram};
+use metrics::counter;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -38,16 +38,138 @@ pub fn record_request(
     status: &'static str,
     elapsed: Duration,
 ) {
-    let labels = [("method", method), ("route", route), ("status", status)];
-    counter!("quillstore_http_requests_total", &labels).increment(1);
-    let labels = [("method", method), ("route", route)];
-    histogram!("quillstore_http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    handles::request(method, route, status, |count, latency| {
+        count.increment(1);
+        latency.record(elapsed.as_secs_f64());
+    });
 }
 
 /// Body bytes received (`in`) or sent (`out`) on a route.
 pub fn record_bytes(direction: &'static str, route: &'static str, bytes: u64) {
-    let labels = [("direction", direction), ("route", route)];
-    counter!("quillstore_http_body_bytes_total", &labels).increment(bytes);
+    handles::bytes(direction, route, |count| count.increment(bytes));
+}
+
+/// One read of the blob cache (a hit or a miss), with the hit ratio since the start.
+pub fn record_blob_cache_read(hit: bool, hit_ratio: f64) {
+    handles::blob_cache(|hits, misses, ratio| {
+        if hit { hits } else { misses }.increment(1);
+        ratio.set(hit_ratio);
+    });
+}
+
+/// The metric handles of the request metrics, looked up in the recorder once per label set
+/// and kept per thread: a lookup builds the key and takes the registry's lock, which every
+/// request would otherwise do three times. The labels are `'static` strings from [`labels`],
+/// a small fixed set, so the cache is keyed by where they live and stays as small. Before a
+/// recorder is installed (`install`), nothing is kept: the handles would record nowhere.
+mod handles {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+
+    use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
+
+    type Requests = HashMap<[usize; 3], (Counter, Histogram)>;
+    type Bytes = HashMap<[usize; 2], Counter>;
+
+    thread_local! {
+        static REQUESTS: RefCell<Requests> = RefCell::new(HashMap::new());
+        static BYTES: RefCell<Bytes> = RefCell::new(HashMap::new());
+        static STORE: RefCell<HashMap<[usize; 2], Histogram>> = RefCell::new(HashMap::new());
+    }
+
+    fn at(label: &'static str) -> usize {
+        label.as_ptr() as usize
+    }
+
+    fn look_up(
+        method: &'static str,
+        route: &'static str,
+        status: &'static str,
+    ) -> (Counter, Histogram) {
+        let labels = [("method", method), ("route", route), ("status", status)];
+        let count = counter!("quillstore_http_requests_total", &labels);
+        let labels = [("method", method), ("route", route)];
+        let latency = histogram!("quillstore_http_request_duration_seconds", &labels);
+        (count, latency)
+    }
+
+    pub(super) fn request(
+        method: &'static str,
+        route: &'static str,
+        status: &'static str,
+        record: impl FnOnce(&Counter, &Histogram),
+    ) {
+        if super::HANDLE.get().is_none() {
+            let (count, latency) = look_up(method, route, status);
+            return record(&count, &latency);
+        }
+        REQUESTS.with_borrow_mut(|known| {
+            let (count, latency) = known
+                .entry([at(method), at(route), at(status)])
+                .or_insert_with(|| look_up(method, route, status));
+            record(count, latency);
+        });
+    }
+
+    pub(super) fn store(
+        store: &'static str,
+        operation: &'static str,
+        record: impl FnOnce(&Histogram),
+    ) {
+        let look_up = || {
+            let labels = [("store", store), ("operation", operation)];
+            histogram!("quillstore_store_operation_duration_seconds", &labels)
+        };
+        if super::HANDLE.get().is_none() {
+            return record(&look_up());
+        }
+        STORE.with_borrow_mut(|known| {
+            record(
+                known
+                    .entry([at(store), at(operation)])
+                    .or_insert_with(look_up),
+            )
+        });
+    }
+
+    pub(super) fn blob_cache(record: impl FnOnce(&Counter, &Counter, &Gauge)) {
+        static KNOWN: OnceLock<(Counter, Counter, Gauge)> = OnceLock::new();
+        let look_up = || {
+            (
+                counter!("quillstore_blob_cache_requests_total", "result" => "hit"),
+                counter!("quillstore_blob_cache_requests_total", "result" => "miss"),
+                gauge!("quillstore_blob_cache_hit_ratio"),
+            )
+        };
+        if super::HANDLE.get().is_none() {
+            let (hits, misses, ratio) = look_up();
+            return record(&hits, &misses, &ratio);
+        }
+        let (hits, misses, ratio) = KNOWN.get_or_init(look_up);
+        record(hits, misses, ratio);
+    }
+
+    pub(super) fn bytes(
+        direction: &'static str,
+        route: &'static str,
+        record: impl FnOnce(&Counter),
+    ) {
+        let look_up = || {
+            let labels = [("direction", direction), ("route", route)];
+            counter!("quillstore_http_body_bytes_total", &labels)
+        };
+        if super::HANDLE.get().is_none() {
+            return record(&look_up());
+        }
+        BYTES.with_borrow_mut(|known| {
+            record(
+                known
+                    .entry([at(direction), at(route)])
+                    .or_insert_with(look_up),
+            )
+        });
+    }
 }
 
 /// Request labels as `'static` strings, so recording a request allocates nothing.
@@ -135,9 +257,9 @@ pub fn record_store(
     elapsed: Duration,
     error: Option<&'static str>,
 ) {
-    let labels = [("store", store), ("operation", operation)];
-    histogram!("quillstore_store_operation_duration_seconds", &labels)
-        .record(elapsed.as_secs_f64());
+    handles::store(store, operation, |latency| {
+        latency.record(elapsed.as_secs_f64())
+    });
     if let Some(kind) = error {
         let labels = [("store", store), ("operation", operation), ("kind", kind)];
         counter!("quillstore_store_errors_total", &labels).increment(1);

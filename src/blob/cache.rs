@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
 use lru::LruCache;
-use metrics::{counter, gauge};
+use metrics::gauge;
 
 use super::{BlobKey, BlobRead};
 
@@ -96,16 +96,11 @@ impl BlobCache {
     }
 
     fn count(&self, hit: bool) {
-        let (result, mine) = if hit {
-            ("hit", &self.hits)
-        } else {
-            ("miss", &self.misses)
-        };
+        let mine = if hit { &self.hits } else { &self.misses };
         mine.fetch_add(1, Ordering::Relaxed);
-        counter!("quillstore_blob_cache_requests_total", "result" => result).increment(1);
         let hits = self.hits.load(Ordering::Relaxed) as f64;
         let misses = self.misses.load(Ordering::Relaxed) as f64;
-        gauge!("quillstore_blob_cache_hit_ratio").set(hits / (hits + misses));
+        crate::metrics::record_blob_cache_read(hit, hits / (hits + misses));
     }
 
     /// Starts a read whose result may be cached with [`BlobCache::finish`].
@@ -160,7 +155,7 @@ fn publish(state: &State) {
 pub fn whole(bytes: Bytes) -> BlobRead {
     BlobRead {
         length: bytes.len() as u64,
-        body: Box::pin(futures_util::stream::once(async move { Ok(bytes) })),
+        body: super::BlobBody::whole(bytes),
     }
 }
 

@@ -55,7 +55,10 @@ impl BlobStore {
     ) -> BlobResult<Delivery> {
         match self {
             Self::S3(store) if redirects(request.redirect, request.redirect_threshold, size) => {
-                let (url, valid_for) = store.download_url(key, &request.overrides).await?;
+                // Boxed: the SDK's presigning future is large, and it would make every caller's
+                // future as large (moved on each request), streamed or not.
+                let (url, valid_for) =
+                    Box::pin(store.download_url(key, &request.overrides)).await?;
                 Ok(Delivery::Redirect { url, valid_for })
             }
             Self::S3(_) | Self::Fs(_) => Ok(Delivery::Stream),

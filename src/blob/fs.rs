@@ -16,7 +16,9 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
-use super::{BlobEntry, BlobError, BlobHead, BlobKey, BlobRead, BlobResult, Meter, PutOutcome};
+use super::{
+    BlobBody, BlobEntry, BlobError, BlobHead, BlobKey, BlobRead, BlobResult, Meter, PutOutcome,
+};
 use crate::health::{HealthStatus, StoreHealth};
 
 /// Directory (under the blob root) of uploads in progress.
@@ -187,7 +189,7 @@ impl FsBlobStore {
         }
         let reader = tokio::io::AsyncReadExt::take(file, length);
         Ok(BlobRead {
-            body: Box::pin(ReaderStream::with_capacity(reader, IO_BUFFER)),
+            body: BlobBody::chunks(ReaderStream::with_capacity(reader, IO_BUFFER)),
             length,
         })
     }

@@ -202,8 +202,49 @@ pub struct BlobHead {
 
 /// The bytes of a blob (or of a range of it) as a stream, with their exact length.
 pub struct BlobRead {
-    pub body: Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>,
+    pub body: BlobBody,
     pub length: u64,
+}
+
+/// A stream of a blob's bytes: all of them at once when they are in memory (a cached blob),
+/// which a response can send without polling a stream, or chunks as the store reads them.
+pub enum BlobBody {
+    Whole(Option<Bytes>),
+    Chunks(Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>),
+}
+
+impl BlobBody {
+    pub fn whole(bytes: Bytes) -> Self {
+        Self::Whole(Some(bytes))
+    }
+
+    pub fn chunks(stream: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static) -> Self {
+        Self::Chunks(Box::pin(stream))
+    }
+}
+
+impl Stream for BlobBody {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        match self.get_mut() {
+            Self::Whole(bytes) => std::task::Poll::Ready(bytes.take().map(Ok)),
+            Self::Chunks(chunks) => chunks.as_mut().poll_next(context),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Self::Whole(bytes) => {
+                let left = usize::from(bytes.is_some());
+                (left, Some(left))
+            }
+            Self::Chunks(chunks) => chunks.size_hint(),
+        }
+    }
 }
 
 /// Counts and hashes the bytes of an upload as they flow and stops it past the limit, so no
@@ -317,9 +358,11 @@ impl BlobStore {
         key: &BlobKey,
         range: Option<RangeInclusive<u64>>,
     ) -> BlobResult<BlobRead> {
+        // Boxed: a store read (the S3 SDK's above all) is a large future, which would make
+        // every caller's as large, and a read from the cache needs none of it.
         match self {
-            Self::Fs(store) => store.get(key, range).await,
-            Self::S3(store) => store.get(key, range).await,
+            Self::Fs(store) => Box::pin(store.get(key, range)).await,
+            Self::S3(store) => Box::pin(store.get(key, range)).await,
         }
     }
 
@@ -390,6 +433,24 @@ async fn collect(read: BlobRead) -> BlobResult<Bytes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_whole_body_yields_its_bytes_once_and_chunks_pass_through() {
+        let mut whole = BlobBody::whole(Bytes::from_static(b"abc"));
+        assert_eq!(whole.size_hint(), (1, Some(1)));
+        assert_eq!(whole.next().await.unwrap().unwrap(), "abc");
+        assert_eq!(whole.size_hint(), (0, Some(0)));
+        assert!(whole.next().await.is_none());
+        assert!(whole.next().await.is_none());
+
+        let pieces = [Ok(Bytes::from_static(b"a")), Ok(Bytes::from_static(b"bc"))];
+        let chunks = BlobBody::chunks(futures_util::stream::iter(pieces));
+        let read = BlobRead {
+            body: chunks,
+            length: 3,
+        };
+        assert_eq!(collect(read).await.unwrap(), "abc");
+    }
 
     #[test]
     fn keys_hold_only_safe_segments() {

@@ -23,7 +23,9 @@ use futures_util::Stream;
 
 use self::errors::classify;
 pub use self::presign::{DirectUpload, DownloadOverrides};
-use super::{BlobEntry, BlobError, BlobHead, BlobKey, BlobRead, BlobResult, Meter, PutOutcome};
+use super::{
+    BlobBody, BlobEntry, BlobError, BlobHead, BlobKey, BlobRead, BlobResult, Meter, PutOutcome,
+};
 use crate::config::S3Config;
 use crate::health::{HealthStatus, StoreHealth};
 
@@ -133,7 +135,7 @@ impl S3BlobStore {
                 .map(|chunk| (chunk.map_err(std::io::Error::other), body))
         });
         Ok(BlobRead {
-            body: Box::pin(body),
+            body: BlobBody::chunks(body),
             length,
         })
     }

@@ -16,6 +16,7 @@ mod idle;
 mod limits;
 pub mod list;
 mod lorebooks;
+mod measure;
 mod memories;
 mod message_page;
 mod messages;

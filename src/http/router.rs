@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -17,6 +17,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use super::docs::OpenApiJson;
+use super::measure::MeasureLayer;
 use super::routes::{RouteTable, Routes};
 use super::{account, api_keys, memories, profiles, settings};
 use super::{
@@ -132,10 +133,10 @@ fn with_middleware(routes: Router<AppState>, state: &AppState) -> Router<AppStat
             })
             .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(middleware::from_fn(measure))
+            .layer(MeasureLayer)
             .map_response(only_for_allowed_origins)
             .layer(cors_layer(&state.config.cors_allowed_origins))
-            .layer(middleware::from_fn_with_state(state.clone(), throttle::limit_addresses))
+            .layer(throttle::AddressLimitLayer::new(state.clone()))
             .map_response({
                 let base = state.config.public_base_url.clone();
                 move |response| absolute_location(&base, response)
@@ -145,8 +146,10 @@ fn with_middleware(routes: Router<AppState>, state: &AppState) -> Router<AppStat
 }
 
 fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
+    // `Vary` goes on in `only_for_allowed_origins`, as one ready value: the layer would join
+    // its list into a new value on every response.
     let allow_origin = match origins {
-        CorsOrigins::None => return CorsLayer::new(),
+        CorsOrigins::None => return CorsLayer::new().vary([]),
         CorsOrigins::Any => AllowOrigin::any(),
         CorsOrigins::List(list) => AllowOrigin::list(
             list.iter()
@@ -178,7 +181,13 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
                 .collect::<Vec<_>>(),
         )
         .max_age(Duration::from_secs(600))
+        .vary([])
 }
+
+/// The request headers a CORS answer depends on, as `CorsLayer` would list them in `Vary`.
+const CORS_VARY: HeaderValue = HeaderValue::from_static(
+    "origin, access-control-request-method, access-control-request-headers",
+);
 
 /// A `Location` that is a path becomes absolute on `PUBLIC_BASE_URL` when it is set: one
 /// place for every route that answers with one (created documents, redirects).
@@ -200,9 +209,11 @@ fn absolute_location<B>(
 
 /// `CorsLayer` puts the allowed methods and headers on every preflight and the exposed headers
 /// on every response; only `Access-Control-Allow-Origin` depends on the origin. An origin that
-/// is not allowed gets no CORS header at all.
+/// is not allowed gets no CORS header at all. Every answer says which request headers it
+/// varies by (after any `Vary` of its own).
 fn only_for_allowed_origins<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
     let headers = response.headers_mut();
+    headers.append(header::VARY, CORS_VARY);
     if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
         let names: Vec<HeaderName> = headers
             .keys()
@@ -220,82 +231,4 @@ fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     let body = envelope("internal", "internal server error", &[]);
     (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
-}
-
-/// Records each request in the metrics: count and latency by route and status, and the body
-/// bytes in and out (counted as they stream, recorded when each body ends). The labels are
-/// `'static` strings (see `crate::metrics::labels`): recording allocates nothing.
-async fn measure(request: Request, next: Next) -> Response {
-    use crate::metrics::labels;
-    let route = labels::route(
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("(unmatched)", MatchedPath::as_str),
-    );
-    let method = labels::method(request.method());
-    let started = std::time::Instant::now();
-    // A request without a body (most reads) has nothing to count.
-    let request = if axum::body::HttpBody::is_end_stream(request.body()) {
-        request
-    } else {
-        request.map(|body| count_bytes(body, "in", route))
-    };
-    let response = next.run(request).await;
-    crate::metrics::record_request(
-        method,
-        route,
-        labels::status(response.status()),
-        started.elapsed(),
-    );
-    // A body of known length is counted from its size and left alone, so the response keeps
-    // its Content-Length; streamed bodies are counted as they go.
-    let known_length = response
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
-        .or_else(|| axum::body::HttpBody::size_hint(response.body()).exact());
-    match known_length {
-        Some(length) => {
-            crate::metrics::record_bytes("out", route, length);
-            response
-        }
-        None => response.map(|body| count_bytes(body, "out", route)),
-    }
-}
-
-fn count_bytes(
-    body: axum::body::Body,
-    direction: &'static str,
-    route: &'static str,
-) -> axum::body::Body {
-    use http_body_util::BodyExt;
-    let mut tally = ByteTally {
-        direction,
-        route,
-        bytes: 0,
-    };
-    axum::body::Body::new(body.map_frame(move |frame| {
-        // Borrow the whole tally so the closure owns it (and its Drop) rather than one field.
-        let tally = &mut tally;
-        if let Some(data) = frame.data_ref() {
-            tally.bytes += data.len() as u64;
-        }
-        frame
-    }))
-}
-
-/// Bytes of one body, recorded when the body is dropped (finished or abandoned).
-struct ByteTally {
-    direction: &'static str,
-    route: &'static str,
-    bytes: u64,
-}
-
-impl Drop for ByteTally {
-    fn drop(&mut self) {
-        if self.bytes > 0 {
-            crate::metrics::record_bytes(self.direction, self.route, self.bytes);
-        }
-    }
 }

@@ -5,12 +5,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
+use std::task::{Context, Poll};
+
+use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
+use futures_util::TryFutureExt;
+use futures_util::future::{Either, MapOk, Ready, ready};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::{Layer, Service};
 
 use crate::config::GuardConfig;
 use crate::error::ApiError;
@@ -78,22 +82,66 @@ impl Throttle {
     }
 }
 
-/// Middleware: counts every request against its client address. Health probes are exempt so
-/// monitoring never trips the limit.
-pub async fn limit_addresses(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let exempt = request.uri().path().starts_with("/api/health");
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    if let (false, Some(address)) = (exempt, address)
-        && let Err(error) = check(&state.throttle.addresses, &address)
-    {
-        return error.into_response();
+/// Counts every request against its client address ([`AddressLimit`]).
+#[derive(Clone)]
+pub struct AddressLimitLayer {
+    state: AppState,
+}
+
+impl AddressLimitLayer {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
     }
-    next.run(request).await
+}
+
+impl<S> Layer<S> for AddressLimitLayer {
+    type Service = AddressLimit<S>;
+
+    fn layer(&self, inner: S) -> AddressLimit<S> {
+        AddressLimit {
+            state: self.state.clone(),
+            inner,
+        }
+    }
+}
+
+/// Middleware: counts every request against its client address; past the limit the answer
+/// is a 429 and the inner service is not called. Health probes are exempt so monitoring never
+/// trips the limit. A tower service rather than `from_fn`, which boxes a clone of the inner
+/// service and the future on every request.
+#[derive(Clone)]
+pub struct AddressLimit<S> {
+    state: AppState,
+    inner: S,
+}
+
+type Answer<B> = fn(axum::http::Response<B>) -> Response;
+
+impl<S, B> Service<Request> for AddressLimit<S>
+where
+    S: Service<Request, Response = axum::http::Response<B>>,
+    axum::http::Response<B>: IntoResponse,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response, S::Error>>, MapOk<S::Future, Answer<B>>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let exempt = request.uri().path().starts_with("/api/health");
+        let address = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        if let (false, Some(address)) = (exempt, address)
+            && let Err(error) = check(&self.state.throttle.addresses, &address)
+        {
+            return Either::Left(ready(Ok(error.into_response())));
+        }
+        let answer: Answer<B> = IntoResponse::into_response;
+        Either::Right(self.inner.call(request).map_ok(answer))
+    }
 }

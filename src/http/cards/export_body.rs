@@ -8,10 +8,9 @@ use std::io::{self, Read, Write};
 
 use axum::body::{Body, Bytes};
 use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use tokio::sync::mpsc;
 
-use crate::blob::{BlobError, BlobKey, BlobStore};
+use crate::blob::{BlobBody, BlobError, BlobKey, BlobStore};
 use crate::cards::{CardError, charx, png, png_splice};
 use crate::error::{ApiError, Result};
 
@@ -33,10 +32,8 @@ pub async fn png_body(avatar: Option<Blob>, chunks: Bytes) -> Result<Body> {
         },
         None => None,
     };
-    let source: BoxStream<'static, io::Result<Bytes>> = read.unwrap_or_else(|| {
-        let image = Bytes::from_static(png::DEFAULT_IMAGE.as_slice());
-        futures_util::stream::once(async move { Ok(image) }).boxed()
-    });
+    let source =
+        read.unwrap_or_else(|| BlobBody::whole(Bytes::from_static(png::DEFAULT_IMAGE.as_slice())));
     let mut spliced = png_splice::splice(source, chunks).boxed();
     // The first piece holds the signature and IHDR: the source is a PNG.
     let first = match spliced.next().await {
@@ -135,7 +132,7 @@ impl Write for ChannelWriter {
 /// A blob's stream read as `std::io::Read` on a blocking thread, one piece at a time.
 struct BlockingRead {
     handle: tokio::runtime::Handle,
-    body: BoxStream<'static, io::Result<Bytes>>,
+    body: BlobBody,
     piece: Bytes,
 }
 

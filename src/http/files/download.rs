@@ -83,7 +83,11 @@ pub async fn get_file(
                 headers: &headers,
                 cache_control: &cache_control,
             };
-            super::variant::serve_variant(&state, &method, request, user, file, spec).await
+            // Boxed: making a variant is a large future that a plain download should not carry.
+            Box::pin(super::variant::serve_variant(
+                &state, &method, request, user, file, spec,
+            ))
+            .await
         }
     }
 }

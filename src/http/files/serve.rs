@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use http_range_header::{EndPosition, RangeUnsatisfiableError, StartPosition};
 
-use crate::blob::{BlobError, BlobKey, Delivery};
+use crate::blob::{BlobBody, BlobError, BlobKey, Delivery};
 use crate::error::{ApiError, Result};
-use crate::files::serving::{self, Presentation};
+use crate::files::serving::{self, CACHE_CONTROL, Presentation};
 use crate::http::AppState;
 use crate::model::file::File;
 
@@ -44,33 +44,38 @@ pub(super) async fn serve_at(
     cache_control: &str,
 ) -> Result<Response> {
     let etag = format!("\"{}\"", file.sha256);
-    let mut headers = HeaderMap::new();
-    insert(&mut headers, header::ETAG, &etag);
-    insert(&mut headers, header::CACHE_CONTROL, cache_control);
+    // Room for every header below, so none of them grows the map.
+    let mut headers = HeaderMap::with_capacity(16);
+    headers.insert(header::CACHE_CONTROL, cache_control_value(cache_control));
     if none_match(request, &file.sha256) {
-        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+        insert_owned(&mut headers, header::ETAG, etag);
+        return Ok(respond(StatusCode::NOT_MODIFIED, headers, Body::empty()));
     }
     let wanted = wanted_range(request, &etag, file.size)?;
+    insert_owned(&mut headers, header::ETAG, etag);
     let presentation = Presentation::of(file);
-    insert(
+    insert_owned(
         &mut headers,
         header::CONTENT_TYPE,
-        &presentation.content_type,
+        presentation.content_type,
     );
-    insert(
+    insert_owned(
         &mut headers,
         header::CONTENT_DISPOSITION,
-        &presentation.content_disposition,
+        presentation.content_disposition,
     );
     if presentation.sandboxed {
-        insert(&mut headers, header::CONTENT_SECURITY_POLICY, "sandbox");
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox"),
+        );
     }
-    insert(&mut headers, header::ACCEPT_RANGES, "bytes");
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     let (status, range, length) = match wanted {
         Wanted::All => (StatusCode::OK, None, file.size),
         Wanted::Part { start, end } => {
             let content_range = format!("bytes {start}-{end}/{}", file.size);
-            insert(&mut headers, header::CONTENT_RANGE, &content_range);
+            insert_owned(&mut headers, header::CONTENT_RANGE, content_range);
             (
                 StatusCode::PARTIAL_CONTENT,
                 Some(start..=end),
@@ -80,7 +85,7 @@ pub(super) async fn serve_at(
     };
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     if method == Method::HEAD {
-        return Ok((status, headers).into_response());
+        return Ok(respond(status, headers, Body::empty()));
     }
     // The store the record names: the current one, or the fallback while blobs move.
     let blobs = state.blobs.holding(&file.storage.backend);
@@ -102,7 +107,29 @@ pub(super) async fn serve_at(
         }
         Err(error) => return Err(error.into()),
     };
-    Ok((status, headers, Body::from_stream(read.body)).into_response())
+    // Bytes already in memory go out as one body the server can write with the headers.
+    let body = match read.body {
+        BlobBody::Whole(Some(bytes)) => Body::from(bytes),
+        body => Body::from_stream(body),
+    };
+    Ok(respond(status, headers, body))
+}
+
+/// A response from its parts, the headers moved in whole rather than copied one by one.
+fn respond(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// The `Cache-Control` value; the usual one is a constant.
+fn cache_control_value(cache_control: &str) -> HeaderValue {
+    if cache_control == CACHE_CONTROL {
+        HeaderValue::from_static(CACHE_CONTROL)
+    } else {
+        HeaderValue::from_str(cache_control).unwrap_or(HeaderValue::from_static(CACHE_CONTROL))
+    }
 }
 
 /// `Cache-Control` of a redirect to the bytes. Through a signed link (whose answers have a
@@ -128,6 +155,13 @@ pub(super) struct MissingBlob(BlobKey);
 
 pub(super) fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+/// [`insert`] of a value made for it: its bytes become the header's without a copy.
+fn insert_owned(headers: &mut HeaderMap, name: HeaderName, value: String) {
+    if let Ok(value) = HeaderValue::try_from(value) {
         headers.insert(name, value);
     }
 }
