@@ -69,17 +69,39 @@ mod handles {
 
     use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 
-    type Requests = HashMap<[usize; 3], (Counter, Histogram)>;
-    type Bytes = HashMap<[usize; 2], Counter>;
+    type Label = (usize, usize);
+    type Requests = HashMap<[Label; 3], (Counter, Histogram)>;
+    type Bytes = HashMap<[Label; 2], Counter>;
 
     thread_local! {
         static REQUESTS: RefCell<Requests> = RefCell::new(HashMap::new());
         static BYTES: RefCell<Bytes> = RefCell::new(HashMap::new());
-        static STORE: RefCell<HashMap<[usize; 2], Histogram>> = RefCell::new(HashMap::new());
+        static STORE: RefCell<HashMap<[Label; 2], Histogram>> = RefCell::new(HashMap::new());
     }
 
-    fn at(label: &'static str) -> usize {
-        label.as_ptr() as usize
+    /// A label's identity: where it lives and how long it is (two labels may start at the
+    /// same address, one a prefix of the other).
+    fn at(label: &'static str) -> (usize, usize) {
+        (label.as_ptr() as usize, label.len())
+    }
+
+    /// `record` with the handle cached under `key`, looked up on first use. A thread whose
+    /// cache is already gone (a body dropped while the thread exits) looks it up again.
+    fn cached<K: std::hash::Hash + Eq, H>(
+        cache: &'static std::thread::LocalKey<RefCell<HashMap<K, H>>>,
+        key: K,
+        look_up: impl FnOnce() -> H,
+        record: impl FnOnce(&H),
+    ) {
+        let mut work = Some((look_up, record));
+        let done = cache.try_with(|known| {
+            if let Some((look_up, record)) = work.take() {
+                record(known.borrow_mut().entry(key).or_insert_with(look_up));
+            }
+        });
+        if let (Err(_), Some((look_up, record))) = (done, work) {
+            record(&look_up());
+        }
     }
 
     fn look_up(
@@ -104,12 +126,12 @@ mod handles {
             let (count, latency) = look_up(method, route, status);
             return record(&count, &latency);
         }
-        REQUESTS.with_borrow_mut(|known| {
-            let (count, latency) = known
-                .entry([at(method), at(route), at(status)])
-                .or_insert_with(|| look_up(method, route, status));
-            record(count, latency);
-        });
+        cached(
+            &REQUESTS,
+            [at(method), at(route), at(status)],
+            || look_up(method, route, status),
+            |(count, latency)| record(count, latency),
+        );
     }
 
     pub(super) fn store(
@@ -124,13 +146,7 @@ mod handles {
         if super::HANDLE.get().is_none() {
             return record(&look_up());
         }
-        STORE.with_borrow_mut(|known| {
-            record(
-                known
-                    .entry([at(store), at(operation)])
-                    .or_insert_with(look_up),
-            )
-        });
+        cached(&STORE, [at(store), at(operation)], look_up, record);
     }
 
     pub(super) fn blob_cache(record: impl FnOnce(&Counter, &Counter, &Gauge)) {
@@ -162,13 +178,7 @@ mod handles {
         if super::HANDLE.get().is_none() {
             return record(&look_up());
         }
-        BYTES.with_borrow_mut(|known| {
-            record(
-                known
-                    .entry([at(direction), at(route)])
-                    .or_insert_with(look_up),
-            )
-        });
+        cached(&BYTES, [at(direction), at(route)], look_up, record);
     }
 }
 

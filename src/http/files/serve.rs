@@ -107,9 +107,11 @@ pub(super) async fn serve_at(
         }
         Err(error) => return Err(error.into()),
     };
-    // Bytes already in memory go out as one body the server can write with the headers.
+    // Bytes already in memory go out as one body the server can write with the headers. The
+    // server frames such a body by its own length, so only when it is the promised length (a
+    // blob changed behind the record is streamed, and cut short or found short as before).
     let body = match read.body {
-        BlobBody::Whole(Some(bytes)) => Body::from(bytes),
+        BlobBody::Whole(Some(bytes)) if bytes.len() as u64 == length => Body::from(bytes),
         body => Body::from_stream(body),
     };
     Ok(respond(status, headers, body))
