@@ -5,6 +5,7 @@
 #   scripts/bench-small-get.sh ROUNDS BINARY...   (environment: WRK_SECONDS, default 5;
 #                                                  needs: apt-get install -y nginx-light wrk)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 rounds=$1
 shift
 seconds=${WRK_SECONDS:-5}
@@ -18,7 +19,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$work/root" "$work/nginx"
+mkdir -p "$work/root"
 head -c 1024 /dev/urandom >"$work/root/1k.bin"
 # nginx's worker drops to an unprivileged user when started as root: it must reach the file.
 chmod -R a+rX "$work"
@@ -42,31 +43,12 @@ serve() {
   echo "$url/api/files/$id"
 }
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-daemon off;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server { listen 127.0.0.1:$port; root $work/root; }
-}
-CONF
-nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-pids+=($!)
-nginx_url="http://127.0.0.1:$port/1k.bin"
-for _ in $(seq 1 50); do curl -s -o /dev/null "$nginx_url" && break; sleep 0.1; done
+# shellcheck source=scripts/lib/garage.sh
+. scripts/lib/garage.sh
+# shellcheck source=scripts/lib/nginx.sh
+. scripts/lib/nginx.sh
+start_nginx "$work/root" "$work/nginx"
+nginx_url="$nginx_url/1k.bin"
 
 urls=()
 n=0

@@ -36,6 +36,8 @@ baseline="$target/release/examples/bench_baseline"
 . scripts/lib/garage.sh
 # shellcheck source=scripts/lib/boto3.sh
 . scripts/lib/boto3.sh
+# shellcheck source=scripts/lib/nginx.sh
+. scripts/lib/nginx.sh
 ensure_boto3
 find_garage || {
   echo "bench.sh needs garage (cargo install garage --locked --version $garage_version)" >&2
@@ -223,50 +225,6 @@ s3_results="$work/s3-results.txt"
 bench_s3 1MiB 1 "$small_runs" >"$s3_results"
 bench_s3 64MiB 64 "$large_runs" >>"$s3_results"
 
-# free_port: a loopback port nobody listens on now.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start_nginx ROOT: serves ROOT on a loopback port as our own process; sets nginx_url.
-start_nginx() {
-  local port
-  port=$(free_port)
-  mkdir -p "$work/nginx"
-  cat >"$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  types { application/json json; }
-  default_type application/octet-stream;
-  server { listen 127.0.0.1:$port; root $1; }
-}
-CONF
-  nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-  pids+=("$!")
-  nginx_url="http://127.0.0.1:$port"
-  for _ in $(seq 1 50); do
-    curl -s -o /dev/null "$nginx_url/" && return
-    sleep 0.1
-  done
-  echo "nginx did not start:" >&2
-  cat "$work/nginx/error.log" >&2
-  exit 1
-}
-
 # wrk_rate URL: requests per second of wrk -t1 -c8 over WRK_SECONDS.
 wrk_rate() {
   wrk -t1 -c8 -d"${wrk_seconds}s" "$1" | awk '/^Requests\/sec:/ { print $2 }'
@@ -293,7 +251,7 @@ wrk_results="$work/wrk-results.tsv"
 mkdir -p "$work/nginx-root"
 # nginx's worker drops to an unprivileged user when started as root: it must reach the files.
 chmod a+rx "$work" "$work/nginx-root"
-start_nginx "$work/nginx-root"
+start_nginx "$work/nginx-root" "$work/nginx"
 for size in 1024 65536 1048576 67108864; do
   head -c "$size" /dev/urandom >"$work/nginx-root/$size.bin"
   chmod a+r "$work/nginx-root/$size.bin"
