@@ -4,7 +4,7 @@
 //! bytes. Uploads (`limit_idle`): after `UPLOAD_IDLE_TIMEOUT_SECS` without a byte the request
 //! is answered 408 and the handler is dropped, which removes whatever it had written; only
 //! waiting on the client counts, never time the handler spends elsewhere (writing a part to a
-//! slow S3, say). JSON routes (`router::limit_time`) ask the watch, when their time limit
+//! slow S3, say). JSON routes (`TimeLimit`) ask the watch, when their time limit
 //! passes, whether the client or the service was late: 408 or 503.
 
 use std::pin::Pin;
@@ -18,6 +18,8 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
+use std::future::Future;
+use tower::{Layer, Service};
 
 use crate::error::ApiError;
 
@@ -120,25 +122,99 @@ impl Stream for Watched {
 
 /// Bounds the time of a JSON request; past `REQUEST_TIMEOUT_SECS` (`timeout`) it is answered
 /// with 408 when it was still waiting for the client's body, else with 503 (a store too slow).
-pub(super) async fn limit_time(timeout: Duration, request: Request, next: Next) -> Response {
-    // Most JSON requests (every GET) have no body: nothing to watch, nothing to wrap.
-    let empty = axum::body::HttpBody::size_hint(request.body()).exact() == Some(0);
-    let (request, body) = if empty {
-        (request, None)
-    } else {
-        let (request, watch) = watch_body(request);
-        (request, Some(watch))
-    };
-    match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) if body.is_some_and(|body| body.waiting_for() > Duration::ZERO) => {
-            ApiError::RequestTimeout(format!(
-                "the request body did not arrive within {} s (REQUEST_TIMEOUT_SECS)",
-                timeout.as_secs()
-            ))
-            .into_response()
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TimeLimitLayer {
+    timeout: Duration,
+}
+
+impl TimeLimitLayer {
+    pub(super) fn new(timeout: Duration) -> Self {
+        Self { timeout }
+    }
+}
+
+impl<S> Layer<S> for TimeLimitLayer {
+    type Service = TimeLimit<S>;
+
+    fn layer(&self, inner: S) -> TimeLimit<S> {
+        TimeLimit {
+            timeout: self.timeout,
+            inner,
         }
-        Err(_) => ApiError::unavailable("the request took too long").into_response(),
+    }
+}
+
+/// See [`TimeLimitLayer`]. A tower service rather than `from_fn`, which boxes a clone of the
+/// inner service and the future on every request.
+#[derive(Debug, Clone)]
+pub(super) struct TimeLimit<S> {
+    timeout: Duration,
+    inner: S,
+}
+
+impl<S> Service<Request> for TimeLimit<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = TimeLimited<S::Future>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // Most JSON requests (every GET) have no body: nothing to watch, nothing to wrap.
+        let empty = axum::body::HttpBody::size_hint(request.body()).exact() == Some(0);
+        let (request, body) = if empty {
+            (request, None)
+        } else {
+            let (request, watch) = watch_body(request);
+            (request, Some(watch))
+        };
+        TimeLimited {
+            inner: tokio::time::timeout(self.timeout, self.inner.call(request)),
+            body,
+            timeout: self.timeout,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner service's answer, or the 408 or 503 of a request out of time.
+    pub(super) struct TimeLimited<F> {
+        #[pin]
+        inner: tokio::time::Timeout<F>,
+        body: Option<Arc<Watch>>,
+        timeout: Duration,
+    }
+}
+
+impl<F, E> Future for TimeLimited<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        Poll::Ready(match std::task::ready!(this.inner.poll(context)) {
+            Ok(answer) => answer,
+            Err(_)
+                if this
+                    .body
+                    .as_ref()
+                    .is_some_and(|body| body.waiting_for() > Duration::ZERO) =>
+            {
+                Ok(ApiError::RequestTimeout(format!(
+                    "the request body did not arrive within {} s (REQUEST_TIMEOUT_SECS)",
+                    this.timeout.as_secs()
+                ))
+                .into_response())
+            }
+            Err(_) => Ok(ApiError::unavailable("the request took too long").into_response()),
+        })
     }
 }
 

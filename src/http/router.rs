@@ -8,7 +8,6 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -65,9 +64,7 @@ pub fn routes(config: &Config) -> Routes {
         .map(|router| {
             router
                 .layer(DefaultBodyLimit::max(max_json_bytes))
-                .route_layer(middleware::from_fn(move |request, next| {
-                    super::idle::limit_time(timeout, request, next)
-                }))
+                .route_layer(super::idle::TimeLimitLayer::new(timeout))
         });
 
     // Card and world-info imports: bodies up to MAX_IMPORT_BYTES (read by the handlers).
@@ -75,9 +72,7 @@ pub fn routes(config: &Config) -> Routes {
     let imports = cards::routes().map(|router| {
         router
             .layer(DefaultBodyLimit::max(max_import_bytes))
-            .route_layer(middleware::from_fn(move |request, next| {
-                super::idle::limit_time(timeout, request, next)
-            }))
+            .route_layer(super::idle::TimeLimitLayer::new(timeout))
     });
 
     // File routes stream bodies of any length: they bound JSON bodies and time themselves,

@@ -62,10 +62,8 @@ pub fn routes(config: &Config) -> Routes {
     };
     let json = move |route: MethodRouter<AppState>| {
         route
-            .layer(DefaultBodyLimit::max(max_json_bytes))
-            .layer(middleware::from_fn(move |request, next| {
-                super::idle::limit_time(timeout, request, next)
-            }))
+            .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(max_json_bytes))
+            .layer(super::idle::TimeLimitLayer::new(timeout))
     };
     Routes::new()
         .endpoint(
