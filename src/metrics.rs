@@ -85,14 +85,18 @@ mod handles {
         (label.as_ptr() as usize, label.len())
     }
 
-    /// `record` with the handle cached under `key`, looked up on first use. A thread whose
-    /// cache is already gone (a body dropped while the thread exits) looks it up again.
+    /// `record` with the handle cached under `key`, looked up on first use. Nothing is kept
+    /// before the recorder is installed, and a thread whose cache is already gone (a body
+    /// dropped while the thread exits) looks the handle up again.
     fn cached<K: std::hash::Hash + Eq, H>(
         cache: &'static std::thread::LocalKey<RefCell<HashMap<K, H>>>,
         key: K,
         look_up: impl FnOnce() -> H,
         record: impl FnOnce(&H),
     ) {
+        if super::HANDLE.get().is_none() {
+            return record(&look_up());
+        }
         let mut work = Some((look_up, record));
         let done = cache.try_with(|known| {
             if let Some((look_up, record)) = work.take() {
@@ -104,34 +108,23 @@ mod handles {
         }
     }
 
-    fn look_up(
-        method: &'static str,
-        route: &'static str,
-        status: &'static str,
-    ) -> (Counter, Histogram) {
-        let labels = [("method", method), ("route", route), ("status", status)];
-        let count = counter!("quillstore_http_requests_total", &labels);
-        let labels = [("method", method), ("route", route)];
-        let latency = histogram!("quillstore_http_request_duration_seconds", &labels);
-        (count, latency)
-    }
-
     pub(super) fn request(
         method: &'static str,
         route: &'static str,
         status: &'static str,
         record: impl FnOnce(&Counter, &Histogram),
     ) {
-        if super::HANDLE.get().is_none() {
-            let (count, latency) = look_up(method, route, status);
-            return record(&count, &latency);
-        }
-        cached(
-            &REQUESTS,
-            [at(method), at(route), at(status)],
-            || look_up(method, route, status),
-            |(count, latency)| record(count, latency),
-        );
+        let look_up = || {
+            let labels = [("method", method), ("route", route), ("status", status)];
+            let count = counter!("quillstore_http_requests_total", &labels);
+            let labels = [("method", method), ("route", route)];
+            let latency = histogram!("quillstore_http_request_duration_seconds", &labels);
+            (count, latency)
+        };
+        let key = [at(method), at(route), at(status)];
+        cached(&REQUESTS, key, look_up, |(count, latency)| {
+            record(count, latency)
+        });
     }
 
     pub(super) fn store(
@@ -143,9 +136,6 @@ mod handles {
             let labels = [("store", store), ("operation", operation)];
             histogram!("quillstore_store_operation_duration_seconds", &labels)
         };
-        if super::HANDLE.get().is_none() {
-            return record(&look_up());
-        }
         cached(&STORE, [at(store), at(operation)], look_up, record);
     }
 
@@ -175,9 +165,6 @@ mod handles {
             let labels = [("direction", direction), ("route", route)];
             counter!("quillstore_http_body_bytes_total", &labels)
         };
-        if super::HANDLE.get().is_none() {
-            return record(&look_up());
-        }
         cached(&BYTES, [at(direction), at(route)], look_up, record);
     }
 }

@@ -7,6 +7,7 @@
 //! slow S3, say). JSON routes (`TimeLimit`) ask the watch, when their time limit
 //! passes, whether the client or the service was late: 408 or 503.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +19,6 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
-use std::future::Future;
 use tower::{Layer, Service};
 
 use crate::error::ApiError;
