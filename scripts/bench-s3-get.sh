@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Streaming S3 GETs (1 MiB and 64 MiB, FILES_REDIRECT=never, larger than the blob cache takes)
+# for one or more quillstore binaries on a local single-node Garage, against Garage serving
+# the same bytes through a presigned URL, interleaved round by round (wrk -t1 -c8) so each
+# ratio compares runs seconds apart.
+#   scripts/bench-s3-get.sh ROUNDS BINARY...   (environment: WRK_SECONDS, default 5;
+#                                               SIZES, default "1048576 67108864";
+#                                               needs: apt-get install -y wrk, and garage)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=$1
+shift
+seconds=${WRK_SECONDS:-5}
+sizes=${SIZES:-1048576 67108864}
+for tool in wrk curl python3; do
+  command -v "$tool" >/dev/null || { echo "bench-s3-get.sh needs $tool" >&2; exit 1; }
+done
+work=$(mktemp -d)
+pids=()
+# shellcheck source=scripts/lib/garage.sh
+. scripts/lib/garage.sh
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # serve runs in a command substitution (a subshell): the servers it starts are listed in a file.
+  if [ -f "$work/pids" ]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$work/pids"
+  fi
+  stop_garage
+  rm -rf "$work"
+}
+trap cleanup EXIT
+find_garage || { echo "bench-s3-get.sh needs garage (see scripts/lib/garage.sh)" >&2; exit 1; }
+start_garage "$work/garage" || { cat "$work/garage/garage.log" >&2; exit 1; }
+
+# serve N BINARY: starts quillstore number N on Garage; prints its base URL.
+serve() {
+  local log="$work/quillstore-$1.log" url=""
+  env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT=0 DATA_DIR="$work/data-$1" AUTH_MODE=none \
+    ALLOWED_MIME_TYPES=application/octet-stream MAX_UPLOAD_SIZE=1GiB RUST_LOG=warn \
+    RATE_LIMIT_USER_PER_MINUTE=0 RATE_LIMIT_IP_PER_MINUTE=0 FILES_REDIRECT=never \
+    S3_MODE=external S3_ENDPOINT="$S3_ENDPOINT" S3_REGION="$S3_REGION" S3_BUCKET="$S3_BUCKET" \
+    S3_ACCESS_KEY="$S3_ACCESS_KEY" S3_SECRET_KEY="$S3_SECRET_KEY" S3_PATH_PREFIX="q$1/" \
+    "$2" serve >"$log" 2>&1 &
+  echo $! >>"$work/pids"
+  for _ in $(seq 1 100); do
+    url=$(sed -n 's/.*listening on \(http:\/\/127\.0\.0\.1:[0-9]*\).*/\1/p' "$log" | head -n 1)
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { echo "$2 did not start:" >&2; cat "$log" >&2; exit 1; }
+  echo "$url"
+}
+
+bases=()
+n=0
+for binary in "$@"; do
+  n=$((n + 1))
+  bases+=("$(serve "$n" "$binary")")
+done
+
+# cpu PID: user and system CPU ticks the process has spent so far.
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ticks=$(getconf CLK_TCK)
+# measure URL PID: wrk -t1 -c8 on URL; prints "requests/s, PID's CPU µs per request, Garage's".
+measure() {
+  local before garage_before out
+  before=$(cpu "$2")
+  garage_before=$(cpu "$GARAGE_PID")
+  out=$(wrk -t1 -c8 -d"${seconds}s" "$1")
+  awk -v t="$ticks" -v own=$(($(cpu "$2") - before)) -v garage=$(($(cpu "$GARAGE_PID") - garage_before)) '
+    /requests in/ { n = $1 } /^Requests\/sec:/ { r = $2 }
+    END { printf "%s %.0f %.0f\n", r, own * 1e6 / t / n, garage * 1e6 / t / n }' <<<"$out"
+}
+mapfile -t servers <"$work/pids"
+echo "quillstore and Garage CPU: user + system time per request, from /proc (wrk's own is not counted)."
+echo
+echo "| size | round | binary (as given) | quillstore MiB/s | Garage direct MiB/s | ratio | CPU µs/request: quillstore, Garage behind it; Garage direct |"
+echo "|---|---|---|---|---|---|---|"
+for size in $sizes; do
+  head -c "$size" /dev/urandom >"$work/$size.bin"
+  urls=()
+  for base in "${bases[@]}"; do
+    id=$(curl -sS --fail -H 'Expect:' -F "file=@$work/$size.bin;type=application/octet-stream" \
+      "$base/api/files" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+    urls+=("$base/api/files/$id")
+  done
+  curl -sS --fail -H 'Expect:' -o /dev/null -T "$work/$size.bin" \
+    "$(python3 scripts/lib/presign.py PUT "direct/$size.bin")"
+  direct=$(python3 scripts/lib/presign.py GET "direct/$size.bin")
+  for url in "${urls[@]}" "$direct"; do
+    curl -sS --fail -o "$work/check.bin" "$url"
+    cmp -s "$work/check.bin" "$work/$size.bin" || { echo "$url: wrong bytes" >&2; exit 1; }
+  done
+  for round in $(seq 1 "$rounds"); do
+    results=()
+    for i in "${!urls[@]}"; do results+=("$(measure "${urls[$i]}" "${servers[$i]}")"); done
+    read -r direct_rate _ direct_garage <<<"$(measure "$direct" "$GARAGE_PID")"
+    for i in "${!results[@]}"; do
+      read -r rate own garage <<<"${results[$i]}"
+      awk -v s="$size" -v r="$round" -v bin="$((i + 1))" -v q="$rate" -v d="$direct_rate" \
+        -v own="$own" -v garage="$garage" -v dg="$direct_garage" 'BEGIN { m = s / 1048576
+          printf "| %d MiB | %d | %d | %.0f | %.0f | %.2f | %d, %d; %d |\n", m, r, bin, q * m, d * m, q / d, own, garage, dg }'
+    done
+  done
+done
