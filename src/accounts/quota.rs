@@ -6,45 +6,61 @@
 //! quota together. The reservation ends when the upload's record is stored (it then counts
 //! in the stored usage) or the upload fails.
 //!
+//! A check reads the reservations in flight before the stored records, and a reservation
+//! whose file record is already among them counts once, as stored: a write that stores its
+//! record and ends its reservation while a check runs is never counted zero times. A
+//! reservation ends only after its record is stored (it travels with the registration, which
+//! runs to its end even when the client goes away).
+//!
 //! Reservations are kept in this process: several instances over one MongoDB each keep their
 //! own, so together they may pass a quota by at most one upload per other instance.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::usage::file_usage;
+use uuid::Uuid;
+
+use super::usage::file_records;
 use crate::config::AccountsConfig;
 use crate::error::ApiError;
 use crate::model::{FieldError, UserId};
 use crate::store::{MetadataStore, StoreError};
 
-/// Bytes and files reserved by writes in flight, per user.
+/// Bytes and files reserved by one write in flight.
 #[derive(Debug, Default, Clone, Copy)]
 struct Reserved {
     bytes: u64,
     files: u64,
+    /// The file record the write stores, when it is known.
+    file: Option<Uuid>,
 }
 
 pub struct Quotas {
     bytes: Option<u64>,
     files: Option<u64>,
-    reserved: Mutex<HashMap<UserId, Reserved>>,
+    /// The reservations in flight, per user, by token.
+    reserved: Mutex<HashMap<UserId, HashMap<u64, Reserved>>>,
+    next_token: AtomicU64,
     /// One check at a time: read the stored usage, compare, reserve.
     check: tokio::sync::Mutex<()>,
 }
 
-/// What a write asks for: `bytes` when it knows them (else all the room left), and files.
+/// What a write asks for: `bytes` when it knows them (else all the room left), and files;
+/// `file`: the id of the one file record it stores, when known (see the module's notes).
 #[derive(Debug, Clone, Copy)]
 pub struct Needs {
     pub bytes: Option<u64>,
     pub files: u64,
+    pub file: Option<Uuid>,
 }
 
 /// Room held for one write; dropping it gives the room back.
 pub struct Reservation {
     quotas: Arc<Quotas>,
     user: UserId,
-    reserved: Reserved,
+    /// The key of this reservation in [`Quotas::reserved`]; `None` when nothing is held.
+    token: Option<u64>,
     limit: u64,
     /// The stored and reserved bytes when the room was given.
     usage: u64,
@@ -85,10 +101,11 @@ impl Drop for Reservation {
             .reserved
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = reserved.get_mut(&self.user) {
-            entry.bytes -= self.reserved.bytes;
-            entry.files -= self.reserved.files;
-            if entry.bytes == 0 && entry.files == 0 {
+        if let Some(token) = self.token
+            && let Some(held) = reserved.get_mut(&self.user)
+        {
+            held.remove(&token);
+            if held.is_empty() {
                 reserved.remove(&self.user);
             }
         }
@@ -136,6 +153,7 @@ impl Quotas {
             bytes: config.quota_bytes,
             files: config.quota_files,
             reserved: Mutex::new(HashMap::new()),
+            next_token: AtomicU64::new(0),
             check: tokio::sync::Mutex::new(()),
         }
     }
@@ -149,19 +167,28 @@ impl Quotas {
         request: Needs,
         max_bytes: u64,
     ) -> Result<Reservation, QuotaError> {
-        let reservation = |reserved: Reserved, limit: u64, usage: u64| Reservation {
+        let reservation = |token: Option<u64>, limit: u64, usage: u64| Reservation {
             quotas: Arc::clone(self),
             user: user.clone(),
-            reserved,
+            token,
             limit,
             usage,
         };
         if self.bytes.is_none() && self.files.is_none() {
-            return Ok(reservation(Reserved::default(), max_bytes, 0));
+            return Ok(reservation(None, max_bytes, 0));
         }
         let _one_at_a_time = self.check.lock().await;
-        let stored = file_usage(store, user).await?;
-        let held = self.held(user);
+        // The reservations first, then the records (see the module's notes).
+        let in_flight = self.held(user);
+        let (stored, ids) = file_records(store, user).await?;
+        let held = in_flight
+            .iter()
+            .filter(|held| !held.file.is_some_and(|id| ids.contains(&id)))
+            .fold(Reserved::default(), |sum, held| Reserved {
+                bytes: sum.bytes + held.bytes,
+                files: sum.files + held.files,
+                file: None,
+            });
         let files_used = stored.files + held.files;
         if let Some(limit) = self.files
             && files_used + request.files > limit
@@ -194,17 +221,102 @@ impl Quotas {
         let reserved = Reserved {
             bytes,
             files: request.files,
+            file: request.file,
         };
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let mut all = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
-        let entry = all.entry(user.clone()).or_default();
-        entry.bytes += reserved.bytes;
-        entry.files += reserved.files;
+        all.entry(user.clone()).or_default().insert(token, reserved);
         drop(all);
-        Ok(reservation(reserved, bytes, bytes_used))
+        Ok(reservation(Some(token), bytes, bytes_used))
     }
 
-    fn held(&self, user: &UserId) -> Reserved {
+    fn held(&self, user: &UserId) -> Vec<Reserved> {
         let reserved = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
-        reserved.get(user).copied().unwrap_or_default()
+        reserved
+            .get(user)
+            .map(|held| held.values().copied().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{Collection, Document, Timestamp, ids};
+    use crate::store::json::JsonStore;
+
+    fn quotas(files: u64) -> Arc<Quotas> {
+        Arc::new(Quotas::new(&AccountsConfig {
+            quota_bytes: None,
+            quota_files: Some(files),
+            max_import_bytes: 0,
+        }))
+    }
+
+    fn needs(file: Option<Uuid>) -> Needs {
+        Needs {
+            bytes: Some(10),
+            files: 1,
+            file,
+        }
+    }
+
+    async fn store_record(store: &MetadataStore, user: &UserId, id: Uuid) {
+        let body = json!({"size": 10}).as_object().cloned().unwrap();
+        let document = Document::new(id, user.clone(), Timestamp::now(), body);
+        store.insert(Collection::Files, document).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_record_is_stored_counts_once_until_its_room_is_given_back() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = MetadataStore::Json(JsonStore::open(directory.path()).await.unwrap());
+        let user = UserId::parse("user-1").unwrap();
+        let quotas = quotas(2);
+        let first = ids::new_id();
+        let room = quotas
+            .reserve(&store, &user, needs(Some(first)), 100)
+            .await
+            .unwrap();
+        // Its record is stored, its room not yet given back: one file, not two.
+        store_record(&store, &user, first).await;
+        let second = ids::new_id();
+        let second_room = quotas
+            .reserve(&store, &user, needs(Some(second)), 100)
+            .await
+            .expect("one stored file and one in flight are within a quota of 2");
+        // Two now count (one stored, one in flight): a third is refused, before and after
+        // the first room is given back.
+        let refused = quotas.reserve(&store, &user, needs(None), 100).await;
+        assert!(matches!(
+            refused,
+            Err(QuotaError::Exceeded { usage: 2, .. })
+        ));
+        drop(room);
+        let refused = quotas.reserve(&store, &user, needs(None), 100).await;
+        assert!(matches!(
+            refused,
+            Err(QuotaError::Exceeded { usage: 2, .. })
+        ));
+        // A write whose record is unknown counts while in flight, beside what is stored.
+        drop(second_room);
+        let unknown = quotas
+            .reserve(&store, &user, needs(None), 100)
+            .await
+            .unwrap();
+        let refused = quotas.reserve(&store, &user, needs(None), 100).await;
+        assert!(matches!(
+            refused,
+            Err(QuotaError::Exceeded { usage: 2, .. })
+        ));
+        drop(unknown);
+        assert!(
+            quotas
+                .reserve(&store, &user, needs(None), 100)
+                .await
+                .is_ok()
+        );
     }
 }

@@ -1,11 +1,12 @@
 //! What one user stores: documents per collection, messages, files and their bytes, beside
 //! the quotas that bound them (`GET /api/usage`, and the figures quota checks read).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::{Pages, all_of};
 use crate::config::AccountsConfig;
@@ -21,15 +22,25 @@ pub struct FileUsage {
 }
 
 pub async fn file_usage(store: &MetadataStore, user: &UserId) -> StoreResult<FileUsage> {
+    Ok(file_records(store, user).await?.0)
+}
+
+/// [`file_usage`], and the ids of the records it counts.
+pub async fn file_records(
+    store: &MetadataStore,
+    user: &UserId,
+) -> StoreResult<(FileUsage, HashSet<Uuid>)> {
     let mut usage = FileUsage::default();
+    let mut ids = HashSet::new();
     let mut pages = Pages::new(Collection::Files, user);
     while let Some(files) = pages.next(store).await? {
         for file in files {
             usage.files += 1;
             usage.bytes += file.body.get("size").and_then(Value::as_u64).unwrap_or(0);
+            ids.insert(file.id);
         }
     }
-    Ok(usage)
+    Ok((usage, ids))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

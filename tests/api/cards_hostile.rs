@@ -278,3 +278,33 @@ async fn a_failed_import_removes_what_it_wrote() {
     .await;
     assert_nothing_left(&app).await;
 }
+
+#[tokio::test]
+async fn a_card_whose_image_would_pass_the_file_quota_is_refused_and_leaves_nothing() {
+    let app = spawn_app_with(|raw| raw.quota_files_per_user = Some("1".into())).await;
+    let kept = app.upload(b"the one file", "kept.txt", None).await;
+    let body = refused(
+        &app,
+        ztxt_png(10),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "quota_exceeded",
+        "a PNG card past the file quota",
+    )
+    .await;
+    assert_eq!(body["error"]["details"][0]["quota"], "files", "{body}");
+    for collection in ["characters", "tags", "lorebooks"] {
+        let page = app.list(&format!("/api/{collection}")).await;
+        assert_eq!(page["items"], json!([]), "no {collection} left behind");
+    }
+    let files = app.list("/api/files").await;
+    assert_eq!(files["items"].as_array().unwrap().len(), 1, "{files}");
+    assert_eq!(files["items"][0]["id"], kept["id"]);
+    assert_eq!(
+        app.blob_keys().await.len(),
+        1,
+        "no blob of the refused card"
+    );
+    // A card without an image stores no file: the quota does not stop it.
+    let json_card = serde_json::to_vec(&json!({"name": "No image"})).unwrap();
+    assert_eq!(import_ok(&app, json_card).await["name"], "No image");
+}

@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::body::{self, ImportBody};
+use crate::accounts::quota::Needs;
 use crate::blob::BlobKey;
 use crate::cards::card::{self, ImportedCard};
 use crate::cards::{CardError, charx, json_object, png};
@@ -316,6 +317,15 @@ async fn store_file(
         .map_err(|problem| ApiError::UnsupportedMediaType(format!("{filename}: {problem}")))?;
     let dimensions = image_dimensions(&mime_type, head);
     let file_id = ids::new_id();
+    // Within the quotas like an upload: the room is held until the record is stored.
+    let needs = Needs {
+        bytes: Some(file.bytes.len() as u64),
+        files: 1,
+        file: Some(file_id),
+    };
+    let _room = (state.quotas)
+        .reserve(&state.store, user, needs, settings.max_upload_size)
+        .await?;
     let key = BlobKey::for_file(user, file.category, file_id, &filename);
     let body = futures_util::stream::once(ready(Ok::<_, Infallible>(Bytes::from(file.bytes))));
     let outcome = state

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::form::FormFields;
 use super::register::{StoredBlob, register};
-use crate::accounts::quota::{Needs, QuotaError};
+use crate::accounts::quota::{Needs, QuotaError, Reservation};
 use crate::blob::{BlobError, BlobKey, DirectUploadRequest, PutOutcome};
 use crate::error::{ApiError, Result};
 use crate::files::content::{image_dimensions, is_allowed, resolve_type};
@@ -63,6 +63,7 @@ pub async fn create_upload(
     let quota = Needs {
         bytes: Some(request.size),
         files: 1,
+        file: None,
     };
     drop(
         state
@@ -181,8 +182,9 @@ pub async fn complete_upload(
     let quota = Needs {
         bytes: Some(ticket.size),
         files: 1,
+        file: Some(ticket.file_id),
     };
-    let _room = match state
+    let room = match state
         .quotas
         .reserve(&state.store, &user, quota, u64::MAX)
         .await
@@ -217,7 +219,7 @@ pub async fn complete_upload(
         Err(error) => return Err(error.into()),
     }
     finish(
-        &state, &user, upload_id, ticket, key, mime_type, dimensions, sha256,
+        &state, &user, upload_id, ticket, key, mime_type, dimensions, sha256, room,
     )
     .await
 }
@@ -272,6 +274,7 @@ async fn finish(
     mime_type: String,
     dimensions: Option<(u32, u32)>,
     sha256: String,
+    room: Reservation,
 ) -> Result<Response> {
     let mut form = FormFields::default();
     form.category = Some(ticket.category.as_str().to_owned());
@@ -285,7 +288,7 @@ async fn finish(
         filename: ticket.filename,
         pending: PendingBlob::new(state.blobs.current().clone(), key),
     };
-    let registered = register(state, user, ticket.file_id, form, blob).await;
+    let registered = register(state, user, ticket.file_id, form, (blob, room)).await;
     if let Err(error) = uploads::discard(&state.blobs, user, upload_id).await {
         tracing::warn!(%upload_id, error = %error, "cannot remove the ticket of a completed upload; `quillstore gc` will");
     }

@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::form::FormFields;
+use crate::accounts::quota::Reservation;
 use crate::blob::PutOutcome;
 use crate::error::{ApiError, Result};
 use crate::files::registration::{PendingBlob, register_file};
@@ -27,13 +28,14 @@ pub struct StoredBlob {
 }
 
 /// Checks the form, then records the file: pointing at an identical blob the user already
-/// has (and dropping the new one), or at the new blob.
+/// has (and dropping the new one), or at the new blob. The upload's room within the quotas
+/// is given back once the record is stored, or the registration failed.
 pub async fn register(
     state: &AppState,
     user: &UserId,
     file_id: Uuid,
     form: FormFields,
-    blob: StoredBlob,
+    (blob, room): (StoredBlob, Reservation),
 ) -> Result<Response> {
     let mut body = form.into_body(FileCategory::for_mime_type(&blob.mime_type).as_str());
     body.insert("originalFilename".to_owned(), json!(blob.filename));
@@ -64,15 +66,19 @@ pub async fn register(
     // From here on the upload runs to its end even if the client goes away: a record written
     // by a dropped request must not lose its blob to the cleanup of that request.
     let (state, user) = (state.clone(), user.clone());
+    // The room travels with it: given back before the record is stored, it could be
+    // counted neither as held nor as stored by a quota check.
     let document = tokio::spawn(async move {
-        register_file(
+        let registered = register_file(
             super::file_stores(&state),
             &user,
             file_id,
             file,
             blob.pending,
         )
-        .await
+        .await;
+        drop(room);
+        registered
     })
     .await
     .map_err(|error| anyhow::anyhow!("an upload task failed: {error}"))??;

@@ -41,6 +41,7 @@ pub async fn upload_file(
     if declared_length.is_some_and(|length| length > limit.saturating_add(FORM_OVERHEAD)) {
         return Err(too_large(limit));
     }
+    let file_id = ids::new_id();
     // Room within the quotas, held until the record is stored (or the upload fails).
     let room = state
         .quotas
@@ -50,6 +51,7 @@ pub async fn upload_file(
             Needs {
                 bytes: declared_length,
                 files: 1,
+                file: Some(file_id),
             },
             limit.saturating_add(FORM_OVERHEAD),
         )
@@ -61,7 +63,6 @@ pub async fn upload_file(
                 "expected a multipart/form-data body with a `file` part".to_owned(),
             )
         })?;
-    let file_id = ids::new_id();
     let mut form = FormFields::default();
     let mut stored = None;
     let read = read_parts(
@@ -80,7 +81,7 @@ pub async fn upload_file(
         }
         (Err(error), None) => Err(error),
         (Ok(()), None) => Err(ApiError::bad_request("the form has no `file` part")),
-        (Ok(()), Some(blob)) => register(&state, &user, file_id, form, blob).await,
+        (Ok(()), Some(blob)) => register(&state, &user, file_id, form, (blob, room)).await,
     }
 }
 
