@@ -3,12 +3,17 @@
 //! secondary holds a copy to roll back to. The primary's answer is authoritative; the secondary
 //! receives the resulting documents as they are, so ids, versions and timestamps match. A
 //! failed secondary write is logged, counted and shown in health as degraded, never dropped in
-//! silence; `quillstore migrate copy` brings the secondary back in line.
+//! silence, and what it touched is copied again from the primary once the secondary answers
+//! (`repair.rs`); past what is tracked, `quillstore migrate copy` brings the secondary back in
+//! line.
 //!
 //! Written once over any two [`MetadataBackend`]s, so it follows the trait: a new operation
 //! is one more method here, chosen as a read (primary only) or a write (primary, then mirror).
 
 mod mirror;
+pub mod repair;
+#[cfg(test)]
+mod repair_tests;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +21,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use self::mirror::MirrorState;
+use self::repair::Missed;
 
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
@@ -57,7 +63,8 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
                 .secondary
                 .put_document(collection, stored.clone())
                 .await;
-            self.mirrored("insert", outcome);
+            let missed = Missed::Document(collection, stored.user_id.clone(), stored.id);
+            self.mirrored("insert", Some(missed), outcome);
             Ok(stored)
         })
     }
@@ -88,7 +95,11 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
                 .secondary
                 .put_document(collection, stored.clone())
                 .await;
-            self.mirrored("replace", outcome);
+            self.mirrored(
+                "replace",
+                Some(Missed::Document(collection, user.clone(), id)),
+                outcome,
+            );
             Ok(stored)
         })
     }
@@ -106,7 +117,11 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
                 .delete(collection, user, id, expected_version)
                 .await?;
             let outcome = self.secondary.delete(collection, user, id, None).await;
-            self.mirrored("delete", outcome);
+            self.mirrored(
+                "delete",
+                Some(Missed::Document(collection, user.clone(), id)),
+                outcome,
+            );
             Ok(deleted)
         })
     }
@@ -145,7 +160,8 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
             let outcome = (self.secondary)
                 .remove_references(collection, user, removal)
                 .await;
-            self.mirrored("remove references", outcome);
+            let missed = Missed::Collection(collection, user.clone());
+            self.mirrored("remove references", Some(missed), outcome);
             Ok(changed)
         })
     }
@@ -167,7 +183,8 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
             let _order = self.ordered(chat_id).await;
             let written = self.primary.commit_messages(user, chat_id, changes).await?;
             let outcome = self.mirror_batch(user, chat_id, (written.clone(), deleted));
-            self.mirrored("messages", outcome.await);
+            let missed = Missed::Messages(user.clone(), chat_id);
+            self.mirrored("messages", Some(missed), outcome.await);
             Ok(written)
         })
     }
@@ -197,8 +214,9 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
             (self.primary)
                 .put_document(collection, document.clone())
                 .await?;
+            let missed = Missed::Document(collection, document.user_id.clone(), document.id);
             let outcome = self.secondary.put_document(collection, document).await;
-            self.mirrored("put", outcome);
+            self.mirrored("put", Some(missed), outcome);
             Ok(())
         })
     }
@@ -213,10 +231,12 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
             (self.primary)
                 .put_messages(chat_id, messages.clone(), deleted.clone())
                 .await?;
+            let missed = (messages.first())
+                .map(|message| Missed::Messages(message.user_id.clone(), chat_id));
             let outcome = (self.secondary)
                 .put_messages(chat_id, messages, deleted)
                 .await;
-            self.mirrored("put messages", outcome);
+            self.mirrored("put messages", missed, outcome);
             Ok(())
         })
     }
@@ -234,7 +254,11 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         Box::pin(async move {
             self.primary.raise_last_seq(user, chat_id, seq).await?;
             let outcome = self.secondary.raise_last_seq(user, chat_id, seq).await;
-            self.mirrored("raise last seq", outcome);
+            self.mirrored(
+                "raise last seq",
+                Some(Missed::Messages(user.clone(), chat_id)),
+                outcome,
+            );
             Ok(())
         })
     }
@@ -265,7 +289,11 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         Box::pin(async move {
             let primary = self.primary.health().await;
             let secondary = self.secondary.health().await;
-            let (failures, last) = self.mirror_failures();
+            let (waiting, untracked, last) = {
+                let state = self.state();
+                let last = state.last_failure.clone().unwrap_or_default();
+                (state.pending.waiting(), state.pending.untracked, last)
+            };
             let mut notes: Vec<String> = primary.message.iter().cloned().collect();
             let mut status = primary.status;
             if secondary.status != HealthStatus::Healthy {
@@ -276,15 +304,24 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
                     secondary.message.unwrap_or_default()
                 ));
             }
-            if failures > 0 {
+            if waiting > 0 {
                 notes.push(format!(
-                    "{failures} write(s) did not reach the secondary {} (last: {}); run `quillstore migrate copy` to resync",
+                    "{waiting} record(s) missed by the secondary {} wait to be copied again, \
+                     tried every {} s (last miss: {last}); they are kept in memory only: after \
+                     a restart, run `quillstore migrate copy` to resync",
                     secondary.backend,
-                    last.unwrap_or_default()
+                    repair::REPAIR_INTERVAL.as_secs()
+                ));
+            }
+            if untracked > 0 {
+                notes.push(format!(
+                    "{untracked} write(s) missed the secondary {} past what is tracked (last \
+                     miss: {last}); run `quillstore migrate copy` to resync",
+                    secondary.backend
                 ));
             }
             if status == HealthStatus::Healthy
-                && (failures > 0 || secondary.status != HealthStatus::Healthy)
+                && (waiting > 0 || untracked > 0 || secondary.status != HealthStatus::Healthy)
             {
                 status = HealthStatus::Degraded;
             }

@@ -91,9 +91,10 @@ pub async fn open(config: &Config) -> anyhow::Result<MetadataStore> {
         DataBackend::Dual { primary } => {
             let json = JsonStore::open(&config.data_dir).await?;
             let mongo = mongo().await?;
+            // Each with its repair task, which copies again what the secondary missed.
             let dual: Arc<dyn MetadataBackend> = match primary {
-                Primary::Json => Arc::new(DualStore::new(json, mongo)),
-                Primary::Mongodb => Arc::new(DualStore::new(mongo, json)),
+                Primary::Json => dual::repair::start(DualStore::new(json, mongo)),
+                Primary::Mongodb => dual::repair::start(DualStore::new(mongo, json)),
             };
             MetadataStore::Dual(dual)
         }

@@ -167,7 +167,7 @@ async fn a_secondary_outage_is_logged_counted_degraded_and_repaired_by_migrate_c
     assert_eq!(metadata["status"], "degraded", "{health}");
     assert_eq!(metadata["backend"], backend.health_name(), "{health}");
     let message = metadata["message"].as_str().unwrap_or_default();
-    assert!(message.contains("did not reach the secondary"), "{health}");
+    assert!(message.contains("wait to be copied again"), "{health}");
     assert!(message.contains("quillstore migrate copy"), "{health}");
     // ...counted in the metrics...
     let metrics = api.with_token(METRICS_TOKEN).get("/metrics").await;
@@ -230,4 +230,78 @@ async fn a_secondary_outage_is_logged_counted_degraded_and_repaired_by_migrate_c
     assert_eq!(snapshot(&api).await, everything);
     let logs = stop(binary);
     assert!(!logs.contains(MISSED), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_back_from_an_outage_gets_what_it_missed_without_a_restart() {
+    const TEST: &str = "a_secondary_back_from_an_outage_gets_what_it_missed_without_a_restart";
+    let backend = Backend::under_test();
+    let Some(secondary) = backend.secondary() else {
+        skip(
+            TEST,
+            &format!(
+                "it needs DATA_BACKEND=dual; the backend under test is {backend:?} (the dual \
+                 passes of scripts/test.sh run it)"
+            ),
+        );
+        return;
+    };
+    let Some(mongodb_host) = first_mongodb_host(&mongodb_test_uri()) else {
+        skip(
+            TEST,
+            "MONGODB_TEST_URI is not a mongodb:// URI a relay can stand in for",
+        );
+        return;
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let data_dir = data_dir.path();
+    let mut relay = Relay::start(mongodb_host).await;
+    let relayed = mongodb_uri_through(&mongodb_test_uri(), relay.address).unwrap();
+    let (binary, api) = start_dual(data_dir, &relayed).await;
+    let kept = api.create("tags", json!({"name": "kept"})).await;
+    let doomed = api.create("tags", json!({"name": "doomed"})).await;
+    let chat = api
+        .create("chats", json!({"title": "before", "participants": []}))
+        .await;
+    let chat_id = chat["id"].as_str().unwrap();
+    append(&api, chat_id, "user", "before").await;
+
+    match secondary {
+        Backend::Json => break_json_dirs(data_dir, true),
+        _ => relay.cut().await,
+    }
+    api.create("tags", json!({"name": "during"})).await;
+    let path = format!("/api/tags/{}", kept["id"].as_str().unwrap());
+    let patched = api.patch(&path, &json!({"name": "kept, renamed"})).await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    let path = format!("/api/tags/{}", doomed["id"].as_str().unwrap());
+    assert_eq!(api.delete(&path).await.status(), StatusCode::NO_CONTENT);
+    append(&api, chat_id, "assistant", "during").await;
+    let health = json_body(api.get("/api/health").await).await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    let message = health["services"]["metadata"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("wait to be copied again"), "{health}");
+
+    // Back, with the service still running: the repair task copies what was missed.
+    match secondary {
+        Backend::Json => break_json_dirs(data_dir, false),
+        _ => relay.resume().await,
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let health = json_body(api.get("/api/health").await).await;
+        if health["status"] == "healthy" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still not healthy a minute after the secondary came back: {health}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let everything = snapshot(&api).await;
+    stop(binary);
+    assert_eq!(secondary_alone(data_dir, secondary).await, everything);
 }

@@ -1,11 +1,13 @@
 //! The dual store's side of a mirror write: the order of writes to one record, the batch
-//! handed to the secondary, and the record of what the secondary missed (log, metric, health).
+//! handed to the secondary, and the record of what the secondary missed (log, metric, health,
+//! and what waits for a copy: see `repair.rs`).
 
 use std::sync::Mutex;
 
 use uuid::Uuid;
 
 use super::DualStore;
+use super::repair::{Missed, Pending};
 use crate::model::{Collection, Document, UserId};
 use crate::store::messages::ChatStats;
 use crate::store::{MetadataBackend, StoreError, StoreResult};
@@ -15,8 +17,8 @@ const ORDER_STRIPES: usize = 64;
 
 #[derive(Default)]
 pub(super) struct MirrorState {
-    failures: u64,
-    last_failure: Option<String>,
+    pub(super) last_failure: Option<String>,
+    pub(super) pending: Pending,
 }
 
 impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Secondary> {
@@ -38,20 +40,23 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Se
             .await
     }
 
-    /// Records the outcome of a secondary write. A document the secondary does not have
-    /// (never copied there) is not a failure: there is nothing to keep in step.
-    pub(super) fn mirrored<T>(&self, what: &'static str, outcome: StoreResult<T>) {
+    /// Records the outcome of a secondary write of `missed` (what it touched, when known). A
+    /// document the secondary does not have (never copied there) is not a failure: there is
+    /// nothing to keep in step.
+    pub(super) fn mirrored<T>(
+        &self,
+        what: &'static str,
+        missed: Option<Missed>,
+        outcome: StoreResult<T>,
+    ) {
         match outcome {
             Ok(_) | Err(StoreError::NotFound) => {}
             Err(error) => {
                 let secondary = self.secondary.name();
                 tracing::error!(operation = what, secondary, error = %error, "dual store: the secondary missed a write");
                 crate::metrics::record_secondary_miss(secondary, what);
-                let mut state = self
-                    .mirror
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                state.failures += 1;
+                let mut state = self.state();
+                state.pending.add(missed);
                 state.last_failure = Some(format!("{what}: {error}"));
             }
         }
@@ -73,12 +78,9 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Se
             .await
     }
 
-    /// How many writes missed the secondary, and the last of them.
-    pub(super) fn mirror_failures(&self) -> (u64, Option<String>) {
-        let state = self
-            .mirror
+    pub(super) fn state(&self) -> std::sync::MutexGuard<'_, MirrorState> {
+        self.mirror
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        (state.failures, state.last_failure.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

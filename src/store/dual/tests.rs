@@ -7,7 +7,8 @@ use tempfile::TempDir;
 use super::DualStore;
 use crate::model::{Collection, Document, Timestamp, UserId, ids};
 use crate::store::{
-    HealthStatus, JsonStore, MessageChange, MessageQuery, MetadataBackend, StoreError,
+    HealthStatus, JsonStore, ListQuery, MessageChange, MessageQuery, MetadataBackend, SortField,
+    StoreError,
 };
 
 struct Fixture {
@@ -157,9 +158,40 @@ async fn a_write_the_secondary_refuses_is_counted_and_shown_in_health() {
     assert_eq!(health.backend, "dual (json primary)");
     let message = health.message.unwrap_or_default();
     assert!(
-        message.contains("1 write(s) did not reach the secondary json (last: insert:"),
+        message.contains("1 record(s) missed by the secondary json wait to be copied again")
+            && message.contains("(last miss: insert:"),
         "{message}"
     );
+
+    // Once the secondary would take it (the other tag is gone), a repair copies it.
+    let other = (fixture.secondary.list(&all_tags(user)).await.unwrap().items)
+        .into_iter()
+        .find(|document| document.body["name"] == "Blue")
+        .unwrap();
+    (fixture.secondary)
+        .delete(Collection::Tags, user, other.id, None)
+        .await
+        .unwrap();
+    assert_eq!(fixture.dual.repair().await, 0, "nothing left waiting");
+    let copy = (fixture.secondary)
+        .get(Collection::Tags, user, inserted.id)
+        .await
+        .unwrap();
+    assert_eq!(*copy, inserted);
+    assert_eq!(fixture.dual.health().await.status, HealthStatus::Healthy);
+}
+
+fn all_tags(user: &UserId) -> ListQuery {
+    ListQuery {
+        collection: Collection::Tags,
+        user: user.clone(),
+        filters: Vec::new(),
+        sort: SortField::UpdatedAt,
+        descending: false,
+        after: None,
+        limit: 100,
+        include_total: false,
+    }
 }
 
 #[tokio::test]

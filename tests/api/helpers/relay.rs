@@ -10,6 +10,7 @@ use tokio::task::{JoinHandle, JoinSet};
 pub struct Relay {
     /// `127.0.0.1:PORT`, where clients connect instead of the target.
     pub address: SocketAddr,
+    target: String,
     accepting: Option<JoinHandle<()>>,
 }
 
@@ -20,22 +21,20 @@ impl Relay {
             .await
             .expect("bind a relay");
         let address = listener.local_addr().expect("the relay's address");
-        let accepting = tokio::spawn(async move {
-            // Owned by this task: cutting the relay (aborting it) drops every connection.
-            let mut connections = JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
-                let target = target.clone();
-                connections.spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-            }
-        });
         Relay {
             address,
-            accepting: Some(accepting),
+            accepting: Some(tokio::spawn(relay(listener, target.clone()))),
+            target,
         }
+    }
+
+    /// Listens again on the same address after [`Relay::cut`]: the server is back.
+    pub async fn resume(&mut self) {
+        assert!(self.accepting.is_none(), "the relay was not cut");
+        let listener = TcpListener::bind(self.address)
+            .await
+            .expect("bind the relay's address again");
+        self.accepting = Some(tokio::spawn(relay(listener, self.target.clone())));
     }
 
     /// Drops every relayed connection and stops listening: connections are refused.
@@ -96,4 +95,18 @@ pub fn first_mongodb_host(uri: &str) -> Option<String> {
     } else {
         format!("{first}:27017")
     })
+}
+
+/// Accepts and relays connections until aborted.
+async fn relay(listener: TcpListener, target: String) {
+    // Owned by this task: cutting the relay (aborting it) drops every connection.
+    let mut connections = JoinSet::new();
+    while let Ok((mut client, _)) = listener.accept().await {
+        let target = target.clone();
+        connections.spawn(async move {
+            if let Ok(mut server) = TcpStream::connect(&target).await {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            }
+        });
+    }
 }

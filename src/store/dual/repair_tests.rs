@@ -1,0 +1,342 @@
+//! A secondary that goes away and comes back: every kind of write it missed meanwhile is
+//! copied again by a repair, after which both stores hold the same and health is healthy.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::future::BoxFuture;
+use serde_json::{Map, Value, json};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+use super::DualStore;
+use crate::model::{Collection, Document, Removal, Timestamp, UserId, ids};
+use crate::store::messages::ChatStats;
+use crate::store::vectors::{Scored, VectorQuery};
+use crate::store::{
+    HealthStatus, JsonStore, ListQuery, MessageChange, MessagePage, MessageQuery, MetadataBackend,
+    Page, SortField, StoreError, StoreHealth, StoreResult,
+};
+
+/// A json store whose writes fail while it is switched off (reads still answer).
+#[derive(Clone)]
+struct Switch {
+    inner: JsonStore,
+    off: Arc<AtomicBool>,
+}
+
+impl Switch {
+    fn up(&self) -> StoreResult<()> {
+        match self.off.load(Ordering::SeqCst) {
+            true => Err(StoreError::Unavailable("switched off".to_owned())),
+            false => Ok(()),
+        }
+    }
+}
+
+impl MetadataBackend for Switch {
+    fn name(&self) -> &'static str {
+        "switch"
+    }
+    fn insert(&self, c: Collection, d: Document) -> BoxFuture<'_, StoreResult<Document>> {
+        Box::pin(async move {
+            self.up()?;
+            self.inner.insert(c, d).await
+        })
+    }
+    fn get<'a>(
+        &'a self,
+        c: Collection,
+        u: &'a UserId,
+        id: Uuid,
+    ) -> BoxFuture<'a, StoreResult<Arc<Document>>> {
+        self.inner.get(c, u, id)
+    }
+    fn replace<'a>(
+        &'a self,
+        c: Collection,
+        u: &'a UserId,
+        id: Uuid,
+        v: u64,
+        b: Map<String, Value>,
+    ) -> BoxFuture<'a, StoreResult<Document>> {
+        Box::pin(async move {
+            self.up()?;
+            self.inner.replace(c, u, id, v, b).await
+        })
+    }
+    fn delete<'a>(
+        &'a self,
+        c: Collection,
+        u: &'a UserId,
+        id: Uuid,
+        v: Option<u64>,
+    ) -> BoxFuture<'a, StoreResult<Document>> {
+        Box::pin(async move {
+            self.up()?;
+            self.inner.delete(c, u, id, v).await
+        })
+    }
+    fn list<'a>(&'a self, q: &'a ListQuery) -> BoxFuture<'a, StoreResult<Page>> {
+        self.inner.list(q)
+    }
+    fn existing_ids<'a>(
+        &'a self,
+        c: Collection,
+        u: &'a UserId,
+        ids: &'a [Uuid],
+    ) -> BoxFuture<'a, StoreResult<HashSet<Uuid>>> {
+        self.inner.existing_ids(c, u, ids)
+    }
+    fn taken_ids<'a>(
+        &'a self,
+        c: Collection,
+        ids: &'a [Uuid],
+    ) -> BoxFuture<'a, StoreResult<HashSet<Uuid>>> {
+        self.inner.taken_ids(c, ids)
+    }
+    fn remove_references<'a>(
+        &'a self,
+        c: Collection,
+        u: &'a UserId,
+        r: &'a Removal,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        Box::pin(async move {
+            self.up()?;
+            self.inner.remove_references(c, u, r).await
+        })
+    }
+    fn commit_messages<'a>(
+        &'a self,
+        u: &'a UserId,
+        chat: Uuid,
+        changes: Vec<MessageChange>,
+    ) -> BoxFuture<'a, StoreResult<Vec<Document>>> {
+        Box::pin(async move {
+            self.up()?;
+            self.inner.commit_messages(u, chat, changes).await
+        })
+    }
+    fn page_messages<'a>(&'a self, q: &'a MessageQuery) -> BoxFuture<'a, StoreResult<MessagePage>> {
+        self.inner.page_messages(q)
+    }
+    fn get_message<'a>(
+        &'a self,
+        u: &'a UserId,
+        chat: Uuid,
+        id: Uuid,
+    ) -> BoxFuture<'a, StoreResult<Document>> {
+        self.inner.get_message(u, chat, id)
+    }
+    fn put_document(&self, c: Collection, d: Document) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            self.up()?;
+            self.inner.put_document(c, d).await
+        })
+    }
+    fn put_messages(
+        &self,
+        chat: Uuid,
+        m: Vec<Document>,
+        d: Vec<Uuid>,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async move {
+            self.up()?;
+            self.inner.put_messages(chat, m, d).await
+        })
+    }
+    fn mirror_messages<'a>(
+        &'a self,
+        u: &'a UserId,
+        chat: Uuid,
+        batch: (Vec<Document>, Vec<Uuid>),
+        counters: (ChatStats, u64),
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.up()?;
+            self.inner.mirror_messages(u, chat, batch, counters).await
+        })
+    }
+    fn last_seq<'a>(&'a self, u: &'a UserId, chat: Uuid) -> BoxFuture<'a, StoreResult<u64>> {
+        self.inner.last_seq(u, chat)
+    }
+    fn raise_last_seq<'a>(
+        &'a self,
+        u: &'a UserId,
+        chat: Uuid,
+        seq: u64,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.up()?;
+            self.inner.raise_last_seq(u, chat, seq).await
+        })
+    }
+    fn scan_documents(
+        &self,
+        c: Collection,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> BoxFuture<'_, StoreResult<Vec<Document>>> {
+        self.inner.scan_documents(c, after, limit)
+    }
+    fn nearest<'a>(&'a self, q: &'a VectorQuery) -> BoxFuture<'a, StoreResult<Vec<Scored>>> {
+        self.inner.nearest(q)
+    }
+    fn vector_dimension<'a>(
+        &'a self,
+        u: &'a UserId,
+        model: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<usize>>> {
+        self.inner.vector_dimension(u, model)
+    }
+    fn health(&self) -> BoxFuture<'_, StoreHealth> {
+        self.inner.health()
+    }
+}
+
+fn body(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().expect("an object")
+}
+
+fn document(user: &UserId, value: Value) -> Document {
+    Document::new(ids::new_id(), user.clone(), Timestamp::now(), body(value))
+}
+
+fn everything(collection: Collection, user: &UserId) -> ListQuery {
+    ListQuery {
+        collection,
+        user: user.clone(),
+        filters: Vec::new(),
+        sort: SortField::UpdatedAt,
+        descending: false,
+        after: None,
+        limit: 100,
+        include_total: false,
+    }
+}
+
+async fn messages(store: &impl MetadataBackend, user: &UserId, chat: Uuid) -> Vec<Document> {
+    let query = MessageQuery {
+        user: user.clone(),
+        chat_id: chat,
+        after: None,
+        before: None,
+        latest: false,
+        limit: 100,
+        include_swipes: true,
+    };
+    store.page_messages(&query).await.unwrap().items
+}
+
+#[tokio::test]
+async fn what_the_secondary_missed_while_away_is_copied_once_it_is_back() {
+    let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let primary = JsonStore::open(dirs.0.path()).await.unwrap();
+    let secondary = Switch {
+        inner: JsonStore::open(dirs.1.path()).await.unwrap(),
+        off: Arc::new(AtomicBool::new(false)),
+    };
+    let dual = DualStore::new(primary.clone(), secondary.clone());
+    let user = UserId::parse("user-1").unwrap();
+
+    // Written while the secondary is there.
+    let tag = (dual.insert(Collection::Tags, document(&user, json!({"name": "kept"}))))
+        .await
+        .unwrap();
+    let doomed = (dual.insert(Collection::Tags, document(&user, json!({"name": "doomed"}))))
+        .await
+        .unwrap();
+    let character = document(&user, json!({"name": "C", "tags": [tag.id]}));
+    let character = dual
+        .insert(Collection::Characters, character)
+        .await
+        .unwrap();
+    let chat = (dual.insert(
+        Collection::Chats,
+        document(&user, json!({"name": "a chat"})),
+    ))
+    .await
+    .unwrap();
+    let append = |text: &str| MessageChange::Append {
+        members: vec![body(json!({"role": "user", "content": text}))],
+    };
+    let first = dual
+        .commit_messages(&user, chat.id, vec![append("one"), append("two")])
+        .await
+        .unwrap();
+
+    // The secondary goes away: every kind of write misses it.
+    secondary.off.store(true, Ordering::SeqCst);
+    let added = (dual.insert(Collection::Tags, document(&user, json!({"name": "added"}))))
+        .await
+        .unwrap();
+    let renamed = dual
+        .replace(
+            Collection::Tags,
+            &user,
+            tag.id,
+            1,
+            body(json!({"name": "renamed"})),
+        )
+        .await
+        .unwrap();
+    dual.delete(Collection::Tags, &user, doomed.id, None)
+        .await
+        .unwrap();
+    let removal = Removal::ArrayValue {
+        field: "tags",
+        id: tag.id,
+    };
+    dual.remove_references(Collection::Characters, &user, &removal)
+        .await
+        .unwrap();
+    let gone = (first.iter().find(|m| m.body["content"] == "one")).unwrap();
+    let changes = vec![
+        append("three"),
+        MessageChange::Delete {
+            id: gone.id,
+            expected_version: gone.version,
+        },
+    ];
+    dual.commit_messages(&user, chat.id, changes).await.unwrap();
+    let health = dual.health().await;
+    assert_eq!(health.status, HealthStatus::Degraded);
+    let message = health.message.unwrap_or_default();
+    assert!(message.contains("wait to be copied again"), "{message}");
+
+    // Still away: a repair copies nothing and keeps everything waiting.
+    let waiting = dual.state().pending.waiting();
+    assert_eq!(
+        waiting, 5,
+        "tags added, renamed, deleted; characters; the chat"
+    );
+    assert_eq!(dual.repair().await, waiting);
+
+    // Back: one repair brings the secondary in line with the primary.
+    secondary.off.store(false, Ordering::SeqCst);
+    assert_eq!(dual.repair().await, 0);
+    for collection in [Collection::Tags, Collection::Characters, Collection::Chats] {
+        let query = everything(collection, &user);
+        let ours = primary.list(&query).await.unwrap().items;
+        let theirs = secondary.list(&query).await.unwrap().items;
+        assert_eq!(ours, theirs, "{collection:?}");
+    }
+    let copy = secondary.get(Collection::Tags, &user, added.id).await;
+    assert_eq!(*copy.unwrap(), added);
+    let copy = secondary.get(Collection::Tags, &user, tag.id).await;
+    assert_eq!(*copy.unwrap(), renamed);
+    let copy = secondary.get(Collection::Tags, &user, doomed.id).await;
+    assert!(matches!(copy, Err(StoreError::NotFound)), "{copy:?}");
+    let copy = (secondary.get(Collection::Characters, &user, character.id)).await;
+    assert_eq!(copy.unwrap().body["tags"], json!([]));
+    assert_eq!(
+        messages(&secondary, &user, chat.id).await,
+        messages(&primary, &user, chat.id).await
+    );
+    assert_eq!(
+        secondary.last_seq(&user, chat.id).await.unwrap(),
+        primary.last_seq(&user, chat.id).await.unwrap()
+    );
+    assert_eq!(dual.health().await.status, HealthStatus::Healthy);
+}
