@@ -23,10 +23,6 @@ use crate::model::{Collection, ids};
 use crate::store::StoreResult;
 use crate::store::messages::ChatStats;
 
-/// Replay at most this much of a log after a crash: the index is rewritten when the log has
-/// grown by this many bytes since its last checkpoint.
-pub const CHECKPOINT_BYTES: u64 = 1024 * 1024;
-
 /// What start-up found in `chats/`.
 #[derive(Default)]
 pub struct Survey {
@@ -160,7 +156,7 @@ impl JsonStore {
             let log = ChatLog::new(log_path, index_path, state);
             if !up_to_date {
                 // Changed behind the store's back since start: index it again.
-                log.checkpoint(0)?;
+                log_index::checkpoint(&log, 0)?;
             }
             Ok(log)
         })
@@ -238,7 +234,7 @@ impl JsonStore {
 /// shutdown, so the next start reads headers only).
 pub fn checkpoint_all<'a>(logs: impl Iterator<Item = &'a Arc<ChatLog>>) {
     for log in logs {
-        if let Err(error) = log.checkpoint(0) {
+        if let Err(error) = log_index::checkpoint(log, 0) {
             tracing::warn!(path = %log.path.display(), error = %format!("{error:#}"), "cannot persist a message log index");
         }
     }

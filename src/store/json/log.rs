@@ -20,10 +20,13 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use tokio::sync::oneshot;
+
 use super::disk;
 use crate::model::message::Placement;
-use crate::model::{Document, Timestamp};
-use crate::store::messages::ChatStats;
+use crate::model::{Document, Timestamp, UserId};
+use crate::store::StoreResult;
+use crate::store::messages::{ChatStats, MessageChange};
 
 /// Logs smaller than this are never compacted.
 const COMPACT_MIN_BYTES: u64 = 64 * 1024;
@@ -187,6 +190,13 @@ impl LogState {
     }
 }
 
+/// A batch waiting for the chat's writer.
+pub struct Pending {
+    pub user: UserId,
+    pub changes: Vec<MessageChange>,
+    pub reply: oneshot::Sender<StoreResult<Vec<Document>>>,
+}
+
 /// One chat's log: a lock that serializes writers, and the index behind a short-held mutex.
 pub struct ChatLog {
     pub path: PathBuf,
@@ -195,7 +205,7 @@ pub struct ChatLog {
     pub writer: tokio::sync::Mutex<()>,
     state: Mutex<LogState>,
     /// Batches waiting for the writer (group commit).
-    queue: Mutex<Vec<super::messages::Pending>>,
+    queue: Mutex<Vec<Pending>>,
 }
 
 impl ChatLog {
@@ -209,7 +219,7 @@ impl ChatLog {
         }
     }
 
-    pub fn queue(&self) -> MutexGuard<'_, Vec<super::messages::Pending>> {
+    pub fn queue(&self) -> MutexGuard<'_, Vec<Pending>> {
         self.queue
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -219,35 +229,6 @@ impl ChatLog {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Persists the index when the log grew by `at_least` bytes, and by a quarter of its
-    /// length, since it was last written: a restart after a crash replays at most that much,
-    /// and the cost of rewriting the index stays proportional to what was appended. The
-    /// caller holds the writer lock (or is the last owner), so the log does not change meanwhile.
-    pub fn checkpoint(&self, at_least: u64) -> anyhow::Result<()> {
-        let snapshot = {
-            let state = self.state();
-            let due = match at_least {
-                0 => 0,
-                bytes => bytes.max(state.file_len / 4),
-            };
-            let unindexed = state.file_len.saturating_sub(state.indexed_length);
-            if state.deleted
-                || state.file_len == 0
-                || state.file_len == state.indexed_length
-                || unindexed < due
-            {
-                return Ok(());
-            }
-            state.clone()
-        };
-        super::log_index::write(&self.path, &self.index_path, &snapshot)?;
-        let mut state = self.state();
-        if state.file_len == snapshot.file_len {
-            state.indexed_length = snapshot.file_len;
-        }
-        Ok(())
     }
 
     /// Opens the file for reading while the index is locked, so the offsets taken with it
@@ -356,7 +337,8 @@ pub fn replay(path: &Path, mut state: LogState) -> anyhow::Result<(LogState, Vec
     Ok((state, problems))
 }
 
-/// Rewrites the log with only its live records; returns the new index.
+/// Rewrites the log with only its live records (its index is then persisted by the caller,
+/// `log_index::checkpoint`).
 pub fn compact(log: &ChatLog) -> anyhow::Result<()> {
     let (reader, entries) = {
         let state = log.state();
@@ -410,5 +392,5 @@ pub fn compact(log: &ChatLog) -> anyhow::Result<()> {
         *state = fresh;
     }
     File::open(dir)?.sync_all()?;
-    log.checkpoint(0)
+    Ok(())
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::disk;
-use super::log::{Entry, LogState};
+use super::log::{ChatLog, Entry, LogState};
 use crate::model::Timestamp;
 use crate::store::messages::ChatStats;
 
@@ -29,6 +29,10 @@ use crate::store::messages::ChatStats;
 const INDEX_FORMAT: u32 = 1;
 /// How many bytes before the indexed length must match for the index to fit the log.
 const FINGERPRINT_BYTES: u64 = 64;
+
+/// Replay at most this much of a log after a crash: the index is rewritten when the log has
+/// grown by this many bytes since its last checkpoint.
+pub const CHECKPOINT_BYTES: u64 = 1024 * 1024;
 
 /// The first line: what start-up needs without the rows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +84,35 @@ pub enum Fit {
     Behind,
     /// Missing, unreadable or made from other bytes: rebuild from the log.
     Unusable,
+}
+
+/// Persists `log`'s index when it grew by `at_least` bytes, and by a quarter of its
+/// length, since it was last written: a restart after a crash replays at most that much,
+/// and the cost of rewriting the index stays proportional to what was appended. The
+/// caller holds the writer lock (or is the last owner), so the log does not change meanwhile.
+pub fn checkpoint(log: &ChatLog, at_least: u64) -> anyhow::Result<()> {
+    let snapshot = {
+        let state = log.state();
+        let due = match at_least {
+            0 => 0,
+            bytes => bytes.max(state.file_len / 4),
+        };
+        let unindexed = state.file_len.saturating_sub(state.indexed_length);
+        if state.deleted
+            || state.file_len == 0
+            || state.file_len == state.indexed_length
+            || unindexed < due
+        {
+            return Ok(());
+        }
+        state.clone()
+    };
+    write(&log.path, &log.index_path, &snapshot)?;
+    let mut state = log.state();
+    if state.file_len == snapshot.file_len {
+        state.indexed_length = snapshot.file_len;
+    }
+    Ok(())
 }
 
 /// Checks the index at `index` against the log at `log` (a header read, a stat, one small read).

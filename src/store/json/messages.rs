@@ -9,7 +9,8 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::JsonStore;
-use super::log::{self, ChatLog, Entry, LogState, Record};
+use super::log::{self, ChatLog, Entry, LogState, Pending, Record};
+use super::log_index;
 use crate::model::message::Placement;
 use crate::model::{Collection, Document, Removal, UserId};
 use crate::store::messages::{Edited, MessageChange, MessagePage, MessageQuery, MessageStamp};
@@ -183,13 +184,18 @@ impl JsonStore {
         };
         if wants_compaction {
             let compacting = log.clone();
-            if let Err(error) = super::run_blocking(move || log::compact(&compacting)).await {
+            let compact = move || {
+                log::compact(&compacting)?;
+                log_index::checkpoint(&compacting, 0)
+            };
+            if let Err(error) = super::run_blocking(compact).await {
                 // The log is intact (the rewrite goes through a temp file); try again later.
                 tracing::error!(path = %log.path.display(), error = ?error, "message log compaction failed");
             }
         } else {
             let checkpointing = log.clone();
-            let checkpoint = move || checkpointing.checkpoint(super::chat_logs::CHECKPOINT_BYTES);
+            let checkpoint =
+                move || log_index::checkpoint(&checkpointing, log_index::CHECKPOINT_BYTES);
             if let Err(error) = super::run_blocking(checkpoint).await {
                 // Only a restart after a crash pays for it: it replays a longer tail.
                 tracing::warn!(path = %log.path.display(), error = ?error, "cannot persist a message log index");
@@ -371,13 +377,6 @@ impl JsonStore {
         };
         super::run_blocking(move || log::read_message(&reader, &entry)).await
     }
-}
-
-/// A batch waiting for the chat's writer.
-pub struct Pending {
-    user: UserId,
-    changes: Vec<MessageChange>,
-    reply: oneshot::Sender<StoreResult<Vec<Document>>>,
 }
 
 /// Planned appends of several batches that go out in one write.
