@@ -79,15 +79,21 @@ impl Pending {
 
 impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Secondary> {
     /// Copies what the secondary missed from the primary; returns how many records still
-    /// wait. Stops at the first copy that fails (the secondary is most likely still away).
+    /// wait. Documents go first (a chat before its messages). A copy that fails stays
+    /// waiting; an unavailable secondary ends the round (it is most likely still away).
     pub async fn repair(&self) -> usize {
-        let waiting = self.state().pending.snapshot();
+        let mut waiting = self.state().pending.snapshot();
+        waiting.sort_by_key(|(missed, write)| (matches!(missed, Missed::Messages(..)), *write));
         for (missed, write) in waiting {
-            if let Err(error) = self.copy(&missed).await {
-                tracing::warn!(?missed, error = %error, "dual store: the secondary still misses a write; retried later");
-                break;
+            match self.copy(&missed).await {
+                Ok(()) => self.state().pending.copied(&missed, write),
+                Err(error) => {
+                    tracing::warn!(?missed, error = %error, "dual store: the secondary still misses a write; retried later");
+                    if matches!(error, StoreError::Unavailable(_)) {
+                        break;
+                    }
+                }
             }
-            self.state().pending.copied(&missed, write);
         }
         let left = self.state().pending.waiting();
         if left == 0 {

@@ -340,3 +340,34 @@ async fn what_the_secondary_missed_while_away_is_copied_once_it_is_back() {
     );
     assert_eq!(dual.health().await.status, HealthStatus::Healthy);
 }
+
+#[tokio::test]
+async fn a_chat_begun_while_the_secondary_was_away_arrives_whole() {
+    let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let primary = JsonStore::open(dirs.0.path()).await.unwrap();
+    let secondary = Switch {
+        inner: JsonStore::open(dirs.1.path()).await.unwrap(),
+        off: Arc::new(AtomicBool::new(true)),
+    };
+    let dual = DualStore::new(primary.clone(), secondary.clone());
+    let user = UserId::parse("user-1").unwrap();
+    let chat = (dual.insert(Collection::Chats, document(&user, json!({"name": "new"}))))
+        .await
+        .unwrap();
+    for text in ["one", "two"] {
+        let append = MessageChange::Append {
+            members: vec![body(json!({"role": "user", "content": text}))],
+        };
+        dual.commit_messages(&user, chat.id, vec![append])
+            .await
+            .unwrap();
+    }
+    secondary.off.store(false, Ordering::SeqCst);
+    assert_eq!(dual.repair().await, 0);
+    let copy = secondary.get(Collection::Chats, &user, chat.id).await;
+    assert_eq!(copy.unwrap().id, chat.id);
+    let copied = messages(&secondary, &user, chat.id).await;
+    assert_eq!(copied.len(), 2);
+    assert_eq!(copied, messages(&primary, &user, chat.id).await);
+    assert_eq!(dual.health().await.status, HealthStatus::Healthy);
+}
