@@ -16,11 +16,9 @@ for tool in wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "bench-s3-get.sh needs $tool" >&2; exit 1; }
 done
 work=$(mktemp -d)
-pids=()
 # shellcheck source=scripts/lib/garage.sh
 . scripts/lib/garage.sh
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   # serve runs in a command substitution (a subshell): the servers it starts are listed in a file.
   if [ -f "$work/pids" ]; then
     while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$work/pids"
@@ -55,7 +53,9 @@ bases=()
 n=0
 for binary in "$@"; do
   n=$((n + 1))
-  bases+=("$(serve "$n" "$binary")")
+  # Not inside the array assignment, whose status set -e would not see.
+  base=$(serve "$n" "$binary")
+  bases+=("$base")
 done
 
 # cpu PID: user and system CPU ticks the process has spent so far.
@@ -72,7 +72,8 @@ measure() {
     END { printf "%s %.0f %.0f\n", r, own * 1e6 / t / n, garage * 1e6 / t / n }' <<<"$out"
 }
 mapfile -t servers <"$work/pids"
-echo "quillstore and Garage CPU: user + system time per request, from /proc (wrk's own is not counted)."
+echo "quillstore and Garage CPU: user + system time per request, from /proc (wrk's own is not counted;"
+echo "the time of the requests still in flight when wrk stops is divided among the completed ones)."
 echo
 echo "| size | round | binary (as given) | quillstore MiB/s | Garage direct MiB/s | ratio | CPU µs/request: quillstore, Garage behind it; Garage direct |"
 echo "|---|---|---|---|---|---|---|"

@@ -58,7 +58,9 @@ urls=()
 n=0
 for binary in "$@"; do
   n=$((n + 1))
-  urls+=("$(serve "$n" "$binary")")
+  # Not inside the array assignment, whose status set -e would not see.
+  url=$(serve "$n" "$binary")
+  urls+=("$url")
 done
 
 rate() { wrk -t1 -c8 -d"${seconds}s" "$1" | awk '/^Requests\/sec:/ { print $2 }'; }

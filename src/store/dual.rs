@@ -42,6 +42,9 @@ pub struct DualStore<Primary, Secondary> {
     /// end of its mirror, so that the secondary receives the writes to one record in the order
     /// the primary made them: a late mirror never puts an older version over a newer one.
     order: Vec<tokio::sync::Mutex<()>>,
+    /// Held by a reference removal (it writes records without their stripes) and by each copy
+    /// of a repair, so a copy never puts a version older than a removal's over it.
+    unordered: tokio::sync::Mutex<()>,
 }
 
 impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
@@ -154,6 +157,7 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         removal: &'a Removal,
     ) -> BoxFuture<'a, StoreResult<u64>> {
         Box::pin(async move {
+            let _unordered = self.unordered.lock().await;
             let changed = (self.primary)
                 .remove_references(collection, user, removal)
                 .await?;
@@ -211,6 +215,7 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         document: Document,
     ) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(async move {
+            let _order = self.ordered(document.id).await;
             (self.primary)
                 .put_document(collection, document.clone())
                 .await?;
@@ -228,6 +233,7 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         deleted: Vec<Uuid>,
     ) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(async move {
+            let _order = self.ordered(chat_id).await;
             (self.primary)
                 .put_messages(chat_id, messages.clone(), deleted.clone())
                 .await?;

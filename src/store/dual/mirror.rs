@@ -30,6 +30,7 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Se
             order: (0..ORDER_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            unordered: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -84,16 +84,28 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Se
     pub async fn repair(&self) -> usize {
         let mut waiting = self.state().pending.snapshot();
         waiting.sort_by_key(|(missed, write)| (matches!(missed, Missed::Messages(..)), *write));
+        let mut failed: Option<(Missed, StoreError)> = None;
+        let mut failures = 0;
         for (missed, write) in waiting {
-            match self.copy(&missed).await {
+            let copied = {
+                let _unordered = self.unordered.lock().await;
+                self.copy(&missed).await
+            };
+            match copied {
                 Ok(()) => self.state().pending.copied(&missed, write),
                 Err(error) => {
-                    tracing::warn!(?missed, error = %error, "dual store: the secondary still misses a write; retried later");
-                    if matches!(error, StoreError::Unavailable(_)) {
+                    failures += 1;
+                    let unavailable = matches!(error, StoreError::Unavailable(_));
+                    failed.get_or_insert((missed, error));
+                    if unavailable {
                         break;
                     }
                 }
             }
+        }
+        // One line per round, however many copies failed in it.
+        if let Some((missed, error)) = failed {
+            tracing::warn!(failures, first = ?missed, error = %error, "dual store: the secondary still misses writes; retried later");
         }
         let left = self.state().pending.waiting();
         if left == 0 {
@@ -162,7 +174,8 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Se
     }
 
     /// The chat's messages as the primary has them: every one put, those only the secondary
-    /// has removed, the counters and the highest `seq` carried over.
+    /// has removed, the counters and the highest `seq` carried over. A chat the secondary
+    /// lacks is put first, so its messages have a chat to belong to.
     async fn copy_messages(&self, user: &UserId, chat_id: Uuid) -> StoreResult<()> {
         let chat = match self.primary.get(Collection::Chats, user, chat_id).await {
             Ok(chat) => chat,
@@ -170,6 +183,15 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Se
             Err(StoreError::NotFound) => return Ok(()),
             Err(error) => return Err(error),
         };
+        match self.secondary.get(Collection::Chats, user, chat_id).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => {
+                (self.secondary)
+                    .put_document(Collection::Chats, Document::clone(&chat))
+                    .await?;
+            }
+            Err(error) => return Err(error),
+        }
         let messages = all_messages(&self.primary, user, chat_id).await?;
         let kept: HashSet<Uuid> = messages.iter().map(|message| message.id).collect();
         let removed = match all_messages(&self.secondary, user, chat_id).await {

@@ -371,3 +371,39 @@ async fn a_chat_begun_while_the_secondary_was_away_arrives_whole() {
     assert_eq!(copied, messages(&primary, &user, chat.id).await);
     assert_eq!(dual.health().await.status, HealthStatus::Healthy);
 }
+
+#[tokio::test]
+async fn messages_of_a_chat_the_secondary_never_had_bring_their_chat_along() {
+    let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let primary = JsonStore::open(dirs.0.path()).await.unwrap();
+    let secondary = Switch {
+        inner: JsonStore::open(dirs.1.path()).await.unwrap(),
+        off: Arc::new(AtomicBool::new(true)),
+    };
+    let dual = DualStore::new(primary.clone(), secondary.clone());
+    let user = UserId::parse("user-1").unwrap();
+    // A chat from before the dual store, on the primary only.
+    let chat = document(&user, json!({"name": "old"}));
+    primary
+        .put_document(Collection::Chats, chat.clone())
+        .await
+        .unwrap();
+    let append = MessageChange::Append {
+        members: vec![body(json!({"role": "user", "content": "hello"}))],
+    };
+    dual.commit_messages(&user, chat.id, vec![append])
+        .await
+        .unwrap();
+    secondary.off.store(false, Ordering::SeqCst);
+    assert_eq!(dual.repair().await, 0, "nothing left waiting");
+    let copy = secondary.get(Collection::Chats, &user, chat.id).await;
+    assert_eq!(copy.unwrap().id, chat.id);
+    assert_eq!(
+        messages(&secondary, &user, chat.id).await,
+        messages(&primary, &user, chat.id).await
+    );
+    assert_eq!(
+        secondary.last_seq(&user, chat.id).await.unwrap(),
+        primary.last_seq(&user, chat.id).await.unwrap()
+    );
+}
