@@ -22,7 +22,7 @@ pub const REPAIR_INTERVAL: Duration = Duration::from_secs(5);
 /// Missed records remembered one by one; past this, misses are only counted.
 pub const MAX_PENDING: usize = 100_000;
 /// Documents or message positions read per page while copying.
-const PAGE: usize = 500;
+pub(super) const PAGE: usize = 500;
 
 /// What a missed write touched, as the primary now holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -192,53 +192,70 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Se
             }
             Err(error) => return Err(error),
         }
-        let messages = all_messages(&self.primary, user, chat_id).await?;
-        let kept: HashSet<Uuid> = messages.iter().map(|message| message.id).collect();
-        let removed = match all_messages(&self.secondary, user, chat_id).await {
-            Ok(copies) => copies
-                .into_iter()
-                .map(|copy| copy.id)
-                .filter(|id| !kept.contains(id))
-                .collect(),
-            Err(StoreError::NotFound) => Vec::new(),
-            Err(error) => return Err(error),
-        };
+        // Page by page (a long chat is never held whole); then the ids only the secondary has.
         let last_seq = self.primary.last_seq(user, chat_id).await?;
-        let stats = ChatStats::of(&chat.body);
-        (self.secondary)
-            .mirror_messages(user, chat_id, (messages, removed), (stats, last_seq))
-            .await?;
+        let counters = (ChatStats::of(&chat.body), last_seq);
+        let mut kept = HashSet::new();
+        let mut pages = MessagePages::new(user, chat_id);
+        while let Some(page) = pages.next(&self.primary).await? {
+            if page.is_empty() {
+                continue;
+            }
+            kept.extend(page.iter().map(|message| message.id));
+            (self.secondary)
+                .mirror_messages(user, chat_id, (page, Vec::new()), counters)
+                .await?;
+        }
+        let mut removed = Vec::new();
+        let mut pages = MessagePages::new(user, chat_id);
+        loop {
+            match pages.next(&self.secondary).await {
+                Ok(Some(page)) => removed
+                    .extend((page.into_iter().map(|copy| copy.id)).filter(|id| !kept.contains(id))),
+                Ok(None) | Err(StoreError::NotFound) => break,
+                Err(error) => return Err(error),
+            }
+        }
+        if !removed.is_empty() {
+            (self.secondary)
+                .mirror_messages(user, chat_id, (Vec::new(), removed), counters)
+                .await?;
+        }
         self.secondary.raise_last_seq(user, chat_id, last_seq).await
     }
 }
 
-/// Every message of a chat in `store`, swipes included, in position order.
-async fn all_messages(
-    store: &impl MetadataBackend,
-    user: &UserId,
-    chat_id: Uuid,
-) -> StoreResult<Vec<Document>> {
-    let mut query = MessageQuery {
-        user: user.clone(),
-        chat_id,
-        after: None,
-        before: None,
-        latest: false,
-        limit: PAGE,
-        include_swipes: true,
-    };
-    let mut all = Vec::new();
-    loop {
-        let page = store.page_messages(&query).await?;
-        let next = match page.items.last() {
-            Some(last) if page.has_more => Some(Placement::of(&last.body).seq),
-            _ => None,
-        };
-        all.extend(page.items);
-        match next {
-            Some(seq) => query.after = Some(seq),
-            None => return Ok(all),
+/// A chat's messages in `store`, swipes included, a page of positions at a time.
+struct MessagePages {
+    query: Option<MessageQuery>,
+}
+
+impl MessagePages {
+    fn new(user: &UserId, chat_id: Uuid) -> Self {
+        Self {
+            query: Some(MessageQuery {
+                user: user.clone(),
+                chat_id,
+                after: None,
+                before: None,
+                latest: false,
+                limit: PAGE,
+                include_swipes: true,
+            }),
         }
+    }
+
+    /// The next page; `None` after the last.
+    async fn next(&mut self, store: &impl MetadataBackend) -> StoreResult<Option<Vec<Document>>> {
+        let Some(query) = &mut self.query else {
+            return Ok(None);
+        };
+        let page = store.page_messages(query).await?;
+        match page.items.last() {
+            Some(last) if page.has_more => query.after = Some(Placement::of(&last.body).seq),
+            _ => self.query = None,
+        }
+        Ok(Some(page.items))
     }
 }
 

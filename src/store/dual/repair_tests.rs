@@ -223,7 +223,7 @@ async fn messages(store: &impl MetadataBackend, user: &UserId, chat: Uuid) -> Ve
         after: None,
         before: None,
         latest: false,
-        limit: 100,
+        limit: 1000,
         include_swipes: true,
     };
     store.page_messages(&query).await.unwrap().items
@@ -388,20 +388,22 @@ async fn messages_of_a_chat_the_secondary_never_had_bring_their_chat_along() {
         .put_document(Collection::Chats, chat.clone())
         .await
         .unwrap();
-    let append = MessageChange::Append {
-        members: vec![body(json!({"role": "user", "content": "hello"}))],
-    };
-    dual.commit_messages(&user, chat.id, vec![append])
-        .await
-        .unwrap();
+    // More positions than one page of a copy.
+    let appends = (0..super::repair::PAGE + 20)
+        .map(|n| MessageChange::Append {
+            members: vec![body(
+                json!({"role": "user", "content": format!("hello {n}")}),
+            )],
+        })
+        .collect();
+    dual.commit_messages(&user, chat.id, appends).await.unwrap();
     secondary.off.store(false, Ordering::SeqCst);
     assert_eq!(dual.repair().await, 0, "nothing left waiting");
     let copy = secondary.get(Collection::Chats, &user, chat.id).await;
     assert_eq!(copy.unwrap().id, chat.id);
-    assert_eq!(
-        messages(&secondary, &user, chat.id).await,
-        messages(&primary, &user, chat.id).await
-    );
+    let copied = messages(&secondary, &user, chat.id).await;
+    assert_eq!(copied.len(), super::repair::PAGE + 20);
+    assert_eq!(copied, messages(&primary, &user, chat.id).await);
     assert_eq!(
         secondary.last_seq(&user, chat.id).await.unwrap(),
         primary.last_seq(&user, chat.id).await.unwrap()
