@@ -105,31 +105,44 @@ fn ids(snapshot: &serde_json::Map<String, Value>, collection: &str) -> Vec<Strin
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_secondary_outage_is_logged_counted_degraded_and_repaired_by_migrate_copy() {
+/// A dual service whose secondary is away, and what was written before and during that.
+struct Outage {
+    backend: Backend,
+    secondary: Backend,
+    data_dir: tempfile::TempDir,
+    relay: Relay,
+    binary: RunningBinary,
+    api: Api,
+    /// A tag created during the outage.
+    outage_tag: Value,
+}
+
+/// Starts the dual service, writes to both stores, takes the secondary away (a cut relay, or
+/// broken json directories) and writes every kind of change again; `None` (said loudly) when
+/// the backend under test is not dual.
+async fn begin_outage(test: &str) -> Option<Outage> {
     let backend = Backend::under_test();
     let Some(secondary) = backend.secondary() else {
         skip(
-            TEST,
+            test,
             &format!(
                 "it needs DATA_BACKEND=dual; the backend under test is {backend:?} (the dual \
                  passes of scripts/test.sh run it)"
             ),
         );
-        return;
+        return None;
     };
     let Some(mongodb_host) = first_mongodb_host(&mongodb_test_uri()) else {
         skip(
-            TEST,
+            test,
             "MONGODB_TEST_URI is not a mongodb:// URI a relay can stand in for",
         );
-        return;
+        return None;
     };
     let data_dir = tempfile::tempdir().unwrap();
-    let data_dir = data_dir.path();
     let mut relay = Relay::start(mongodb_host).await;
     let relayed = mongodb_uri_through(&mongodb_test_uri(), relay.address).unwrap();
-    let (binary, api) = start_dual(data_dir, &relayed).await;
+    let (binary, api) = start_dual(data_dir.path(), &relayed).await;
 
     // Before the outage: written to both.
     let kept = api.create("tags", json!({"name": "kept"})).await;
@@ -140,7 +153,7 @@ async fn a_secondary_outage_is_logged_counted_degraded_and_repaired_by_migrate_c
     append(&api, chat["id"].as_str().unwrap(), "user", "before").await;
 
     match secondary {
-        Backend::Json => break_json_dirs(data_dir, true),
+        Backend::Json => break_json_dirs(data_dir.path(), true),
         _ => relay.cut().await,
     }
     // During the outage: every write still succeeds (the primary has it).
@@ -157,6 +170,33 @@ async fn a_secondary_outage_is_logged_counted_degraded_and_repaired_by_migrate_c
     let outage_chat_id = outage_chat["id"].as_str().unwrap();
     append(&api, outage_chat_id, "user", "during 1").await;
     append(&api, outage_chat_id, "assistant", "during 2").await;
+    append(&api, chat["id"].as_str().unwrap(), "user", "during 3").await;
+    Some(Outage {
+        backend,
+        secondary,
+        data_dir,
+        relay,
+        binary,
+        api,
+        outage_tag,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secondary_outage_is_logged_counted_degraded_and_repaired_by_migrate_copy() {
+    let Some(Outage {
+        backend,
+        secondary,
+        data_dir,
+        relay: _relay,
+        binary,
+        api,
+        outage_tag,
+    }) = begin_outage(TEST).await
+    else {
+        return;
+    };
+    let data_dir = data_dir.path();
 
     // Shown in health...
     let response = api.get("/api/health").await;
@@ -235,48 +275,18 @@ async fn a_secondary_outage_is_logged_counted_degraded_and_repaired_by_migrate_c
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secondary_back_from_an_outage_gets_what_it_missed_without_a_restart() {
     const TEST: &str = "a_secondary_back_from_an_outage_gets_what_it_missed_without_a_restart";
-    let backend = Backend::under_test();
-    let Some(secondary) = backend.secondary() else {
-        skip(
-            TEST,
-            &format!(
-                "it needs DATA_BACKEND=dual; the backend under test is {backend:?} (the dual \
-                 passes of scripts/test.sh run it)"
-            ),
-        );
+    let Some(Outage {
+        secondary,
+        data_dir,
+        mut relay,
+        binary,
+        api,
+        ..
+    }) = begin_outage(TEST).await
+    else {
         return;
     };
-    let Some(mongodb_host) = first_mongodb_host(&mongodb_test_uri()) else {
-        skip(
-            TEST,
-            "MONGODB_TEST_URI is not a mongodb:// URI a relay can stand in for",
-        );
-        return;
-    };
-    let data_dir = tempfile::tempdir().unwrap();
     let data_dir = data_dir.path();
-    let mut relay = Relay::start(mongodb_host).await;
-    let relayed = mongodb_uri_through(&mongodb_test_uri(), relay.address).unwrap();
-    let (binary, api) = start_dual(data_dir, &relayed).await;
-    let kept = api.create("tags", json!({"name": "kept"})).await;
-    let doomed = api.create("tags", json!({"name": "doomed"})).await;
-    let chat = api
-        .create("chats", json!({"title": "before", "participants": []}))
-        .await;
-    let chat_id = chat["id"].as_str().unwrap();
-    append(&api, chat_id, "user", "before").await;
-
-    match secondary {
-        Backend::Json => break_json_dirs(data_dir, true),
-        _ => relay.cut().await,
-    }
-    api.create("tags", json!({"name": "during"})).await;
-    let path = format!("/api/tags/{}", kept["id"].as_str().unwrap());
-    let patched = api.patch(&path, &json!({"name": "kept, renamed"})).await;
-    assert_eq!(patched.status(), StatusCode::OK);
-    let path = format!("/api/tags/{}", doomed["id"].as_str().unwrap());
-    assert_eq!(api.delete(&path).await.status(), StatusCode::NO_CONTENT);
-    append(&api, chat_id, "assistant", "during").await;
     let health = json_body(api.get("/api/health").await).await;
     assert_eq!(health["status"], "degraded", "{health}");
     let message = health["services"]["metadata"]["message"]

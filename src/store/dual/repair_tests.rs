@@ -229,16 +229,40 @@ async fn messages(store: &impl MetadataBackend, user: &UserId, chat: Uuid) -> Ve
     store.page_messages(&query).await.unwrap().items
 }
 
-#[tokio::test]
-async fn what_the_secondary_missed_while_away_is_copied_once_it_is_back() {
+struct Fixture {
+    dual: DualStore<JsonStore, Switch>,
+    primary: JsonStore,
+    secondary: Switch,
+    user: UserId,
+    _dirs: (TempDir, TempDir),
+}
+
+/// A dual store over a json primary and a json secondary switched `off` or on.
+async fn fixture(off: bool) -> Fixture {
     let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
     let primary = JsonStore::open(dirs.0.path()).await.unwrap();
     let secondary = Switch {
         inner: JsonStore::open(dirs.1.path()).await.unwrap(),
-        off: Arc::new(AtomicBool::new(false)),
+        off: Arc::new(AtomicBool::new(off)),
     };
-    let dual = DualStore::new(primary.clone(), secondary.clone());
-    let user = UserId::parse("user-1").unwrap();
+    Fixture {
+        dual: DualStore::new(primary.clone(), secondary.clone()),
+        primary,
+        secondary,
+        user: UserId::parse("user-1").unwrap(),
+        _dirs: dirs,
+    }
+}
+
+#[tokio::test]
+async fn what_the_secondary_missed_while_away_is_copied_once_it_is_back() {
+    let Fixture {
+        dual,
+        primary,
+        secondary,
+        user,
+        _dirs,
+    } = fixture(false).await;
 
     // Written while the secondary is there.
     let tag = (dual.insert(Collection::Tags, document(&user, json!({"name": "kept"}))))
@@ -343,14 +367,13 @@ async fn what_the_secondary_missed_while_away_is_copied_once_it_is_back() {
 
 #[tokio::test]
 async fn a_chat_begun_while_the_secondary_was_away_arrives_whole() {
-    let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
-    let primary = JsonStore::open(dirs.0.path()).await.unwrap();
-    let secondary = Switch {
-        inner: JsonStore::open(dirs.1.path()).await.unwrap(),
-        off: Arc::new(AtomicBool::new(true)),
-    };
-    let dual = DualStore::new(primary.clone(), secondary.clone());
-    let user = UserId::parse("user-1").unwrap();
+    let Fixture {
+        dual,
+        primary,
+        secondary,
+        user,
+        _dirs,
+    } = fixture(true).await;
     let chat = (dual.insert(Collection::Chats, document(&user, json!({"name": "new"}))))
         .await
         .unwrap();
@@ -374,14 +397,13 @@ async fn a_chat_begun_while_the_secondary_was_away_arrives_whole() {
 
 #[tokio::test]
 async fn messages_of_a_chat_the_secondary_never_had_bring_their_chat_along() {
-    let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
-    let primary = JsonStore::open(dirs.0.path()).await.unwrap();
-    let secondary = Switch {
-        inner: JsonStore::open(dirs.1.path()).await.unwrap(),
-        off: Arc::new(AtomicBool::new(true)),
-    };
-    let dual = DualStore::new(primary.clone(), secondary.clone());
-    let user = UserId::parse("user-1").unwrap();
+    let Fixture {
+        dual,
+        primary,
+        secondary,
+        user,
+        _dirs,
+    } = fixture(true).await;
     // A chat from before the dual store, on the primary only.
     let chat = document(&user, json!({"name": "old"}));
     primary
