@@ -201,6 +201,7 @@ impl Application {
             let (store, blobs) = (self.state.store.clone(), self.state.blobs.clone());
             tokio::spawn(async move { migrate::relocate::move_in_service(&store, &blobs).await })
         });
+        let store = self.state.store.clone();
         let router = http::build_router(self.state);
         if let Some(listener) = self.metrics_listener {
             let mut stop = self.shutdown.0.subscribe();
@@ -248,6 +249,8 @@ impl Application {
             mover.abort();
             let _ = mover.await;
         }
+        // Background work on the stores ends before they are let go of (a dual store's repair).
+        store.close().await;
         Ok(())
     }
 }

@@ -181,4 +181,10 @@ pub trait MetadataBackend: Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<Option<usize>>>;
 
     fn health(&self) -> BoxFuture<'_, StoreHealth>;
+
+    /// Stops the backend's background work before the process lets go of its stores (a
+    /// restart on the same `DATA_DIR` needs them closed). The default has none.
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }

@@ -45,6 +45,8 @@ pub struct DualStore<Primary, Secondary> {
     /// Held by a reference removal (it writes records without their stripes) and by each copy
     /// of a repair, so a copy never puts a version older than a removal's over it.
     unordered: tokio::sync::Mutex<()>,
+    /// The repair task, once started (`repair::start`); stopped by `close`.
+    repairing: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
@@ -288,6 +290,18 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> MetadataBackend
         model: &'a str,
     ) -> BoxFuture<'a, StoreResult<Option<usize>>> {
         self.primary.vector_dimension(user, model)
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let task = (self.repairing.lock())
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            if let Some(task) = task {
+                task.abort();
+                let _ = task.await;
+            }
+        })
     }
 
     /// The primary's health, degraded when the secondary is down or missed writes.

@@ -381,4 +381,9 @@ impl MetadataStore {
     pub async fn health(&self) -> StoreHealth {
         self.backend().health().await
     }
+
+    /// Stops the store's background work (the dual store's repair task), at shutdown.
+    pub async fn close(&self) {
+        self.backend().close().await
+    }
 }

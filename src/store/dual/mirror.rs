@@ -31,6 +31,7 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Se
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             unordered: tokio::sync::Mutex::new(()),
+            repairing: Mutex::new(None),
         }
     }
 

@@ -259,13 +259,14 @@ impl MessagePages {
     }
 }
 
-/// Starts the repair task of `dual`; it ends when the store is dropped.
+/// Starts the repair task of `dual`; it ends when the store is closed (`close`, at
+/// shutdown, which waits for it) or dropped.
 pub fn start<Primary: MetadataBackend, Secondary: MetadataBackend>(
     dual: DualStore<Primary, Secondary>,
 ) -> Arc<DualStore<Primary, Secondary>> {
     let dual = Arc::new(dual);
     let weak: Weak<DualStore<Primary, Secondary>> = Arc::downgrade(&dual);
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(REPAIR_INTERVAL);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -276,6 +277,10 @@ pub fn start<Primary: MetadataBackend, Secondary: MetadataBackend>(
             }
         }
     });
+    *dual
+        .repairing
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(task);
     dual
 }
 

@@ -431,3 +431,30 @@ async fn messages_of_a_chat_the_secondary_never_had_bring_their_chat_along() {
         primary.last_seq(&user, chat.id).await.unwrap()
     );
 }
+
+#[tokio::test]
+async fn closing_stops_the_repair_task_and_lets_go_of_the_store() {
+    let Fixture {
+        dual,
+        secondary,
+        user,
+        _dirs,
+        ..
+    } = fixture(true).await;
+    // Something waits, so every round takes the store for a while.
+    (dual.insert(Collection::Tags, document(&user, json!({"name": "waits"}))))
+        .await
+        .unwrap();
+    let dual = super::repair::start(dual);
+    tokio::task::yield_now().await;
+    assert_eq!(Arc::weak_count(&dual), 1, "the running task's reference");
+    dual.close().await;
+    assert!(dual.repairing.lock().unwrap().is_none());
+    assert_eq!(
+        Arc::weak_count(&dual),
+        0,
+        "the task is gone, and its reference with it"
+    );
+    assert_eq!(Arc::strong_count(&dual), 1);
+    drop(secondary);
+}
