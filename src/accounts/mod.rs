@@ -28,7 +28,7 @@ mod verify;
 
 use crate::blob::{BlobKey, BlobStores};
 use crate::model::{Collection, Document, UserId};
-use crate::store::{ListQuery, MetadataStore, Page, SortField, StoreResult};
+use crate::store::{ListQuery, MetadataStore, Page, StoreResult};
 
 /// Documents read per store call while an account is walked.
 pub const PAGE: usize = 200;
@@ -66,23 +66,9 @@ pub async fn page(
 ) -> StoreResult<Page> {
     let query = ListQuery {
         after,
-        ..all_of(collection, user, PAGE)
+        ..ListQuery::all_of(collection, user, PAGE)
     };
     store.list(&query).await
-}
-
-/// The first page of `limit` of `user`'s documents of `collection`, oldest change first.
-pub fn all_of(collection: Collection, user: &UserId, limit: usize) -> ListQuery {
-    ListQuery {
-        collection,
-        user: user.clone(),
-        filters: Vec::new(),
-        sort: SortField::UpdatedAt,
-        descending: false,
-        after: None,
-        limit,
-        include_total: false,
-    }
 }
 
 /// Walks every page of one user's documents of one collection.

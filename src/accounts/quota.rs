@@ -28,7 +28,7 @@ use crate::model::{FieldError, UserId};
 use crate::store::{MetadataStore, StoreError};
 
 /// Bytes and files reserved by one write in flight.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 struct Reserved {
     bytes: u64,
     files: u64,
@@ -183,13 +183,11 @@ impl Quotas {
         let (stored, ids) = file_records(store, user).await?;
         let held = in_flight
             .iter()
-            .filter(|held| !held.file.is_some_and(|id| ids.contains(&id)))
-            .fold(Reserved::default(), |sum, held| Reserved {
-                bytes: sum.bytes + held.bytes,
-                files: sum.files + held.files,
-                file: None,
-            });
-        let files_used = stored.files + held.files;
+            .filter(|held| !held.file.is_some_and(|id| ids.contains(&id)));
+        let (held_bytes, held_files) = held.fold((0, 0), |(bytes, files), held| {
+            (bytes + held.bytes, files + held.files)
+        });
+        let files_used = stored.files + held_files;
         if let Some(limit) = self.files
             && files_used + request.files > limit
         {
@@ -206,7 +204,7 @@ impl Quotas {
                 requested: Some(request.files),
             });
         }
-        let bytes_used = stored.bytes + held.bytes;
+        let bytes_used = stored.bytes + held_bytes;
         let bytes = match self.bytes {
             None => request.bytes.unwrap_or(max_bytes).min(max_bytes),
             Some(limit) => {

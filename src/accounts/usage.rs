@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Pages, all_of};
+use super::Pages;
 use crate::config::AccountsConfig;
 use crate::model::{Collection, UserId};
 use crate::store::{ListQuery, MetadataStore, StoreResult};
@@ -83,7 +83,7 @@ pub async fn usage(
     for collection in Collection::DOCUMENTS {
         let query = ListQuery {
             include_total: true,
-            ..all_of(collection, user, 1)
+            ..ListQuery::all_of(collection, user, 1)
         };
         let documents = store.list(&query).await?.total.unwrap_or_default();
         collections.insert(

@@ -146,6 +146,23 @@ pub struct ListQuery {
     pub include_total: bool,
 }
 
+impl ListQuery {
+    /// The first page of `limit` of `user`'s documents of `collection`, oldest change first
+    /// (no filter; walk on with `after`).
+    pub fn all_of(collection: Collection, user: &UserId, limit: usize) -> Self {
+        Self {
+            collection,
+            user: user.clone(),
+            filters: Vec::new(),
+            sort: SortField::UpdatedAt,
+            descending: false,
+            after: None,
+            limit,
+            include_total: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Page {
     pub items: Vec<Document>,

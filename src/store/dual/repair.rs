@@ -15,7 +15,7 @@ use super::DualStore;
 use crate::model::message::Placement;
 use crate::model::{Collection, Document, UserId};
 use crate::store::messages::ChatStats;
-use crate::store::{ListQuery, MessageQuery, MetadataBackend, SortField, StoreError, StoreResult};
+use crate::store::{ListQuery, MessageQuery, MetadataBackend, StoreError, StoreResult};
 
 /// How often missed writes are copied again.
 pub const REPAIR_INTERVAL: Duration = Duration::from_secs(5);
@@ -121,19 +121,11 @@ impl<Primary: MetadataBackend, Secondary: MetadataBackend> DualStore<Primary, Se
                 self.copy_document(*collection, user, *id).await
             }
             Missed::Collection(collection, user) => {
-                let mut query = ListQuery {
-                    collection: *collection,
-                    user: user.clone(),
-                    filters: Vec::new(),
-                    sort: SortField::UpdatedAt,
-                    descending: false,
-                    after: None,
-                    limit: PAGE,
-                    include_total: false,
-                };
+                let mut query = ListQuery::all_of(*collection, user, PAGE);
                 loop {
                     let page = self.primary.list(&query).await?;
                     for document in &page.items {
+                        // Read again under its stripe: the page may be older than a write.
                         let _order = self.ordered(document.id).await;
                         self.copy_document(*collection, user, document.id).await?;
                     }

@@ -16,7 +16,7 @@ use crate::store::messages::ChatStats;
 use crate::store::vectors::{Scored, VectorQuery};
 use crate::store::{
     HealthStatus, JsonStore, ListQuery, MessageChange, MessagePage, MessageQuery, MetadataBackend,
-    Page, SortField, StoreError, StoreHealth, StoreResult,
+    Page, StoreError, StoreHealth, StoreResult,
 };
 
 /// A json store whose writes fail while it is switched off (reads still answer).
@@ -203,19 +203,6 @@ fn document(user: &UserId, value: Value) -> Document {
     Document::new(ids::new_id(), user.clone(), Timestamp::now(), body(value))
 }
 
-fn everything(collection: Collection, user: &UserId) -> ListQuery {
-    ListQuery {
-        collection,
-        user: user.clone(),
-        filters: Vec::new(),
-        sort: SortField::UpdatedAt,
-        descending: false,
-        after: None,
-        limit: 100,
-        include_total: false,
-    }
-}
-
 async fn messages(store: &impl MetadataBackend, user: &UserId, chat: Uuid) -> Vec<Document> {
     let query = MessageQuery {
         user: user.clone(),
@@ -341,7 +328,7 @@ async fn what_the_secondary_missed_while_away_is_copied_once_it_is_back() {
     secondary.off.store(false, Ordering::SeqCst);
     assert_eq!(dual.repair().await, 0);
     for collection in [Collection::Tags, Collection::Characters, Collection::Chats] {
-        let query = everything(collection, &user);
+        let query = ListQuery::all_of(collection, &user, 100);
         let ours = primary.list(&query).await.unwrap().items;
         let theirs = secondary.list(&query).await.unwrap().items;
         assert_eq!(ours, theirs, "{collection:?}");

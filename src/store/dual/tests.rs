@@ -7,8 +7,7 @@ use tempfile::TempDir;
 use super::DualStore;
 use crate::model::{Collection, Document, Timestamp, UserId, ids};
 use crate::store::{
-    HealthStatus, JsonStore, ListQuery, MessageChange, MessageQuery, MetadataBackend, SortField,
-    StoreError,
+    HealthStatus, JsonStore, ListQuery, MessageChange, MessageQuery, MetadataBackend, StoreError,
 };
 
 struct Fixture {
@@ -164,7 +163,12 @@ async fn a_write_the_secondary_refuses_is_counted_and_shown_in_health() {
     );
 
     // Once the secondary would take it (the other tag is gone), a repair copies it.
-    let other = (fixture.secondary.list(&all_tags(user)).await.unwrap().items)
+    let other = (fixture
+        .secondary
+        .list(&ListQuery::all_of(Collection::Tags, user, 100))
+        .await
+        .unwrap()
+        .items)
         .into_iter()
         .find(|document| document.body["name"] == "Blue")
         .unwrap();
@@ -179,19 +183,6 @@ async fn a_write_the_secondary_refuses_is_counted_and_shown_in_health() {
         .unwrap();
     assert_eq!(*copy, inserted);
     assert_eq!(fixture.dual.health().await.status, HealthStatus::Healthy);
-}
-
-fn all_tags(user: &UserId) -> ListQuery {
-    ListQuery {
-        collection: Collection::Tags,
-        user: user.clone(),
-        filters: Vec::new(),
-        sort: SortField::UpdatedAt,
-        descending: false,
-        after: None,
-        limit: 100,
-        include_total: false,
-    }
 }
 
 #[tokio::test]
