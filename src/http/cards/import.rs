@@ -201,6 +201,23 @@ async fn store_steps(
     plan: Plan,
     written: &mut Written,
 ) -> Result<Document> {
+    // The card's files are within the quotas like uploads, reserved together before anything
+    // is written (one check, not one per file), and held until their records are stored.
+    // Their ids are not known yet: a concurrent check counts them whole until then.
+    let needs = Needs {
+        bytes: Some(plan.files.iter().map(|file| file.bytes.len() as u64).sum()),
+        files: plan.files.len() as u64,
+        file: None,
+    };
+    let _room = match needs.files {
+        0 => None,
+        _ => Some(
+            state
+                .quotas
+                .reserve(&state.store, user, needs, u64::MAX)
+                .await?,
+        ),
+    };
     let mut character = plan.card.character;
     let mut tag_ids = Vec::new();
     for name in &plan.card.tag_names {
@@ -317,15 +334,6 @@ async fn store_file(
         .map_err(|problem| ApiError::UnsupportedMediaType(format!("{filename}: {problem}")))?;
     let dimensions = image_dimensions(&mime_type, head);
     let file_id = ids::new_id();
-    // Within the quotas like an upload: the room is held until the record is stored.
-    let needs = Needs {
-        bytes: Some(file.bytes.len() as u64),
-        files: 1,
-        file: Some(file_id),
-    };
-    let _room = (state.quotas)
-        .reserve(&state.store, user, needs, settings.max_upload_size)
-        .await?;
     let key = BlobKey::for_file(user, file.category, file_id, &filename);
     let body = futures_util::stream::once(ready(Ok::<_, Infallible>(Bytes::from(file.bytes))));
     let outcome = state
