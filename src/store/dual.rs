@@ -10,6 +10,8 @@
 //! Written once over any two [`MetadataBackend`]s, so it follows the trait: a new operation
 //! is one more method here, chosen as a read (primary only) or a write (primary, then mirror).
 
+#[cfg(test)]
+mod fixture;
 mod mirror;
 pub mod repair;
 #[cfg(test)]

@@ -1,47 +1,16 @@
 //! The dual store over two json stores in temp dirs: what it writes where, what it reads from
 //! where, and how a secondary that misses a write shows.
 
-use serde_json::{Map, Value, json};
-use tempfile::TempDir;
+use serde_json::json;
 
-use super::DualStore;
-use crate::model::{Collection, Document, Timestamp, UserId, ids};
+use super::fixture::{Fixture, body, document, fixture};
+use crate::model::{Collection, Document, UserId};
 use crate::store::{
-    HealthStatus, JsonStore, ListQuery, MessageChange, MessageQuery, MetadataBackend, StoreError,
+    HealthStatus, ListQuery, MessageChange, MessageQuery, MetadataBackend, StoreError,
 };
 
-struct Fixture {
-    dual: DualStore<JsonStore, JsonStore>,
-    primary: JsonStore,
-    secondary: JsonStore,
-    user: UserId,
-    _dirs: (TempDir, TempDir),
-}
-
-async fn fixture() -> Fixture {
-    let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
-    let primary = JsonStore::open(dirs.0.path()).await.unwrap();
-    let secondary = JsonStore::open(dirs.1.path()).await.unwrap();
-    Fixture {
-        dual: DualStore::new(primary.clone(), secondary.clone()),
-        primary,
-        secondary,
-        user: UserId::parse("user-1").unwrap(),
-        _dirs: dirs,
-    }
-}
-
-fn body(value: Value) -> Map<String, Value> {
-    value.as_object().cloned().expect("an object")
-}
-
 fn tag(user: &UserId, name: &str) -> Document {
-    Document::new(
-        ids::new_id(),
-        user.clone(),
-        Timestamp::now(),
-        body(json!({"name": name})),
-    )
+    document(user, json!({"name": name}))
 }
 
 #[tokio::test]
@@ -52,7 +21,7 @@ async fn writes_reach_both_stores_as_the_primary_made_them() {
         secondary,
         user,
         _dirs,
-    } = fixture().await;
+    } = fixture(false).await;
     let inserted = dual
         .insert(Collection::Tags, tag(&user, "blue"))
         .await
@@ -67,7 +36,7 @@ async fn writes_reach_both_stores_as_the_primary_made_them() {
         )
         .await
         .unwrap();
-    for store in [&primary, &secondary] {
+    for store in [&primary, &secondary.inner] {
         let stored = store.get(Collection::Tags, &user, inserted.id).await;
         assert_eq!(*stored.unwrap(), replaced);
     }
@@ -107,7 +76,7 @@ async fn writes_reach_both_stores_as_the_primary_made_them() {
 
 #[tokio::test]
 async fn reads_come_from_the_primary_only() {
-    let fixture = fixture().await;
+    let fixture = fixture(false).await;
     let user = &fixture.user;
     let only_primary = tag(user, "primary");
     let only_secondary = tag(user, "secondary");
@@ -137,7 +106,7 @@ async fn reads_come_from_the_primary_only() {
 
 #[tokio::test]
 async fn a_write_the_secondary_refuses_is_counted_and_shown_in_health() {
-    let fixture = fixture().await;
+    let fixture = fixture(false).await;
     let user = &fixture.user;
     // The secondary already has another tag of that name: its copy of the insert is refused.
     (fixture.secondary)
@@ -187,7 +156,7 @@ async fn a_write_the_secondary_refuses_is_counted_and_shown_in_health() {
 
 #[tokio::test]
 async fn a_document_the_secondary_never_had_is_not_a_missed_write() {
-    let fixture = fixture().await;
+    let fixture = fixture(false).await;
     let user = &fixture.user;
     let document = tag(user, "primary only");
     (fixture.primary)
