@@ -18,11 +18,11 @@ done
 work=$(mktemp -d)
 # shellcheck source=scripts/lib/garage.sh
 . scripts/lib/garage.sh
+# shellcheck source=scripts/lib/server.sh
+. scripts/lib/server.sh
+pids=()
 cleanup() {
-  # serve runs in a command substitution (a subshell): the servers it starts are listed in a file.
-  if [ -f "$work/pids" ]; then
-    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$work/pids"
-  fi
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   stop_garage
   rm -rf "$work"
 }
@@ -30,32 +30,16 @@ trap cleanup EXIT
 find_garage || { echo "bench-s3-get.sh needs garage (see scripts/lib/garage.sh)" >&2; exit 1; }
 start_garage "$work/garage" || { cat "$work/garage/garage.log" >&2; exit 1; }
 
-# serve N BINARY: starts quillstore number N on Garage; prints its base URL.
-serve() {
-  local log="$work/quillstore-$1.log" url=""
-  env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT=0 DATA_DIR="$work/data-$1" AUTH_MODE=none \
-    ALLOWED_MIME_TYPES=application/octet-stream MAX_UPLOAD_SIZE=1GiB RUST_LOG=warn \
-    RATE_LIMIT_USER_PER_MINUTE=0 RATE_LIMIT_IP_PER_MINUTE=0 FILES_REDIRECT=never \
-    S3_MODE=external S3_ENDPOINT="$S3_ENDPOINT" S3_REGION="$S3_REGION" S3_BUCKET="$S3_BUCKET" \
-    S3_ACCESS_KEY="$S3_ACCESS_KEY" S3_SECRET_KEY="$S3_SECRET_KEY" S3_PATH_PREFIX="q$1/" \
-    "$2" serve >"$log" 2>&1 &
-  echo $! >>"$work/pids"
-  for _ in $(seq 1 100); do
-    url=$(sed -n 's/.*listening on \(http:\/\/127\.0\.0\.1:[0-9]*\).*/\1/p' "$log" | head -n 1)
-    [ -n "$url" ] && break
-    sleep 0.1
-  done
-  [ -n "$url" ] || { echo "$2 did not start:" >&2; cat "$log" >&2; exit 1; }
-  echo "$url"
-}
-
+# Every quillstore here streams from Garage (start_quillstore passes the environment on).
+export ALLOWED_MIME_TYPES=application/octet-stream MAX_UPLOAD_SIZE=1GiB FILES_REDIRECT=never \
+  S3_MODE=external
 bases=()
 n=0
 for binary in "$@"; do
   n=$((n + 1))
-  # Not inside the array assignment, whose status set -e would not see.
-  base=$(serve "$n" "$binary")
-  bases+=("$base")
+  S3_PATH_PREFIX="q$n/" start_quillstore "$binary" "$work/data-$n" "$work/quillstore-$n.log"
+  pids+=("$QS_PID")
+  bases+=("$QS_URL")
 done
 
 # cpu PID: user and system CPU ticks the process has spent so far.
@@ -71,7 +55,7 @@ measure() {
     /requests in/ { n = $1 } /^Requests\/sec:/ { r = $2 }
     END { printf "%s %.0f %.0f\n", r, own * 1e6 / t / n, garage * 1e6 / t / n }' <<<"$out"
 }
-mapfile -t servers <"$work/pids"
+
 echo "quillstore and Garage CPU: user + system time per request, from /proc (wrk's own is not counted;"
 echo "the time of the requests still in flight when wrk stops is divided among the completed ones)."
 echo
@@ -94,7 +78,7 @@ for size in $sizes; do
   done
   for round in $(seq 1 "$rounds"); do
     results=()
-    for i in "${!urls[@]}"; do results+=("$(measure "${urls[$i]}" "${servers[$i]}")"); done
+    for i in "${!urls[@]}"; do results+=("$(measure "${urls[$i]}" "${pids[$i]}")"); done
     read -r direct_rate _ direct_garage <<<"$(measure "$direct" "$GARAGE_PID")"
     for i in "${!results[@]}"; do
       read -r rate own garage <<<"${results[$i]}"
