@@ -49,7 +49,7 @@ pub use self::logging::LogFormat;
 pub use self::mongodb::MongoConfig;
 pub use self::public_url::PublicBaseUrl;
 pub use self::raw::RawConfig;
-pub use self::s3::{ChecksumMode, S3Config, S3Mode};
+pub use self::s3::{ChecksumMode, RelayMode, S3Config, S3Mode};
 pub use self::secret::Secret;
 use self::server::{Listen, RequestLimits};
 pub use self::values::{is_loopback, mask_uri, parse_size};

@@ -20,6 +20,7 @@ pub mod layout;
 pub mod metrics;
 pub mod migrate;
 pub mod model;
+pub mod relay;
 pub mod secrets;
 pub mod store;
 pub mod stores;

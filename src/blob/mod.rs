@@ -211,6 +211,9 @@ pub struct BlobRead {
 pub enum BlobBody {
     Whole(Option<Bytes>),
     Chunks(Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>),
+    /// Still on the store's connection (`blob::s3::plain`): a download offers it to the server,
+    /// which may pass it to the client without reading it (`crate::relay`).
+    Upstream(crate::relay::Upstream),
 }
 
 impl BlobBody {
@@ -233,6 +236,7 @@ impl Stream for BlobBody {
         match self.get_mut() {
             Self::Whole(bytes) => std::task::Poll::Ready(bytes.take().map(Ok)),
             Self::Chunks(chunks) => chunks.as_mut().poll_next(context),
+            Self::Upstream(upstream) => Pin::new(upstream).poll_next(context),
         }
     }
 
@@ -243,6 +247,7 @@ impl Stream for BlobBody {
                 (left, Some(left))
             }
             Self::Chunks(chunks) => chunks.size_hint(),
+            Self::Upstream(upstream) => upstream.size_hint(),
         }
     }
 }

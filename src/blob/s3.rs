@@ -9,6 +9,7 @@
 mod checksum;
 mod client;
 mod errors;
+mod plain;
 mod presign;
 mod upload;
 
@@ -50,6 +51,8 @@ struct Inner {
     checksums: bool,
     /// What quillstore's own writes carry (decided at start).
     write_checksum: checksum::WriteChecksum,
+    /// Streamed downloads on quillstore's own connections (`S3_RELAY=auto`, http endpoint).
+    plain: Option<plain::PlainGet>,
 }
 
 impl S3BlobStore {
@@ -66,6 +69,7 @@ impl S3BlobStore {
                 config: config.clone(),
                 checksums,
                 write_checksum,
+                plain: plain::PlainGet::for_config(config),
             }),
             cache: None,
         })
@@ -114,6 +118,22 @@ impl S3BlobStore {
         key: &BlobKey,
         range: Option<RangeInclusive<u64>>,
     ) -> BlobResult<BlobRead> {
+        if let Some(plain) = &self.inner.plain {
+            let bucket = &self.inner.config.bucket;
+            let key = self.object_key(key);
+            if let Some(upstream) = plain
+                .get(&self.inner.client, bucket, key, range.as_ref())
+                .await?
+            {
+                metrics::counter!("quillstore_s3_streamed_gets_total", "path" => "plain")
+                    .increment(1);
+                return Ok(BlobRead {
+                    length: upstream.length(),
+                    body: BlobBody::Upstream(upstream),
+                });
+            }
+            metrics::counter!("quillstore_s3_streamed_gets_total", "path" => "sdk").increment(1);
+        }
         let mut request = self
             .inner
             .client

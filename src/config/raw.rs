@@ -196,6 +196,10 @@ pub struct RawConfig {
     /// SHA-256 checksums on writes: auto (probed at start), sha256 or off.
     #[arg(long, env = "S3_CHECKSUM")]
     pub s3_checksum: Option<String>,
+    /// How streamed downloads are fetched: auto (a plain http:// endpoint on quillstore's own
+    /// connections, passed to the client with splice(2) on Linux) or sdk (the AWS SDK).
+    #[arg(long, env = "S3_RELAY")]
+    pub s3_relay: Option<String>,
     /// Endpoint URL that presigned URLs (download redirects, direct uploads) are signed for,
     /// when browsers reach the object store at another address than quillstore does.
     #[arg(long, env = "S3_PRESIGN_ENDPOINT")]

@@ -31,6 +31,16 @@ pub enum ChecksumMode {
     Off,
 }
 
+/// How streamed downloads are fetched (`S3_RELAY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayMode {
+    /// From a plain `http://` endpoint, on quillstore's own connections with a presigned GET,
+    /// the body passed to the client with splice(2) on Linux; from `https://`, as `Sdk`.
+    Auto,
+    /// Through the AWS SDK, like every other request.
+    Sdk,
+}
+
 /// The validated S3 settings.
 #[derive(Debug, Clone)]
 pub struct S3Config {
@@ -59,6 +69,7 @@ pub struct S3Config {
     /// Bounds connecting and every request that moves no file body (never a 30 s hang).
     pub timeout: Duration,
     pub checksum: ChecksumMode,
+    pub relay: RelayMode,
 }
 
 /// The longest presigned URL lifetime SigV4 allows (7 days).
@@ -237,6 +248,14 @@ impl S3Config {
                 ChecksumMode::Auto
             }
         };
+        let relay = match non_empty(&raw.s3_relay).as_deref() {
+            None | Some("auto") => RelayMode::Auto,
+            Some("sdk") => RelayMode::Sdk,
+            Some(other) => {
+                check(Err(format!("S3_RELAY={other}: expected auto or sdk")));
+                RelayMode::Auto
+            }
+        };
         Self {
             mode,
             endpoint,
@@ -252,6 +271,7 @@ impl S3Config {
             create_bucket,
             timeout: Duration::from_millis(timeout_ms),
             checksum,
+            relay,
         }
     }
 
@@ -308,6 +328,11 @@ impl S3Config {
             ChecksumMode::Off => "off",
         };
         lines.push(("S3_CHECKSUM", checksum.to_owned()));
+        let relay = match self.relay {
+            RelayMode::Auto => "auto",
+            RelayMode::Sdk => "sdk",
+        };
+        lines.push(("S3_RELAY", relay.to_owned()));
     }
 }
 
@@ -364,6 +389,7 @@ mod tests {
             s3_create_bucket: Some("perhaps".into()),
             s3_timeout_ms: Some("soon".into()),
             s3_checksum: Some("md5".into()),
+            s3_relay: Some("always".into()),
             s3_public_url: Some("cdn".into()),
             s3_presign_endpoint: Some("localhost:3900".into()),
             files_redirect: Some("sometimes".into()),
@@ -380,6 +406,7 @@ mod tests {
             "S3_CREATE_BUCKET=",
             "S3_TIMEOUT_MS=",
             "S3_CHECKSUM=",
+            "S3_RELAY=",
             "S3_PUBLIC_URL=",
             "S3_PRESIGN_ENDPOINT=",
             "FILES_REDIRECT=",

@@ -23,6 +23,7 @@ mod files;
 pub mod garage;
 pub mod images;
 pub mod migrate;
+pub mod raw_http;
 pub mod relay;
 
 pub use assertions::{assert_detail_field, assert_error, header, item_ids, json_body, strings};

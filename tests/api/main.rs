@@ -37,6 +37,7 @@ mod files_ranges;
 mod files_recovery;
 mod files_s3;
 mod files_s3_checksums;
+mod files_s3_relay;
 mod files_safety;
 mod health;
 mod helpers;

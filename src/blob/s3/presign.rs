@@ -43,13 +43,13 @@ fn window_length(expiry: Duration) -> u64 {
 }
 
 /// The start of the window `now` falls in.
-fn window(expiry: Duration, now: SystemTime) -> SystemTime {
+pub(super) fn window(expiry: Duration, now: SystemTime) -> SystemTime {
     let length = window_length(expiry);
     let now = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
     UNIX_EPOCH + Duration::from_secs(now - now % length)
 }
 
-fn presigning(start: SystemTime, expires_in: Duration) -> BlobResult<PresigningConfig> {
+pub(super) fn presigning(start: SystemTime, expires_in: Duration) -> BlobResult<PresigningConfig> {
     PresigningConfig::builder()
         .start_time(start)
         .expires_in(expires_in)

@@ -110,11 +110,21 @@ pub(super) async fn serve_at(
     // Bytes already in memory go out as one body the server can write with the headers. The
     // server frames such a body by its own length, so only when it is the promised length (a
     // blob changed behind the record is streamed, and cut short or found short as before).
-    let body = match read.body {
-        BlobBody::Whole(Some(bytes)) if bytes.len() as u64 == length => Body::from(bytes),
-        body => Body::from_stream(body),
+    // A body still on the store's connection is offered to the server, which may pass it to
+    // the client socket without reading it (`crate::relay`); otherwise it is read and copied.
+    let (body, offered) = match read.body {
+        BlobBody::Whole(Some(bytes)) if bytes.len() as u64 == length => (Body::from(bytes), None),
+        BlobBody::Upstream(upstream) => {
+            let (offered, body) = crate::relay::offer(upstream);
+            (Body::from_stream(body), Some(offered))
+        }
+        body => (Body::from_stream(body), None),
     };
-    Ok(respond(status, headers, body))
+    let mut response = respond(status, headers, body);
+    if let Some(offered) = offered {
+        response.extensions_mut().insert(offered);
+    }
+    Ok(response)
 }
 
 /// A response from its parts, the headers moved in whole rather than copied one by one.

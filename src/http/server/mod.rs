@@ -12,8 +12,11 @@
 //!   longer than `KEEPALIVE_IDLE_SECS` (see [`watchdog`]).
 //! - Graceful shutdown: once the stop signal fires, no connection is accepted, idle ones close
 //!   at once and those with a request in flight close after its response.
+//! - A body still on an S3 connection (`crate::relay`) is sent from socket to socket on HTTP/1
+//!   connections (see [`relay`]) instead of being read through hyper.
 
 mod refuse;
+mod relay;
 mod watchdog;
 
 use std::future::Future;
@@ -32,6 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use self::relay::{Relay, RelayIo};
 use self::watchdog::{Activity, TrackedBody, WatchedIo};
 
 /// How long and how many client connections may be held.
@@ -82,10 +86,19 @@ pub async fn serve(
             continue;
         };
         let activity = Arc::new(Activity::new());
+        let relay = Relay::default();
         let connection = builder
             .serve_connection_with_upgrades(
-                TokioIo::new(WatchedIo::new(stream, activity.clone())),
-                hyper::service::service_fn(request_handler(router.clone(), peer, activity.clone())),
+                TokioIo::new(WatchedIo::new(
+                    RelayIo::new(stream, relay.clone()),
+                    activity.clone(),
+                )),
+                hyper::service::service_fn(request_handler(
+                    router.clone(),
+                    peer,
+                    activity.clone(),
+                    relay,
+                )),
             )
             .into_owned();
         let connection = graceful.watch(connection);
@@ -117,20 +130,30 @@ type ResponseFuture = std::pin::Pin<
     Box<dyn Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send>,
 >;
 
-/// The per-connection service: the router with the peer address as `ConnectInfo`, and each
-/// response body tracked so the watchdog knows when the connection is idle again.
+/// The per-connection service: the router with the peer address as `ConnectInfo`, an
+/// upstream body a response offers spliced on HTTP/1 (`relay`), and each response body
+/// tracked so the watchdog knows when the connection is idle again.
 fn request_handler(
     router: Router,
     peer: SocketAddr,
     activity: Arc<Activity>,
+    relay: Relay,
 ) -> impl Fn(hyper::Request<Incoming>) -> ResponseFuture + Clone {
     move |request: hyper::Request<Incoming>| {
         let router = router.clone();
+        let relay = relay.clone();
         let in_flight = activity.request_started();
         Box::pin(async move {
+            let http1 = matches!(
+                request.version(),
+                hyper::Version::HTTP_10 | hyper::Version::HTTP_11
+            );
             let mut request = request.map(Body::new);
             request.extensions_mut().insert(ConnectInfo(peer));
-            let response = router.oneshot(request).await?;
+            let mut response = router.oneshot(request).await?;
+            if http1 {
+                relay.arm(&mut response);
+            }
             Ok(response.map(|body| Body::new(TrackedBody::new(body, in_flight))))
         })
     }

@@ -1,0 +1,202 @@
+//! Streamed S3 downloads on quillstore's own connections (`S3_RELAY=auto`, the default with an
+//! `http://` endpoint): the body goes from Garage's socket to the client's (splice(2) on
+//! Linux) on kept-alive, pipelined and abandoned connections, with the right bytes every time,
+//! and the connections to Garage are reused. `S3_RELAY=sdk` reads through the SDK instead.
+//! Each test runs the binary in its own process, as the counters in `/metrics` are per process;
+//! S3 pass only.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::binary::{RunningBinary, spawn_binary_with};
+use crate::helpers::raw_http::Connection;
+use crate::helpers::{Api, TestBlobs, s3_blobs_only, suite_s3, text_bytes};
+
+const TOKEN: &str = "metrics-token-of-the-relay-tests";
+
+/// Larger than the blob cache keeps (256 KiB by default), so every read streams from Garage.
+const SIZES: [usize; 3] = [300 * 1024 + 7, 3 * 1024 * 1024, 5 * 1024 * 1024 + 1];
+
+async fn binary(data_dir: &std::path::Path, relay: &str) -> (RunningBinary, Api) {
+    let blobs = TestBlobs::on_s3(suite_s3());
+    let relay = relay.to_owned();
+    let binary = spawn_binary_with(data_dir, move |command| {
+        command
+            .envs(blobs.env_vars())
+            .env("S3_RELAY", relay)
+            .env("FILES_REDIRECT", "never")
+            .env("METRICS_TOKEN", TOKEN);
+    })
+    .await;
+    let api = Api::at(binary.address.clone());
+    (binary, api)
+}
+
+/// Uploads one text file per size; their paths and bytes.
+async fn upload_all(api: &Api) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for (seed, size) in SIZES.into_iter().enumerate() {
+        let bytes = text_bytes(size, 70 + seed as u64);
+        let file = api.upload(&bytes, &format!("relay-{seed}.txt"), None).await;
+        files.push((
+            format!("/api/files/{}", file["id"].as_str().unwrap()),
+            bytes,
+        ));
+    }
+    files
+}
+
+/// The sum of every `/metrics` line of `name` whose labels contain `label`.
+async fn counter(api: &Api, name: &str, label: &str) -> f64 {
+    let response = api.with_token(TOKEN).get("/metrics").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(name) && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+const PLAIN: (&str, &str) = ("quillstore_s3_streamed_gets_total", "path=\"plain\"");
+const SDK: (&str, &str) = ("quillstore_s3_streamed_gets_total", "path=\"sdk\"");
+const SPLICED: (&str, &str) = ("quillstore_relay_bodies_total", "how=\"splice\"");
+const COPIED: (&str, &str) = ("quillstore_relay_bodies_total", "how=\"copy\"");
+
+async fn count(api: &Api, (name, label): (&str, &str)) -> f64 {
+    counter(api, name, label).await
+}
+
+#[tokio::test]
+async fn kept_alive_and_pipelined_downloads_stream_from_garage_with_the_right_bytes() {
+    if !s3_blobs_only("kept_alive_and_pipelined_downloads_stream_from_garage_with_the_right_bytes")
+    {
+        return;
+    }
+    let data_dir = tempfile::tempdir().unwrap();
+    let (_binary, api) = binary(data_dir.path(), "auto").await;
+    let files = upload_all(&api).await;
+    let mut connection = Connection::open(&api.address).await;
+    let mut sent = 0;
+
+    // Every size, twice, on one kept-alive connection.
+    for _ in 0..2 {
+        for (path, bytes) in &files {
+            let response = connection.get(path).await;
+            assert_eq!(response.status, 200, "{}", response.head);
+            assert!(response.body == *bytes, "{path}: wrong bytes");
+            sent += 1;
+        }
+    }
+    // Ranges: one inside the first chunk, one across the whole body but its ends.
+    let (path, bytes) = &files[2];
+    for (start, end) in [(10usize, 4000usize), (1, bytes.len() - 2)] {
+        let response = connection
+            .get_with(path, &format!("Range: bytes={start}-{end}\r\n"))
+            .await;
+        assert_eq!(response.status, 206, "{}", response.head);
+        assert!(response.body == bytes[start..=end], "range {start}-{end}");
+        sent += 1;
+    }
+    // Three requests sent at once: the answers come back in order, each whole.
+    let mut pipelined = String::new();
+    for (path, _) in &files {
+        pipelined.push_str(&format!("GET {path} HTTP/1.1\r\nHost: quillstore\r\n\r\n"));
+    }
+    connection.send(pipelined.as_bytes()).await;
+    for (path, bytes) in &files {
+        let response = connection.response().await.expect("a pipelined response");
+        assert_eq!(response.status, 200, "{}", response.head);
+        assert!(response.body == *bytes, "{path} (pipelined): wrong bytes");
+        sent += 1;
+    }
+    // The connection is still good for a small JSON request after them.
+    assert_eq!(connection.get("/api/health/live").await.status, 200);
+
+    assert_eq!(
+        count(&api, PLAIN).await,
+        f64::from(sent),
+        "every read streamed"
+    );
+    assert_eq!(count(&api, SDK).await, 0.0);
+    if cfg!(target_os = "linux") {
+        assert_eq!(
+            count(&api, SPLICED).await,
+            f64::from(sent),
+            "on Linux every body goes socket to socket"
+        );
+    } else {
+        crate::helpers::skip(
+            "kept_alive_and_pipelined_downloads_stream_from_garage_with_the_right_bytes",
+            "the splice(2) count: splice is Linux only (bodies are copied here)",
+        );
+    }
+    assert_eq!(count(&api, COPIED).await, 0.0);
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_mid_download_leaves_the_next_downloads_whole() {
+    if !s3_blobs_only("a_client_that_leaves_mid_download_leaves_the_next_downloads_whole") {
+        return;
+    }
+    let data_dir = tempfile::tempdir().unwrap();
+    let (_binary, api) = binary(data_dir.path(), "auto").await;
+    let files = upload_all(&api).await;
+    let (path, bytes) = &files[2];
+
+    // Several clients read the head and a little of the body, then go.
+    for _ in 0..4 {
+        let mut leaving = Connection::open(&api.address).await;
+        leaving
+            .send(format!("GET {path} HTTP/1.1\r\nHost: quillstore\r\n\r\n").as_bytes())
+            .await;
+        assert!(leaving.fill().await, "the download started");
+        drop(leaving);
+    }
+    // The connection a leaving client held to Garage is not reused with half a body on it:
+    // every download after them is whole, on new and kept-alive connections alike.
+    let mut connection = Connection::open(&api.address).await;
+    for _ in 0..3 {
+        for (path, bytes) in &files {
+            let response = connection.get(path).await;
+            assert_eq!(response.status, 200, "{}", response.head);
+            assert!(response.body == *bytes, "{path}: wrong bytes");
+            assert!(api.download_bytes(path.rsplit('/').next().unwrap()).await == *bytes);
+        }
+    }
+    // A range after the others, then the whole body again.
+    let response = connection
+        .get_with(path, "Range: bytes=262144-262200\r\n")
+        .await;
+    assert_eq!(response.status, 206);
+    assert!(response.body == bytes[262_144..=262_200]);
+    assert!(connection.get(path).await.body == *bytes);
+
+    // The server is still up and answers at once.
+    let live = tokio::time::timeout(Duration::from_secs(5), api.get("/api/health/live")).await;
+    assert_eq!(live.expect("health in time").status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn with_s3_relay_sdk_downloads_go_through_the_sdk() {
+    if !s3_blobs_only("with_s3_relay_sdk_downloads_go_through_the_sdk") {
+        return;
+    }
+    let data_dir = tempfile::tempdir().unwrap();
+    let (_binary, api) = binary(data_dir.path(), "sdk").await;
+    let files = upload_all(&api).await;
+    let mut connection = Connection::open(&api.address).await;
+    for (path, bytes) in &files {
+        let response = connection.get(path).await;
+        assert_eq!(response.status, 200, "{}", response.head);
+        assert!(response.body == *bytes, "{path}: wrong bytes");
+    }
+    assert_eq!(count(&api, PLAIN).await, 0.0);
+    assert_eq!(
+        count(&api, SDK).await,
+        0.0,
+        "the SDK is the only path: not counted"
+    );
+    assert_eq!(count(&api, SPLICED).await, 0.0);
+    assert_eq!(count(&api, COPIED).await, 0.0);
+}
