@@ -45,21 +45,27 @@ done
 # cpu PID: user and system CPU ticks the process has spent so far.
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ticks=$(getconf CLK_TCK)
-# measure URL PID: wrk -t1 -c8 on URL; prints "requests/s, PID's CPU µs per request, Garage's".
+# measure URL PID: wrk -t1 -c8 on URL; prints "MiB/s, PID's CPU µs per MiB, Garage's". From
+# the bytes wrk read, not the responses it completed: a 64 MiB run completes a few dozen, so
+# a rate from completed requests moves in steps of several per cent.
 measure() {
   local before garage_before out
   before=$(cpu "$2")
   garage_before=$(cpu "$GARAGE_PID")
   out=$(wrk -t1 -c8 -d"${seconds}s" "$1")
   awk -v t="$ticks" -v own=$(($(cpu "$2") - before)) -v garage=$(($(cpu "$GARAGE_PID") - garage_before)) '
-    /requests in/ { n = $1 } /^Requests\/sec:/ { r = $2 }
-    END { printf "%s %.0f %.0f\n", r, own * 1e6 / t / n, garage * 1e6 / t / n }' <<<"$out"
+    function mib(v) {
+      if (v ~ /GB$/) return v * 1024; if (v ~ /MB$/) return v * 1; if (v ~ /KB$/) return v / 1024
+      return v / 1048576
+    }
+    /requests in/ { sub(/s,$/, "", $4); d = $4; m = mib($5) }
+    END { printf "%.1f %.0f %.0f\n", m / d, own * 1e6 / t / m, garage * 1e6 / t / m }' <<<"$out"
 }
 
-echo "quillstore and Garage CPU: user + system time per request, from /proc (wrk's own is not counted;"
-echo "the time of the requests still in flight when wrk stops is divided among the completed ones)."
+echo "MiB/s from the bytes wrk read in its run. quillstore and Garage CPU: user + system time per"
+echo "MiB sent, from /proc (wrk's own is not counted)."
 echo
-echo "| size | round | binary (as given) | quillstore MiB/s | Garage direct MiB/s | ratio | CPU µs/request: quillstore, Garage behind it; Garage direct |"
+echo "| size | round | binary (as given) | quillstore MiB/s | Garage direct MiB/s | ratio | CPU µs/MiB: quillstore, Garage behind it; Garage direct |"
 echo "|---|---|---|---|---|---|---|"
 for size in $sizes; do
   head -c "$size" /dev/urandom >"$work/$size.bin"
@@ -84,7 +90,7 @@ for size in $sizes; do
       read -r rate own garage <<<"${results[$i]}"
       awk -v s="$size" -v r="$round" -v bin="$((i + 1))" -v q="$rate" -v d="$direct_rate" \
         -v own="$own" -v garage="$garage" -v dg="$direct_garage" 'BEGIN { m = s / 1048576
-          printf "| %d MiB | %d | %d | %.0f | %.0f | %.2f | %d, %d; %d |\n", m, r, bin, q * m, d * m, q / d, own, garage, dg }'
+          printf "| %d MiB | %d | %d | %.0f | %.0f | %.2f | %d, %d; %d |\n", m, r, bin, q, d, q / d, own, garage, dg }'
     done
   done
 done
