@@ -19,14 +19,27 @@ const TOKEN: &str = "metrics-token-of-the-relay-tests";
 const SIZES: [usize; 3] = [300 * 1024 + 7, 3 * 1024 * 1024, 5 * 1024 * 1024 + 1];
 
 async fn binary(data_dir: &std::path::Path, relay: &str) -> (RunningBinary, Api) {
+    binary_with(data_dir, relay, &[]).await
+}
+
+async fn binary_with(
+    data_dir: &std::path::Path,
+    relay: &str,
+    extra: &[(&str, &str)],
+) -> (RunningBinary, Api) {
     let blobs = TestBlobs::on_s3(suite_s3());
     let relay = relay.to_owned();
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
     let binary = spawn_binary_with(data_dir, move |command| {
         command
             .envs(blobs.env_vars())
             .env("S3_RELAY", relay)
             .env("FILES_REDIRECT", "never")
-            .env("METRICS_TOKEN", TOKEN);
+            .env("METRICS_TOKEN", TOKEN)
+            .envs(extra);
     })
     .await;
     let api = Api::at(binary.address.clone());
@@ -175,6 +188,41 @@ async fn a_client_that_leaves_mid_download_leaves_the_next_downloads_whole() {
     // The server is still up and answers at once.
     let live = tokio::time::timeout(Duration::from_secs(5), api.get("/api/health/live")).await;
     assert_eq!(live.expect("health in time").status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_empty_file_and_a_head_request_leave_the_next_download_spliced() {
+    if !s3_blobs_only("an_empty_file_and_a_head_request_leave_the_next_download_spliced") {
+        return;
+    }
+    let data_dir = tempfile::tempdir().unwrap();
+    // No blob cache: the empty file is read from Garage every time.
+    let (_binary, api) = binary_with(data_dir.path(), "auto", &[("BLOB_CACHE_BYTES", "0")]).await;
+    let empty = api.upload(b"", "empty.txt", None).await;
+    let empty = format!("/api/files/{}", empty["id"].as_str().unwrap());
+    let bytes = text_bytes(SIZES[1], 90);
+    let large = api.upload(&bytes, "large.txt", None).await;
+    let large = format!("/api/files/{}", large["id"].as_str().unwrap());
+
+    let mut connection = Connection::open(&api.address).await;
+    for _ in 0..2 {
+        let response = connection.get(&empty).await;
+        assert_eq!(response.status, 200, "{}", response.head);
+        assert!(response.body.is_empty());
+        connection
+            .send(format!("HEAD {large} HTTP/1.1\r\nHost: quillstore\r\n\r\n").as_bytes())
+            .await;
+        let head = connection.head_only().await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let response = connection.get(&large).await;
+        assert_eq!(response.status, 200, "{}", response.head);
+        assert!(response.body == bytes, "wrong bytes after an empty body");
+    }
+    if cfg!(target_os = "linux") {
+        // Only the two large bodies were spliced: an empty one, armed, would have been left
+        // waiting (hyper never writes it) and every later body on the connection copied.
+        assert_eq!(count(&api, SPLICED).await, 2.0);
+    }
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_s3::Client;
 use axum::http::Uri;
@@ -36,6 +36,9 @@ use crate::relay::Upstream;
 
 /// Idle connections kept for the next download.
 const MAX_IDLE: usize = 32;
+/// An idle connection older than this is closed instead of reused (stores close theirs after
+/// a while too; Garage after its keep-alive timeout).
+const IDLE_FOR: Duration = Duration::from_secs(30);
 /// A response head longer than this is left to the SDK.
 const MAX_HEAD: usize = 16 * 1024;
 /// Presigned URLs kept (all are forgotten when full: they are cheap to sign again).
@@ -49,7 +52,8 @@ pub(super) struct PlainGet {
     host: String,
     /// Where connections go: `host`, with the port made explicit.
     address: String,
-    idle: Arc<Mutex<Vec<TcpStream>>>,
+    /// Idle connections, each with when it became idle (the newest last).
+    idle: Arc<Mutex<Vec<(TcpStream, Instant)>>>,
     /// Path and query of a presigned GET per object key, with the window it was signed in.
     urls: Mutex<HashMap<String, (SystemTime, Arc<str>)>>,
     timeout: Duration,
@@ -160,7 +164,7 @@ impl PlainGet {
                 if let Some(idle) = idle.upgrade() {
                     let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
                     if idle.len() < MAX_IDLE {
-                        idle.push(socket);
+                        idle.push((socket, Instant::now()));
                     }
                 }
             }) as crate::relay::GiveBack
@@ -172,11 +176,12 @@ impl PlainGet {
     /// of the answer; `None`: an answer to leave to the SDK.
     async fn exchange(&self, request: &[u8]) -> std::io::Result<Option<(TcpStream, Head)>> {
         loop {
-            let idle = self
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop();
+            let idle = {
+                let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+                // The oldest first: drop those idle too long.
+                idle.retain(|(_, since)| since.elapsed() < IDLE_FOR);
+                idle.pop().map(|(socket, _)| socket)
+            };
             let reused = idle.is_some();
             let mut socket = match idle {
                 Some(socket) => socket,
@@ -270,6 +275,7 @@ async fn answer(socket: &mut TcpStream, request: &[u8]) -> Result<Head, Failure>
                     keep_alive: response.version == Some(1),
                     body: bytes::Bytes::new(),
                 };
+                let mut closes = false;
                 for header in response.headers.iter() {
                     let value = std::str::from_utf8(header.value).unwrap_or_default().trim();
                     if header.name.eq_ignore_ascii_case("content-length") {
@@ -277,9 +283,18 @@ async fn answer(socket: &mut TcpStream, request: &[u8]) -> Result<Head, Failure>
                     } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
                         head.chunked = true;
                     } else if header.name.eq_ignore_ascii_case("connection") {
-                        head.keep_alive = !value.eq_ignore_ascii_case("close");
+                        // A list (`keep-alive, close`), possibly over several headers: a
+                        // `close` anywhere wins.
+                        for token in value.split(',').map(str::trim) {
+                            if token.eq_ignore_ascii_case("close") {
+                                closes = true;
+                            } else if token.eq_ignore_ascii_case("keep-alive") {
+                                head.keep_alive = true;
+                            }
+                        }
                     }
                 }
+                head.keep_alive &= !closes;
                 head.body = buffer.split_off(head_length).freeze();
                 return Ok(head);
             }
@@ -336,6 +351,21 @@ mod tests {
             panic!("a head");
         };
         assert!(!head.keep_alive, "the store closes after this one");
+        let Ok(head) = head_of(
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await
+        else {
+            panic!("a head");
+        };
+        assert!(!head.keep_alive, "a close in a list of tokens");
+        let Ok(head) =
+            head_of(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n")
+                .await
+        else {
+            panic!("a head");
+        };
+        assert!(head.keep_alive, "HTTP/1.0 asked to keep it");
         let Ok(head) = head_of(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n").await else {
             panic!("a head");
         };
@@ -374,7 +404,11 @@ mod tests {
         let stale = TcpStream::connect(listener.local_addr().unwrap());
         let (stale, far) = tokio::join!(stale, listener.accept());
         drop(far.unwrap());
-        plain.idle.lock().unwrap().push(stale.unwrap());
+        plain
+            .idle
+            .lock()
+            .unwrap()
+            .push((stale.unwrap(), Instant::now()));
 
         let (_, head) = plain
             .exchange(b"GET / HTTP/1.1\r\n\r\n")

@@ -49,9 +49,20 @@ struct State {
     /// The body being spliced.
     #[cfg(target_os = "linux")]
     active: Option<Splice>,
-    /// The pipe of the connection's last finished splice, kept for its next one.
-    #[cfg(target_os = "linux")]
-    spare: Option<Pipe>,
+}
+
+/// Empty pipes of finished splices kept for the next ones, process-wide: a connection holds a
+/// pipe (two descriptors, up to 1 MiB of the user's pipe quota) only while it splices.
+#[cfg(target_os = "linux")]
+static SPARE_PIPES: Mutex<Vec<Pipe>> = Mutex::new(Vec::new());
+
+/// Spare pipes kept at most.
+#[cfg(target_os = "linux")]
+const MAX_SPARE_PIPES: usize = 16;
+
+#[cfg(target_os = "linux")]
+fn spare_pipes() -> std::sync::MutexGuard<'static, Vec<Pipe>> {
+    SPARE_PIPES.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Relay {
@@ -60,17 +71,28 @@ impl Relay {
     }
 
     /// Takes the upstream `response` offers, if any and if it can be spliced, and gives the
-    /// response placeholder frames of the same length instead of its body.
+    /// response placeholder frames of the same length instead of its body. Only a response
+    /// whose body hyper will write: not to a HEAD request (`has_body` false), not a status
+    /// without a body, not an empty body (hyper drops those unread, and the splice would be
+    /// left waiting).
     #[cfg(target_os = "linux")]
-    pub fn arm(&self, response: &mut Response) {
+    pub fn arm(&self, response: &mut Response, has_body: bool) {
         let Some(offered) = response.extensions_mut().remove::<crate::relay::Offered>() else {
             return;
         };
+        let status = response.status();
+        if !has_body
+            || status.is_informational()
+            || status == axum::http::StatusCode::NO_CONTENT
+            || status == axum::http::StatusCode::NOT_MODIFIED
+        {
+            return;
+        }
         let length = response
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-        let (Some(length), false) = (
+        let (Some(length @ 1..), false) = (
             length,
             response.headers().contains_key(header::CONTENT_ENCODING),
         ) else {
@@ -87,7 +109,8 @@ impl Relay {
             offered.put_back(upstream);
             return;
         }
-        let pipe = match state.spare.take().map_or_else(Pipe::new, Ok) {
+        let spare = spare_pipes().pop();
+        let pipe = match spare.map_or_else(Pipe::new, Ok) {
             Ok(pipe) => pipe,
             Err(error) => {
                 tracing::warn!(error = %error, "no pipe for splice(2); the body is copied");
@@ -102,7 +125,7 @@ impl Relay {
 
     /// Not on this system: every body is read and copied.
     #[cfg(not(target_os = "linux"))]
-    pub fn arm(&self, _response: &mut Response) {}
+    pub fn arm(&self, _response: &mut Response, _has_body: bool) {}
 
     /// Sends up to `max` bytes of the active body to `client`.
     fn poll_send(
@@ -121,7 +144,11 @@ impl Relay {
             if active.is_done()
                 && let Some(done) = state.active.take()
             {
-                state.spare = Some(done.finish());
+                let pipe = done.finish();
+                let mut spare = spare_pipes();
+                if spare.len() < MAX_SPARE_PIPES {
+                    spare.push(pipe);
+                }
             }
             sent
         }

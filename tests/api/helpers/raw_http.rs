@@ -75,6 +75,19 @@ impl Connection {
         Some(RawResponse { status, head, body })
     }
 
+    /// Reads the head of a response that has no body (to a HEAD request), up to its blank line.
+    pub async fn head_only(&mut self) -> String {
+        let end = loop {
+            if let Some(at) = find(&self.buffered, b"\r\n\r\n") {
+                break at + 4;
+            }
+            assert!(self.fill().await, "the connection closed before a head");
+        };
+        let head = String::from_utf8_lossy(&self.buffered[..end]).into_owned();
+        self.buffered.drain(..end);
+        head
+    }
+
     /// Reads more bytes; false at end of stream (or a reset).
     pub async fn fill(&mut self) -> bool {
         let mut chunk = [0u8; 8192];
