@@ -226,8 +226,17 @@ bench_s3 1MiB 1 "$small_runs" >"$s3_results"
 bench_s3 64MiB 64 "$large_runs" >>"$s3_results"
 
 # wrk_rate URL: requests per second of wrk -t1 -c8 over WRK_SECONDS.
+# wrk_rate URL SIZE_BYTES: requests per second; for 1 MiB and more, the bytes wrk read divided
+# by SIZE (a 64 MiB run completes a few dozen responses, so counting them moves in coarse steps).
 wrk_rate() {
-  wrk -t1 -c8 -d"${wrk_seconds}s" "$1" | awk '/^Requests\/sec:/ { print $2 }'
+  wrk -t1 -c8 -d"${wrk_seconds}s" "$1" | awk -v size="$2" '
+    function mib(v) {
+      if (v ~ /GB$/) return v * 1024; if (v ~ /MB$/) return v * 1; if (v ~ /KB$/) return v / 1024
+      return v / 1048576
+    }
+    /requests in/ { sub(/s,$/, "", $4); d = $4; m = mib($5) }
+    /^Requests\/sec:/ { r = $2 }
+    END { if (size >= 1048576) printf "%.2f\n", m * 1048576 / size / d; else print r }'
 }
 
 # wrk_row LABEL SIZE_BYTES QUILLSTORE_URL ANCHOR_NAME ANCHOR_URL: one line of the ratio table.
@@ -240,8 +249,8 @@ wrk_row() {
       exit 1
     fi
   done
-  ours=$(wrk_rate "$3")
-  theirs=$(wrk_rate "$5")
+  ours=$(wrk_rate "$3" "$2")
+  theirs=$(wrk_rate "$5" "$2")
   printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$ours" "$4" "$theirs" >>"$wrk_results"
 }
 
