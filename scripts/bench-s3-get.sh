@@ -20,6 +20,8 @@ work=$(mktemp -d)
 . scripts/lib/garage.sh
 # shellcheck source=scripts/lib/server.sh
 . scripts/lib/server.sh
+# shellcheck source=scripts/lib/wrk.sh
+. scripts/lib/wrk.sh
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -45,21 +47,16 @@ done
 # cpu PID: user and system CPU ticks the process has spent so far.
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ticks=$(getconf CLK_TCK)
-# measure URL PID: wrk -t1 -c8 on URL; prints "MiB/s, PID's CPU µs per MiB, Garage's". From
-# the bytes wrk read, not the responses it completed: a 64 MiB run completes a few dozen, so
-# a rate from completed requests moves in steps of several per cent.
+# measure URL PID: wrk -t1 -c8 on URL; prints "MiB/s, PID's CPU µs per MiB, Garage's", the
+# rate from the bytes wrk read (scripts/lib/wrk.sh).
 measure() {
-  local before garage_before out
+  local before garage_before seconds_run mib
   before=$(cpu "$2")
   garage_before=$(cpu "$GARAGE_PID")
-  out=$(wrk -t1 -c8 -d"${seconds}s" "$1")
-  awk -v t="$ticks" -v own=$(($(cpu "$2") - before)) -v garage=$(($(cpu "$GARAGE_PID") - garage_before)) '
-    function mib(v) {
-      if (v ~ /GB$/) return v * 1024; if (v ~ /MB$/) return v * 1; if (v ~ /KB$/) return v / 1024
-      return v / 1048576
-    }
-    /requests in/ { sub(/s,$/, "", $4); d = $4; m = mib($5) }
-    END { printf "%.1f %.0f %.0f\n", m / d, own * 1e6 / t / m, garage * 1e6 / t / m }' <<<"$out"
+  read -r seconds_run mib _ < <(wrk -t1 -c8 -d"${seconds}s" "$1" | wrk_read)
+  awk -v t="$ticks" -v d="$seconds_run" -v m="$mib" -v own=$(($(cpu "$2") - before)) \
+    -v garage=$(($(cpu "$GARAGE_PID") - garage_before)) \
+    'BEGIN { printf "%.1f %.0f %.0f\n", m / d, own * 1e6 / t / m, garage * 1e6 / t / m }'
 }
 
 echo "MiB/s from the bytes wrk read in its run. quillstore and Garage CPU: user + system time per"

@@ -38,6 +38,8 @@ baseline="$target/release/examples/bench_baseline"
 . scripts/lib/boto3.sh
 # shellcheck source=scripts/lib/nginx.sh
 . scripts/lib/nginx.sh
+# shellcheck source=scripts/lib/wrk.sh
+. scripts/lib/wrk.sh
 ensure_boto3
 find_garage || {
   echo "bench.sh needs garage (cargo install garage --locked --version $garage_version)" >&2
@@ -225,18 +227,11 @@ s3_results="$work/s3-results.txt"
 bench_s3 1MiB 1 "$small_runs" >"$s3_results"
 bench_s3 64MiB 64 "$large_runs" >>"$s3_results"
 
-# wrk_rate URL: requests per second of wrk -t1 -c8 over WRK_SECONDS.
-# wrk_rate URL SIZE_BYTES: requests per second; for 1 MiB and more, the bytes wrk read divided
-# by SIZE (a 64 MiB run completes a few dozen responses, so counting them moves in coarse steps).
+# wrk_rate URL SIZE_BYTES: requests per second of wrk -t1 -c8 over WRK_SECONDS; for 1 MiB and
+# more, the bytes wrk read divided by SIZE (see scripts/lib/wrk.sh).
 wrk_rate() {
-  wrk -t1 -c8 -d"${wrk_seconds}s" "$1" | awk -v size="$2" '
-    function mib(v) {
-      if (v ~ /GB$/) return v * 1024; if (v ~ /MB$/) return v * 1; if (v ~ /KB$/) return v / 1024
-      return v / 1048576
-    }
-    /requests in/ { sub(/s,$/, "", $4); d = $4; m = mib($5) }
-    /^Requests\/sec:/ { r = $2 }
-    END { if (size >= 1048576) printf "%.2f\n", m * 1048576 / size / d; else print r }'
+  wrk -t1 -c8 -d"${wrk_seconds}s" "$1" | wrk_read | awk -v size="$2" '
+    { if (size >= 1048576) printf "%.2f\n", $2 * 1048576 / size / $1; else print $3 }'
 }
 
 # wrk_row LABEL SIZE_BYTES QUILLSTORE_URL ANCHOR_NAME ANCHOR_URL: one line of the ratio table.

@@ -108,7 +108,8 @@ impl Upstream {
     }
 
     /// Another limit than [`STALLED_AFTER`] for waits for the store.
-    pub fn stalled_after(mut self, limit: Duration) -> Self {
+    #[cfg(test)]
+    pub(crate) fn stalled_after(mut self, limit: Duration) -> Self {
         self.stall.limit = limit;
         self
     }
@@ -297,6 +298,17 @@ pub(crate) mod tests {
         (upstream, receiver)
     }
 
+    /// Reads `body` until it fails: the bytes read before, and the error.
+    async fn read_until_error(body: &mut Upstream) -> (usize, io::Error) {
+        let mut read = 0;
+        loop {
+            match body.next().await.expect("an error before the end") {
+                Ok(chunk) => read += chunk.len(),
+                Err(error) => return (read, error),
+            }
+        }
+    }
+
     pub(crate) async fn upstream(
         body: &[u8],
         prefix: usize,
@@ -311,13 +323,7 @@ pub(crate) mod tests {
         let (stalled, _returned) = upstream_holding(&body, 0, 600_000, true).await;
         let mut stalled = stalled.stalled_after(std::time::Duration::from_millis(300));
         let started = std::time::Instant::now();
-        let mut read = 0;
-        let error = loop {
-            match stalled.next().await.expect("an error before the end") {
-                Ok(chunk) => read += chunk.len(),
-                Err(error) => break error,
-            }
-        };
+        let (read, error) = read_until_error(&mut stalled).await;
         assert_eq!(read, 600_000, "everything sent was passed on");
         assert_eq!(error.kind(), io::ErrorKind::TimedOut, "{error}");
         assert!(started.elapsed() >= std::time::Duration::from_millis(300));
@@ -341,13 +347,7 @@ pub(crate) mod tests {
     async fn a_body_cut_short_is_an_error_and_its_connection_is_not_given_back() {
         let body = pattern(300_000);
         let (mut cut, mut returned) = upstream(&body, 10, 200_000).await;
-        let mut read = 0;
-        let error = loop {
-            match cut.next().await.expect("an error before the end") {
-                Ok(chunk) => read += chunk.len(),
-                Err(error) => break error,
-            }
-        };
+        let (read, error) = read_until_error(&mut cut).await;
         assert_eq!(read, 200_000);
         assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
         assert!(error.to_string().contains("100000 bytes"), "{error}");

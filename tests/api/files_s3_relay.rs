@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::binary::{RunningBinary, spawn_binary_with};
-use crate::helpers::raw_http::Connection;
+use crate::helpers::raw_http::{Connection, RawResponse};
 use crate::helpers::{Api, TestBlobs, s3_blobs_only, suite_s3, text_bytes};
 
 const TOKEN: &str = "metrics-token-of-the-relay-tests";
@@ -60,8 +60,8 @@ async fn upload_all(api: &Api) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-/// The sum of every `/metrics` line of `name` whose labels contain `label`.
-async fn counter(api: &Api, name: &str, label: &str) -> f64 {
+/// The sum of every `/metrics` line of the counter `name` whose labels contain `label`.
+async fn count(api: &Api, (name, label): (&str, &str)) -> f64 {
     let response = api.with_token(TOKEN).get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);
     let text = response.text().await.unwrap();
@@ -76,8 +76,22 @@ const SDK: (&str, &str) = ("quillstore_s3_streamed_gets_total", "path=\"sdk\"");
 const SPLICED: (&str, &str) = ("quillstore_relay_bodies_total", "how=\"splice\"");
 const COPIED: (&str, &str) = ("quillstore_relay_bodies_total", "how=\"copy\"");
 
-async fn count(api: &Api, (name, label): (&str, &str)) -> f64 {
-    counter(api, name, label).await
+/// A 200 carrying exactly `bytes`.
+fn assert_whole(response: &RawResponse, bytes: &[u8], what: &str) {
+    assert_eq!(response.status, 200, "{what}: {}", response.head);
+    assert!(response.body == bytes, "{what}: wrong bytes");
+}
+
+/// True on Linux, where bodies are spliced; elsewhere says loudly that the count is not checked.
+fn splice_counted(test: &str) -> bool {
+    let linux = cfg!(target_os = "linux");
+    if !linux {
+        crate::helpers::skip(
+            test,
+            "the splice(2) count: splice is Linux only (bodies are copied here)",
+        );
+    }
+    linux
 }
 
 #[tokio::test]
@@ -95,9 +109,7 @@ async fn kept_alive_and_pipelined_downloads_stream_from_garage_with_the_right_by
     // Every size, twice, on one kept-alive connection.
     for _ in 0..2 {
         for (path, bytes) in &files {
-            let response = connection.get(path).await;
-            assert_eq!(response.status, 200, "{}", response.head);
-            assert!(response.body == *bytes, "{path}: wrong bytes");
+            assert_whole(&connection.get(path).await, bytes, path);
             sent += 1;
         }
     }
@@ -119,8 +131,7 @@ async fn kept_alive_and_pipelined_downloads_stream_from_garage_with_the_right_by
     connection.send(pipelined.as_bytes()).await;
     for (path, bytes) in &files {
         let response = connection.response().await.expect("a pipelined response");
-        assert_eq!(response.status, 200, "{}", response.head);
-        assert!(response.body == *bytes, "{path} (pipelined): wrong bytes");
+        assert_whole(&response, bytes, &format!("{path} (pipelined)"));
         sent += 1;
     }
     // The connection is still good for a small JSON request after them.
@@ -132,16 +143,12 @@ async fn kept_alive_and_pipelined_downloads_stream_from_garage_with_the_right_by
         "every read streamed"
     );
     assert_eq!(count(&api, SDK).await, 0.0);
-    if cfg!(target_os = "linux") {
+    if splice_counted("kept_alive_and_pipelined_downloads_stream_from_garage_with_the_right_bytes")
+    {
         assert_eq!(
             count(&api, SPLICED).await,
             f64::from(sent),
             "on Linux every body goes socket to socket"
-        );
-    } else {
-        crate::helpers::skip(
-            "kept_alive_and_pipelined_downloads_stream_from_garage_with_the_right_bytes",
-            "the splice(2) count: splice is Linux only (bodies are copied here)",
         );
     }
     assert_eq!(count(&api, COPIED).await, 0.0);
@@ -171,9 +178,7 @@ async fn a_client_that_leaves_mid_download_leaves_the_next_downloads_whole() {
     let mut connection = Connection::open(&api.address).await;
     for _ in 0..3 {
         for (path, bytes) in &files {
-            let response = connection.get(path).await;
-            assert_eq!(response.status, 200, "{}", response.head);
-            assert!(response.body == *bytes, "{path}: wrong bytes");
+            assert_whole(&connection.get(path).await, bytes, path);
             assert!(api.download_bytes(path.rsplit('/').next().unwrap()).await == *bytes);
         }
     }
@@ -183,7 +188,7 @@ async fn a_client_that_leaves_mid_download_leaves_the_next_downloads_whole() {
         .await;
     assert_eq!(response.status, 206);
     assert!(response.body == bytes[262_144..=262_200]);
-    assert!(connection.get(path).await.body == *bytes);
+    assert_whole(&connection.get(path).await, bytes, "after the range");
 
     // The server is still up and answers at once.
     let live = tokio::time::timeout(Duration::from_secs(5), api.get("/api/health/live")).await;
@@ -214,11 +219,9 @@ async fn an_empty_file_and_a_head_request_leave_the_next_download_spliced() {
             .await;
         let head = connection.head_only().await;
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        let response = connection.get(&large).await;
-        assert_eq!(response.status, 200, "{}", response.head);
-        assert!(response.body == bytes, "wrong bytes after an empty body");
+        assert_whole(&connection.get(&large).await, &bytes, "after an empty body");
     }
-    if cfg!(target_os = "linux") {
+    if splice_counted("an_empty_file_and_a_head_request_leave_the_next_download_spliced") {
         // Only the two large bodies were spliced: an empty one, armed, would have been left
         // waiting (hyper never writes it) and every later body on the connection copied.
         assert_eq!(count(&api, SPLICED).await, 2.0);
@@ -235,9 +238,7 @@ async fn with_s3_relay_sdk_downloads_go_through_the_sdk() {
     let files = upload_all(&api).await;
     let mut connection = Connection::open(&api.address).await;
     for (path, bytes) in &files {
-        let response = connection.get(path).await;
-        assert_eq!(response.status, 200, "{}", response.head);
-        assert!(response.body == *bytes, "{path}: wrong bytes");
+        assert_whole(&connection.get(path).await, bytes, path);
     }
     assert_eq!(count(&api, PLAIN).await, 0.0);
     assert_eq!(

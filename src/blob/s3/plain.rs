@@ -179,7 +179,8 @@ impl PlainGet {
             let idle = {
                 let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
                 // The oldest first: drop those idle too long.
-                idle.retain(|(_, since)| since.elapsed() < IDLE_FOR);
+                let now = Instant::now();
+                idle.retain(|(_, since)| now.duration_since(*since) < IDLE_FOR);
                 idle.pop().map(|(socket, _)| socket)
             };
             let reused = idle.is_some();

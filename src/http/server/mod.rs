@@ -148,12 +148,11 @@ fn request_handler(
                 request.version(),
                 hyper::Version::HTTP_10 | hyper::Version::HTTP_11
             );
-            let has_body = request.method() != hyper::Method::HEAD;
             let mut request = request.map(Body::new);
             request.extensions_mut().insert(ConnectInfo(peer));
             let mut response = router.oneshot(request).await?;
             if http1 {
-                relay.arm(&mut response, has_body);
+                relay.arm(&mut response);
             }
             Ok(response.map(|body| Body::new(TrackedBody::new(body, in_flight))))
         })

@@ -71,23 +71,14 @@ impl Relay {
     }
 
     /// Takes the upstream `response` offers, if any and if it can be spliced, and gives the
-    /// response placeholder frames of the same length instead of its body. Only a response
-    /// whose body hyper will write: not to a HEAD request (`has_body` false), not a status
-    /// without a body, not an empty body (hyper drops those unread, and the splice would be
-    /// left waiting).
+    /// response placeholder frames of the same length instead of its body. A body hyper drops
+    /// without reading it (a HEAD request, a status without a body) lets the splice go when it
+    /// is dropped ([`Placeholders`]); an empty one is not armed at all.
     #[cfg(target_os = "linux")]
-    pub fn arm(&self, response: &mut Response, has_body: bool) {
+    pub fn arm(&self, response: &mut Response) {
         let Some(offered) = response.extensions_mut().remove::<crate::relay::Offered>() else {
             return;
         };
-        let status = response.status();
-        if !has_body
-            || status.is_informational()
-            || status == axum::http::StatusCode::NO_CONTENT
-            || status == axum::http::StatusCode::NOT_MODIFIED
-        {
-            return;
-        }
         let length = response
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -119,13 +110,32 @@ impl Relay {
             }
         };
         state.active = Some(Splice::new(upstream, pipe));
-        *response.body_mut() = Body::new(Placeholders { left: length });
-        crate::relay::count("splice");
+        *response.body_mut() = Body::new(Placeholders {
+            left: length,
+            started: false,
+            relay: self.clone(),
+        });
+    }
+
+    /// Ends the active splice: a finished one gives its connection back and its pipe to the
+    /// spare list; an unfinished one (its body never sent) closes both.
+    #[cfg(target_os = "linux")]
+    fn retire(state: &mut State) {
+        let Some(splice) = state.active.take() else {
+            return;
+        };
+        if splice.is_done() {
+            let pipe = splice.finish();
+            let mut spare = spare_pipes();
+            if spare.len() < MAX_SPARE_PIPES {
+                spare.push(pipe);
+            }
+        }
     }
 
     /// Not on this system: every body is read and copied.
     #[cfg(not(target_os = "linux"))]
-    pub fn arm(&self, _response: &mut Response, _has_body: bool) {}
+    pub fn arm(&self, _response: &mut Response) {}
 
     /// Sends up to `max` bytes of the active body to `client`.
     fn poll_send(
@@ -141,14 +151,8 @@ impl Relay {
                 return Poll::Ready(Err(unexpected()));
             };
             let sent = active.poll_send(context, client, max);
-            if active.is_done()
-                && let Some(done) = state.active.take()
-            {
-                let pipe = done.finish();
-                let mut spare = spare_pipes();
-                if spare.len() < MAX_SPARE_PIPES {
-                    spare.push(pipe);
-                }
+            if active.is_done() {
+                Self::retire(&mut state);
             }
             sent
         }
@@ -166,9 +170,22 @@ fn unexpected() -> io::Error {
     io::Error::other("placeholder frames with no body to splice")
 }
 
-/// The body of an armed response: placeholder frames adding up to its length.
+/// The body of an armed response: placeholder frames adding up to its length. Dropped before
+/// its first frame was read, it was never going to be written (hyper does not read the body
+/// of a HEAD response, say): the splice is let go with it.
 struct Placeholders {
     left: u64,
+    started: bool,
+    relay: Relay,
+}
+
+impl Drop for Placeholders {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if !self.started {
+            Relay::retire(&mut self.relay.state());
+        }
+    }
 }
 
 impl http_body::Body for Placeholders {
@@ -181,6 +198,10 @@ impl http_body::Body for Placeholders {
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
         if self.left == 0 {
             return Poll::Ready(None);
+        }
+        if !self.started {
+            self.started = true;
+            crate::relay::count("splice");
         }
         let size = usize::try_from(self.left)
             .map_or(PLACEHOLDER_BYTES, |left| left.min(PLACEHOLDER_BYTES));
@@ -284,5 +305,47 @@ mod tests {
         assert!(!is_placeholder(&PLACEHOLDER[..0]));
         let zeros = vec![0u8; 10];
         assert!(!is_placeholder(&zeros), "zeros elsewhere are data");
+    }
+
+    /// A response of `length` bytes offering an upstream with that body.
+    #[cfg(target_os = "linux")]
+    async fn offering(length: usize) -> Response {
+        let body = crate::relay::tests::pattern(length);
+        let (upstream, _returned) = crate::relay::tests::upstream(&body, 0, length).await;
+        let (offered, read) = crate::relay::offer(upstream);
+        let mut response = Response::new(Body::from_stream(read));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, length.into());
+        response.extensions_mut().insert(offered);
+        response
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_body_dropped_unread_lets_its_splice_go_and_one_read_keeps_it() {
+        use http_body_util::BodyExt;
+
+        let relay = Relay::default();
+        let mut response = offering(1000).await;
+        relay.arm(&mut response);
+        assert!(relay.state().active.is_some(), "armed");
+        drop(response);
+        assert!(relay.state().active.is_none(), "never written: let go");
+
+        let mut response = offering(1000).await;
+        relay.arm(&mut response);
+        let frame = response.body_mut().frame().await.unwrap().unwrap();
+        assert!(is_placeholder(frame.data_ref().unwrap()));
+        drop(response);
+        assert!(
+            relay.state().active.is_some(),
+            "a frame was read: hyper writes it, and the socket sends the body"
+        );
+
+        let relay = Relay::default();
+        let mut response = offering(0).await;
+        relay.arm(&mut response);
+        assert!(relay.state().active.is_none(), "an empty body is not armed");
     }
 }
