@@ -222,8 +222,8 @@ async fn an_empty_file_and_a_head_request_leave_the_next_download_spliced() {
         assert_whole(&connection.get(&large).await, &bytes, "after an empty body");
     }
     if splice_counted("an_empty_file_and_a_head_request_leave_the_next_download_spliced") {
-        // Only the two large bodies were spliced: an empty one, armed, would have been left
-        // waiting (hyper never writes it) and every later body on the connection copied.
+        // Only the two large bodies were spliced: an empty body left waiting to be spliced
+        // (hyper never writes it) would have had every later body on the connection copied.
         assert_eq!(count(&api, SPLICED).await, 2.0);
     }
 }
