@@ -2,9 +2,11 @@
 # Streaming S3 GETs (1 MiB and 64 MiB, FILES_REDIRECT=never, larger than the blob cache takes)
 # for one or more quillstore binaries on a local single-node Garage, against Garage serving
 # the same bytes through a presigned URL, interleaved round by round (wrk -t1 -c8) so each
-# ratio compares runs seconds apart.
+# ratio compares runs seconds apart. With SOCKET=1 each binary also runs against a second
+# Garage whose S3 API listens on a Unix socket (S3_SOCKET; rows "N socket"), still compared
+# with Garage direct over TCP, the first one.
 #   scripts/bench-s3-get.sh ROUNDS BINARY...   (environment: WRK_SECONDS, default 5;
-#                                               SIZES, default "1048576 67108864";
+#                                               SIZES, default "1048576 67108864"; SOCKET;
 #                                               needs: apt-get install -y wrk, and garage)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,39 +25,61 @@ work=$(mktemp -d)
 # shellcheck source=scripts/lib/wrk.sh
 . scripts/lib/wrk.sh
 pids=()
+socket_garage=
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   stop_garage
+  if [[ -n $socket_garage ]]; then GARAGE_PID=$socket_garage stop_garage; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 find_garage || { echo "bench-s3-get.sh needs garage (see scripts/lib/garage.sh)" >&2; exit 1; }
+if [[ ${SOCKET:-0} == 1 ]]; then
+  start_garage "$work/garage-socket" "$work/s3.sock" ||
+    { cat "$work/garage-socket/garage.log" >&2; exit 1; }
+  socket_garage=$GARAGE_PID
+  socket_endpoint=$S3_ENDPOINT socket_access=$S3_ACCESS_KEY socket_secret=$S3_SECRET_KEY
+fi
 start_garage "$work/garage" || { cat "$work/garage/garage.log" >&2; exit 1; }
 
 # Every quillstore here streams from Garage (start_quillstore passes the environment on).
 export ALLOWED_MIME_TYPES=application/octet-stream MAX_UPLOAD_SIZE=1GiB FILES_REDIRECT=never \
   S3_MODE=external
+# Per quillstore: its base URL, its label and the Garage behind it.
 bases=()
+labels=()
+behind=()
 n=0
 for binary in "$@"; do
   n=$((n + 1))
   S3_PATH_PREFIX="q$n/" start_quillstore "$binary" "$work/data-$n" "$work/quillstore-$n.log"
   pids+=("$QS_PID")
   bases+=("$QS_URL")
+  labels+=("$n")
+  behind+=("$GARAGE_PID")
+  if [[ -n $socket_garage ]]; then
+    S3_ENDPOINT=$socket_endpoint S3_ACCESS_KEY=$socket_access S3_SECRET_KEY=$socket_secret \
+      S3_SOCKET=$work/s3.sock S3_PATH_PREFIX="q$n/" \
+      start_quillstore "$binary" "$work/data-$n-socket" "$work/quillstore-$n-socket.log"
+    pids+=("$QS_PID")
+    bases+=("$QS_URL")
+    labels+=("$n socket")
+    behind+=("$socket_garage")
+  fi
 done
 
 # cpu PID: user and system CPU ticks the process has spent so far.
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ticks=$(getconf CLK_TCK)
-# measure URL PID: wrk -t1 -c8 on URL; prints "MiB/s, PID's CPU µs per MiB, Garage's", the
-# rate from the bytes wrk read (scripts/lib/wrk.sh).
+# measure URL PID GARAGE: wrk -t1 -c8 on URL; prints "MiB/s, PID's CPU µs per MiB, GARAGE's",
+# the rate from the bytes wrk read (scripts/lib/wrk.sh).
 measure() {
   local before garage_before seconds_run mib
   before=$(cpu "$2")
-  garage_before=$(cpu "$GARAGE_PID")
+  garage_before=$(cpu "$3")
   read -r seconds_run mib _ < <(wrk -t1 -c8 -d"${seconds}s" "$1" | wrk_read)
   awk -v t="$ticks" -v d="$seconds_run" -v m="$mib" -v own=$(($(cpu "$2") - before)) \
-    -v garage=$(($(cpu "$GARAGE_PID") - garage_before)) \
+    -v garage=$(($(cpu "$3") - garage_before)) \
     'BEGIN { printf "%.1f %.0f %.0f\n", m / d, own * 1e6 / t / m, garage * 1e6 / t / m }'
 }
 
@@ -81,13 +105,15 @@ for size in $sizes; do
   done
   for round in $(seq 1 "$rounds"); do
     results=()
-    for i in "${!urls[@]}"; do results+=("$(measure "${urls[$i]}" "${pids[$i]}")"); done
-    read -r direct_rate _ direct_garage <<<"$(measure "$direct" "$GARAGE_PID")"
+    for i in "${!urls[@]}"; do
+      results+=("$(measure "${urls[$i]}" "${pids[$i]}" "${behind[$i]}")")
+    done
+    read -r direct_rate _ direct_garage <<<"$(measure "$direct" "$GARAGE_PID" "$GARAGE_PID")"
     for i in "${!results[@]}"; do
       read -r rate own garage <<<"${results[$i]}"
-      awk -v s="$size" -v r="$round" -v bin="$((i + 1))" -v q="$rate" -v d="$direct_rate" \
+      awk -v s="$size" -v r="$round" -v bin="${labels[$i]}" -v q="$rate" -v d="$direct_rate" \
         -v own="$own" -v garage="$garage" -v dg="$direct_garage" 'BEGIN { m = s / 1048576
-          printf "| %d MiB | %d | %d | %.0f | %.0f | %.2f | %d, %d; %d |\n", m, r, bin, q, d, q / d, own, garage, dg }'
+          printf "| %d MiB | %d | %s | %.0f | %.0f | %.2f | %d, %d; %d |\n", m, r, bin, q, d, q / d, own, garage, dg }'
     done
   done
 done

@@ -7,6 +7,8 @@
 # S3: quillstore with S3_MODE=external on a local Garage (started here, installed from
 # crates.io when missing) against the same transfers done directly with Garage through
 # presigned URLs. Everything runs on 127.0.0.1; the run takes a few minutes after the build.
+# The 1 MiB and 64 MiB S3 GETs are also measured with quillstore reaching a second, identical
+# Garage over a Unix socket (S3_SOCKET), against the same Garage direct over TCP.
 #
 # Request rates (wrk -t1 -c8) are compared with nginx (Debian's nginx-light, run here as our
 # own process on a loopback port, config in the temp dir) serving the same bytes from disk,
@@ -54,6 +56,7 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   stop_garage
+  if [ -n "${socket_garage_pid:-}" ]; then GARAGE_PID=$socket_garage_pid stop_garage; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -95,6 +98,17 @@ serve_quillstore_s3() {
     FILES_SIGNING_SECRET=bench-secret-bench-secret-bench-secret FILES_REDIRECT=never \
     S3_MODE=external S3_ENDPOINT="$S3_ENDPOINT" S3_REGION="$S3_REGION" S3_BUCKET="$S3_BUCKET" \
     S3_ACCESS_KEY="$S3_ACCESS_KEY" S3_SECRET_KEY="$S3_SECRET_KEY" S3_PATH_PREFIX="$1" \
+    "$quillstore" serve
+}
+
+serve_quillstore_socket() {
+  exec env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT=0 DATA_DIR="$work/$1" AUTH_MODE=none \
+    ALLOWED_MIME_TYPES=application/octet-stream MAX_UPLOAD_SIZE=2GiB RUST_LOG=warn \
+    RATE_LIMIT_USER_PER_MINUTE=0 RATE_LIMIT_IP_PER_MINUTE=0 \
+    FILES_SIGNING_SECRET=bench-secret-bench-secret-bench-secret FILES_REDIRECT=never \
+    S3_MODE=external S3_ENDPOINT="$socket_endpoint" S3_SOCKET="$work/s3.sock" \
+    S3_REGION="$S3_REGION" S3_BUCKET="$S3_BUCKET" S3_ACCESS_KEY="$socket_access_key" \
+    S3_SECRET_KEY="$socket_secret_key" S3_PATH_PREFIX="$1" \
     "$quillstore" serve
 }
 
@@ -217,12 +231,21 @@ bench_s3() {
 }
 
 echo "==> S3: quillstore on Garage against presigned transfers with Garage" >&2
+# The Garage on a Unix socket first: start_garage exports the settings of the last one started.
+start_garage "$work/garage-socket" "$work/s3.sock" || {
+  cat "$work/garage-socket/garage.log" >&2
+  exit 1
+}
+socket_garage_pid=$GARAGE_PID
+socket_endpoint=$S3_ENDPOINT socket_access_key=$S3_ACCESS_KEY socket_secret_key=$S3_SECRET_KEY
 start_garage "$work/garage" || {
   cat "$work/garage/garage.log" >&2
   exit 1
 }
 start quillstore-s3 serve_quillstore_s3 s3-data
 s3_url=$started_url
+start quillstore-socket serve_quillstore_socket socket-data
+socket_url=$started_url
 s3_results="$work/s3-results.txt"
 bench_s3 1MiB 1 "$small_runs" >"$s3_results"
 bench_s3 64MiB 64 "$large_runs" >>"$s3_results"
@@ -274,6 +297,11 @@ for size in 1024 65536 1048576 67108864; do
     wrk_row "fs GET $size" "$size" "$quillstore_url/api/files/$fs_id" nginx "$nginx_url/$size.bin"
   fi
   wrk_row "S3 GET $size" "$size" "$s3_url/api/files/$s3_id" "Garage direct" "$direct"
+  if [ "$size" -ge 1048576 ]; then
+    socket_id=$(upload "$socket_url/api/files" "$work/nginx-root/$size.bin" | cut -d' ' -f2)
+    wrk_row "S3 GET via S3_SOCKET $size" "$size" "$socket_url/api/files/$socket_id" \
+      "Garage direct" "$direct"
+  fi
 done
 
 echo "==> peak memory during a 1 GiB upload" >&2
@@ -361,7 +389,9 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "the same Garage with \`FILES_REDIRECT=never\` (blob cache on, default 64 MiB / 256 KiB:"
   echo "the 1 KiB and 64 KiB S3 rows are served from it after the first request); nginx"
   echo "(nginx-light, sendfile, one worker) serving the same bytes and the same metadata JSON"
-  echo "from disk; Garage serving the same objects through presigned GET URLs."
+  echo "from disk; Garage serving the same objects through presigned GET URLs. The \"via"
+  echo "S3_SOCKET\" rows: quillstore reaching a second, identical Garage over a Unix socket"
+  echo "(\`S3_SOCKET\`), against the same Garage direct over TCP."
   echo
   echo "| transfer | quillstore | anchor | ratio |"
   echo "|---|---|---|---|"

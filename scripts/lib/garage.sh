@@ -26,14 +26,24 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_garage DIR: starts Garage with its data in DIR; once its bucket answers, sets
+# start_garage DIR [SOCKET]: starts Garage with its data in DIR, its S3 API on a free port or,
+# given SOCKET, on that Unix socket (S3_ENDPOINT is then http://localhost, the host requests
+# are signed for: quillstore reaches it with S3_SOCKET); once its bucket answers, sets
 # GARAGE_PID, S3_ENDPOINT, S3_REGION, S3_BUCKET, S3_ACCESS_KEY and S3_SECRET_KEY (exported).
 # Returns 1 (log in DIR/garage.log) when it does not come up within 30 s.
 start_garage() {
-  local dir=$1 s3_port rpc_port
+  local dir=$1 socket=${2:-} s3_port rpc_port api reach=()
   mkdir -p "$dir/meta" "$dir/data"
   s3_port=$(free_port)
   rpc_port=$(free_port)
+  if [[ -n $socket ]]; then
+    api=$socket
+    S3_ENDPOINT=http://localhost
+    reach=(--unix-socket "$socket")
+  else
+    api=127.0.0.1:$s3_port
+    S3_ENDPOINT=http://127.0.0.1:$s3_port
+  fi
   cat >"$dir/garage.toml" <<TOML
 metadata_dir = "$dir/meta"
 data_dir = "$dir/data"
@@ -45,10 +55,9 @@ rpc_secret = "$(random_hex 64)"
 
 [s3_api]
 s3_region = "garage"
-api_bind_addr = "127.0.0.1:$s3_port"
+api_bind_addr = "$api"
 root_domain = ".s3.garage.localhost"
 TOML
-  S3_ENDPOINT=http://127.0.0.1:$s3_port
   S3_REGION=garage
   S3_BUCKET=quillstore
   S3_ACCESS_KEY=GK$(random_hex 24)
@@ -62,7 +71,7 @@ TOML
   local deadline=$((SECONDS + 30)) status
   while :; do
     # Garage makes the default bucket before its S3 API listens: any answer means ready.
-    status=$(curl -s -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/" || true)
+    status=$(curl -s "${reach[@]}" -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/" || true)
     [[ $status != 000 ]] && return 0
     kill -0 "$GARAGE_PID" 2>/dev/null || return 1
     ((SECONDS < deadline)) || return 1

@@ -11,6 +11,8 @@ mod client;
 mod errors;
 mod plain;
 mod presign;
+#[cfg(unix)]
+mod unix;
 mod upload;
 
 use std::ops::RangeInclusive;

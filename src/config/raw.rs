@@ -200,6 +200,11 @@ pub struct RawConfig {
     /// connections, passed to the client with splice(2) on Linux) or sdk (the AWS SDK).
     #[arg(long, env = "S3_RELAY")]
     pub s3_relay: Option<String>,
+    /// A Unix socket every S3 request goes to instead of S3_ENDPOINT's host and port (a
+    /// Garage on the same machine with `api_bind_addr` set to a socket path); S3_ENDPOINT
+    /// (default http://localhost) still names the host requests are signed for.
+    #[arg(long, env = "S3_SOCKET")]
+    pub s3_socket: Option<String>,
     /// Endpoint URL that presigned URLs (download redirects, direct uploads) are signed for,
     /// when browsers reach the object store at another address than quillstore does.
     #[arg(long, env = "S3_PRESIGN_ENDPOINT")]

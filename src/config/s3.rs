@@ -2,6 +2,7 @@
 //! long to wait for it, and where redirected downloads point (presigned URLs or
 //! `S3_PUBLIC_URL`). Whether a download is redirected is `FILES_REDIRECT`, in `files`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::values::parse_bool;
@@ -47,6 +48,9 @@ pub struct S3Config {
     pub mode: S3Mode,
     /// `None`: AWS S3, endpoint resolved from the region.
     pub endpoint: Option<String>,
+    /// Every request goes to this Unix socket (`S3_SOCKET`) instead of `endpoint`'s address;
+    /// `endpoint` (then `http://`) is still the host requests are signed for.
+    pub socket: Option<PathBuf>,
     pub region: String,
     /// `None`: the default AWS credential chain (environment, profile, web identity, ECS,
     /// instance metadata), so IAM roles work.
@@ -74,6 +78,39 @@ pub struct S3Config {
 
 /// The longest presigned URL lifetime SigV4 allows (7 days).
 const MAX_PRESIGN_EXPIRY_SECS: u64 = 7 * 24 * 3600;
+
+/// With `S3_SOCKET`: the endpoint, `http://localhost` when unset, must be plain HTTP (the socket
+/// carries no TLS), and browsers, which cannot reach a socket, are only redirected to the
+/// store where `S3_PRESIGN_ENDPOINT` or `S3_PUBLIC_URL` says how they reach it.
+fn check_socket(
+    path: &std::path::Path,
+    endpoint: &mut Option<String>,
+    browsers_reach_the_store: bool,
+    files_redirect: Option<&str>,
+    check: &mut impl FnMut(Result<(), String>),
+) {
+    if !path.is_absolute() {
+        check(Err(format!(
+            "S3_SOCKET={}: expected an absolute path such as /run/garage/s3.sock",
+            path.display()
+        )));
+    }
+    let endpoint = endpoint.get_or_insert_with(|| "http://localhost".to_owned());
+    if !endpoint.starts_with("http://") {
+        check(Err(format!(
+            "S3_SOCKET is plain HTTP: S3_ENDPOINT={endpoint} must be an http:// URL (the host \
+             requests are signed for), or unset for http://localhost"
+        )));
+    }
+    if !browsers_reach_the_store && files_redirect != Some("never") {
+        check(Err(
+            "S3_SOCKET: browsers cannot follow a redirect to a store on a Unix socket: set \
+             FILES_REDIRECT=never (quillstore streams every file), or S3_PRESIGN_ENDPOINT or \
+             S3_PUBLIC_URL to where browsers reach the store"
+                .to_owned(),
+        ));
+    }
+}
 
 /// `a/b` and `a/b/` both become `a/b/`; every segment must be safe in a key.
 fn parse_prefix(text: &str, check: &mut impl FnMut(Result<(), String>)) -> String {
@@ -167,10 +204,20 @@ impl S3Config {
                 }
                 Some(url)
             };
-        let endpoint = url("S3_ENDPOINT", &raw.s3_endpoint, check);
+        let mut endpoint = url("S3_ENDPOINT", &raw.s3_endpoint, check);
         let presign_endpoint = url("S3_PRESIGN_ENDPOINT", &raw.s3_presign_endpoint, check);
         let public_url =
             non_empty(&raw.s3_public_url).map(|url| url.trim_end_matches('/').to_owned());
+        let socket = non_empty(&raw.s3_socket).map(PathBuf::from);
+        if let Some(path) = &socket {
+            check_socket(
+                path,
+                &mut endpoint,
+                presign_endpoint.is_some() || public_url.is_some(),
+                raw.files_redirect.as_deref().map(str::trim),
+                check,
+            );
+        }
         if let Some(url) = &public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -259,6 +306,7 @@ impl S3Config {
         Self {
             mode,
             endpoint,
+            socket,
             region: non_empty(&raw.s3_region).unwrap_or_else(|| "us-east-1".to_owned()),
             access_key,
             secret_key,
@@ -287,6 +335,13 @@ impl S3Config {
             self.endpoint
                 .clone()
                 .unwrap_or_else(|| "(AWS, from the region)".to_owned()),
+        ));
+        lines.push((
+            "S3_SOCKET",
+            self.socket.as_ref().map_or_else(
+                || "(unset: S3_ENDPOINT's address)".to_owned(),
+                |path| path.display().to_string(),
+            ),
         ));
         lines.push(("S3_REGION", self.region.clone()));
         match &self.access_key {
@@ -375,6 +430,60 @@ mod tests {
         assert!(aws.create_bucket);
         assert_eq!(aws.path_prefix, "a/b/");
         assert!(Config::from_raw(RawConfig::default()).unwrap().s3.is_none());
+    }
+
+    #[test]
+    fn a_socket_keeps_the_endpoint_as_the_signed_host_and_needs_somewhere_for_browsers() {
+        let socket = |endpoint: Option<&str>, redirect: Option<&str>, presign: Option<&str>| {
+            Config::from_raw(RawConfig {
+                s3_socket: Some("/run/garage/s3.sock".into()),
+                s3_endpoint: endpoint.map(Into::into),
+                files_redirect: redirect.map(Into::into),
+                s3_presign_endpoint: presign.map(Into::into),
+                ..s3_raw()
+            })
+        };
+        let config = socket(None, Some("never"), None).unwrap();
+        let s3 = config.s3.as_ref().unwrap();
+        assert_eq!(s3.endpoint.as_deref(), Some("http://localhost"));
+        assert_eq!(s3.socket.as_deref(), Some("/run/garage/s3.sock".as_ref()));
+        assert!(s3.force_path_style, "path style, as for any endpoint");
+        let described = config.describe();
+        assert!(
+            described
+                .iter()
+                .any(|(name, value)| *name == "S3_SOCKET" && value == "/run/garage/s3.sock"),
+            "{described:?}"
+        );
+        let kept = socket(
+            Some("http://garage:3900"),
+            None,
+            Some("http://127.0.0.1:3900"),
+        );
+        assert_eq!(
+            kept.unwrap().s3.unwrap().endpoint.as_deref(),
+            Some("http://garage:3900")
+        );
+
+        let redirects = socket(None, None, None).unwrap_err().to_string();
+        assert!(redirects.contains("FILES_REDIRECT=never"), "{redirects}");
+        let tls = socket(Some("https://s3.example.com"), Some("never"), None);
+        assert!(tls.unwrap_err().to_string().contains("http:// URL"));
+        let relative = Config::from_raw(RawConfig {
+            s3_socket: Some("s3.sock".into()),
+            files_redirect: Some("never".into()),
+            ..s3_raw()
+        });
+        assert!(relative.unwrap_err().to_string().contains("absolute path"));
+        assert!(
+            Config::from_raw(s3_raw())
+                .unwrap()
+                .s3
+                .unwrap()
+                .socket
+                .is_none(),
+            "unset: S3_ENDPOINT's address"
+        );
     }
 
     #[test]

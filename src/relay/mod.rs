@@ -1,7 +1,7 @@
 //! A response body still on an upstream HTTP connection, on its way to a client.
 //!
-//! An [`Upstream`] is the rest of an HTTP/1.1 response body on a plain TCP connection (an S3
-//! GET that `blob::s3::plain` sent itself): the body bytes that arrived with the head, then
+//! An [`Upstream`] is the rest of an HTTP/1.1 response body on a plain TCP or Unix-socket
+//! connection ([`Socket`]; an S3 GET that `blob::s3::plain` sent itself): the body bytes that arrived with the head, then
 //! `remaining` bytes still on the socket. Read as a [`Stream`] it copies through user space like
 //! any other body (image variants, exports and copies read it so). A download offers it with
 //! its response ([`offer`]); the server may then take it before the body is read and pass it
@@ -9,8 +9,11 @@
 //! bytes never enter quillstore's memory. Once the whole body is read, the connection goes
 //! back to whoever lent it (its pool); a body left unread closes it.
 
+mod socket;
 #[cfg(target_os = "linux")]
 pub mod splice;
+
+pub use socket::Socket;
 
 use std::future::Future;
 use std::io;
@@ -21,7 +24,6 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::Stream;
-use tokio::net::TcpStream;
 
 /// Bytes read from the socket at most per chunk of a copied body.
 const CHUNK: usize = 256 * 1024;
@@ -32,12 +34,12 @@ const CHUNK: usize = 256 * 1024;
 pub const STALLED_AFTER: Duration = Duration::from_secs(20);
 
 /// Takes a connection back once its body has been read to the end.
-pub type GiveBack = Box<dyn FnOnce(TcpStream) + Send + Sync>;
+pub type GiveBack = Box<dyn FnOnce(Socket) + Send + Sync>;
 
 /// The rest of a response body on its connection.
 pub struct Upstream {
     /// `None` once given back.
-    socket: Option<TcpStream>,
+    socket: Option<Socket>,
     /// Body bytes read together with the head, not sent yet.
     prefix: Bytes,
     /// Body bytes still on the socket.
@@ -88,13 +90,13 @@ impl Stall {
 
 impl Upstream {
     pub fn new(
-        socket: TcpStream,
+        socket: impl Into<Socket>,
         prefix: Bytes,
         remaining: u64,
         give_back: Option<GiveBack>,
     ) -> Self {
         Self {
-            socket: Some(socket),
+            socket: Some(socket.into()),
             prefix,
             remaining,
             buffer: BytesMut::new(),
@@ -249,7 +251,7 @@ pub(crate) mod tests {
     use super::*;
     use futures_util::StreamExt;
     use tokio::io::AsyncWriteExt;
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
     use tokio::sync::oneshot;
 
     /// `length` bytes that differ from their neighbours and repeat with no short period.
@@ -274,7 +276,7 @@ pub(crate) mod tests {
         prefix: usize,
         sent: usize,
         hold: bool,
-    ) -> (Upstream, oneshot::Receiver<TcpStream>) {
+    ) -> (Upstream, oneshot::Receiver<Socket>) {
         let (near, mut far) = socket_pair().await;
         let rest = body[prefix..sent].to_vec();
         let hold = hold || sent == body.len();
@@ -313,7 +315,7 @@ pub(crate) mod tests {
         body: &[u8],
         prefix: usize,
         sent: usize,
-    ) -> (Upstream, oneshot::Receiver<TcpStream>) {
+    ) -> (Upstream, oneshot::Receiver<Socket>) {
         upstream_holding(body, prefix, sent, false).await
     }
 

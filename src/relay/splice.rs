@@ -210,6 +210,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_body_on_a_unix_socket_goes_to_the_client_socket_whole() {
+        use tokio::io::AsyncWriteExt;
+        let body = pattern(2 * 1024 * 1024 + 5);
+        let (near, mut far) = tokio::net::UnixStream::pair().unwrap();
+        let sent = body[100..].to_vec();
+        tokio::spawn(async move { far.write_all(&sent).await.unwrap() });
+        let (returned, mut given_back) = tokio::sync::oneshot::channel();
+        let upstream = Upstream::new(
+            near,
+            bytes::Bytes::copy_from_slice(&body[..100]),
+            (body.len() - 100) as u64,
+            Some(Box::new(move |socket| {
+                let _ = returned.send(socket);
+            })),
+        );
+        let (received, failure, _) = splice_to_client(upstream, 256 * 1024).await;
+        assert!(failure.is_none(), "{failure:?}");
+        assert!(received == body, "the same bytes in the same order");
+        assert!(matches!(
+            given_back.try_recv(),
+            Ok(crate::relay::Socket::Unix(_))
+        ));
+    }
+
+    #[tokio::test]
     async fn a_store_that_closes_mid_body_ends_the_splice_with_an_error() {
         let body = pattern(2 * 1024 * 1024);
         let (upstream_body, mut returned) = upstream(&body, 100, 1024 * 1024).await;

@@ -2,14 +2,16 @@
 //! `http://` endpoint): the body goes from Garage's socket to the client's (splice(2) on
 //! Linux) on kept-alive, pipelined and abandoned connections, with the right bytes every time,
 //! and the connections to Garage are reused. `S3_RELAY=sdk` reads through the SDK instead.
-//! Each test runs the binary in its own process, as the counters in `/metrics` are per process;
-//! S3 pass only.
+//! With `S3_SOCKET` every request, the SDK's and the relay's, goes to a Garage listening on a
+//! Unix socket. Each test runs the binary in its own process, as the counters in `/metrics` are
+//! per process; S3 pass only.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 
 use crate::binary::{RunningBinary, spawn_binary_with};
+use crate::helpers::garage::Garage;
 use crate::helpers::raw_http::{Connection, RawResponse};
 use crate::helpers::{Api, TestBlobs, s3_blobs_only, suite_s3, text_bytes};
 
@@ -27,7 +29,16 @@ async fn binary_with(
     relay: &str,
     extra: &[(&str, &str)],
 ) -> (RunningBinary, Api) {
-    let blobs = TestBlobs::on_s3(suite_s3());
+    binary_on(data_dir, suite_s3(), relay, extra).await
+}
+
+async fn binary_on(
+    data_dir: &std::path::Path,
+    s3: crate::helpers::garage::S3Settings,
+    relay: &str,
+    extra: &[(&str, &str)],
+) -> (RunningBinary, Api) {
+    let blobs = TestBlobs::on_s3(s3);
     let relay = relay.to_owned();
     let extra: Vec<(String, String)> = extra
         .iter()
@@ -248,4 +259,82 @@ async fn with_s3_relay_sdk_downloads_go_through_the_sdk() {
     );
     assert_eq!(count(&api, SPLICED).await, 0.0);
     assert_eq!(count(&api, COPIED).await, 0.0);
+}
+
+#[tokio::test]
+async fn with_s3_socket_uploads_downloads_and_deletes_go_over_the_unix_socket() {
+    let name = "with_s3_socket_uploads_downloads_and_deletes_go_over_the_unix_socket";
+    if !s3_blobs_only(name) {
+        return;
+    }
+    let mut garage = Garage::start_on_socket();
+    let socket = garage.socket.clone().unwrap();
+    let socket = socket.to_str().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    // S3_ENDPOINT is http://localhost (the host requests are signed for), which no TCP
+    // connection could reach: everything below went over the socket.
+    assert_eq!(garage.settings.endpoint, "http://localhost");
+    let (_binary, api) = binary_on(
+        data_dir.path(),
+        garage.settings.clone(),
+        "auto",
+        &[("S3_SOCKET", socket), ("S3_TIMEOUT_MS", "2000")],
+    )
+    .await;
+    let mut files = upload_all(&api).await;
+    // Larger than a part (8 MiB): a multipart upload through the SDK.
+    let bytes = text_bytes(9 * 1024 * 1024 + 3, 95);
+    let large = api.upload(&bytes, "relay-large.txt", None).await;
+    files.push((
+        format!("/api/files/{}", large["id"].as_str().unwrap()),
+        bytes,
+    ));
+
+    let mut connection = Connection::open(&api.address).await;
+    let mut sent = 0;
+    for (path, bytes) in &files {
+        assert_whole(&connection.get(path).await, bytes, path);
+        sent += 1;
+    }
+    let (path, bytes) = &files[3];
+    let response = connection
+        .get_with(path, "Range: bytes=8388600-8388700\r\n")
+        .await;
+    assert_eq!(response.status, 206, "{}", response.head);
+    assert!(
+        response.body == bytes[8_388_600..=8_388_700],
+        "a range across parts"
+    );
+    sent += 1;
+    assert_eq!(
+        count(&api, PLAIN).await,
+        f64::from(sent),
+        "every read streamed"
+    );
+    if splice_counted(name) {
+        assert_eq!(
+            count(&api, SPLICED).await,
+            f64::from(sent),
+            "from the Unix socket to the client socket"
+        );
+    }
+
+    // A delete removes the object (DeleteObject over the socket).
+    let (path, _) = files.remove(0);
+    assert_eq!(api.delete(&path).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(connection.get(&path).await.status, 404);
+
+    // The store going away is a fast 503, and its coming back is noticed.
+    garage.kill();
+    let started = std::time::Instant::now();
+    let (path, bytes) = &files[0];
+    let down = Connection::open(&api.address).await.get(path).await;
+    assert_eq!(down.status, 503, "{}", down.head);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered within the S3 timeout and its retries, not left hanging"
+    );
+    garage.resume();
+    let mut back = Connection::open(&api.address).await;
+    assert_whole(&back.get(path).await, bytes, "after the store came back");
 }

@@ -46,6 +46,10 @@ async fn build_at(config: &S3Config, endpoint: Option<&str>) -> Client {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3));
+    #[cfg(unix)]
+    if let Some(path) = &config.socket {
+        loader = loader.http_client(super::unix::http_client(path.clone(), config.timeout));
+    }
     if let (Some(access_key), Some(secret_key)) = (&config.access_key, &config.secret_key) {
         loader = loader.credentials_provider(Credentials::new(
             access_key.expose(),

@@ -11,6 +11,9 @@
 //! errors cost one more request and nothing else changes. Connecting and the head are bounded
 //! by `S3_TIMEOUT_MS`; a store that cannot be reached is `Unavailable` (503).
 //!
+//! With `S3_SOCKET` the connections go to that Unix socket instead of the endpoint's address
+//! (the bytes then skip the TCP stack between the store and quillstore).
+//!
 //! Connections are kept for the next download once a body has been read to its end (at most
 //! [`MAX_IDLE`]); an idle one the store has closed meanwhile is noticed at its next use and
 //! replaced. Presigned URLs are kept per key for half their life, so a key fetched again is not
@@ -32,7 +35,7 @@ use super::errors::classify;
 use super::presign::{presigning, window};
 use crate::blob::{BlobError, BlobResult};
 use crate::config::{RelayMode, S3Config};
-use crate::relay::Upstream;
+use crate::relay::{Socket, Upstream};
 
 /// Idle connections kept for the next download.
 const MAX_IDLE: usize = 32;
@@ -50,13 +53,36 @@ const URL_EXPIRY: Duration = Duration::from_secs(900);
 pub(super) struct PlainGet {
     /// The endpoint's `host:port` as its URLs are signed for (the `Host` header).
     host: String,
-    /// Where connections go: `host`, with the port made explicit.
-    address: String,
+    /// Where connections go.
+    address: Address,
     /// Idle connections, each with when it became idle (the newest last).
-    idle: Arc<Mutex<Vec<(TcpStream, Instant)>>>,
+    idle: Arc<Mutex<Vec<(Socket, Instant)>>>,
     /// Path and query of a presigned GET per object key, with the window it was signed in.
     urls: Mutex<HashMap<String, (SystemTime, Arc<str>)>>,
     timeout: Duration,
+}
+
+/// Where a store is reached.
+enum Address {
+    /// `host:port`, the port made explicit.
+    Tcp(String),
+    /// `S3_SOCKET`.
+    #[cfg(unix)]
+    Unix(std::path::PathBuf),
+}
+
+impl Address {
+    async fn connect(&self) -> std::io::Result<Socket> {
+        match self {
+            Self::Tcp(address) => {
+                let socket = TcpStream::connect(address).await?;
+                socket.set_nodelay(true)?;
+                Ok(socket.into())
+            }
+            #[cfg(unix)]
+            Self::Unix(path) => Ok(tokio::net::UnixStream::connect(path).await?.into()),
+        }
+    }
 }
 
 /// A response head, and the body bytes read with it.
@@ -90,7 +116,8 @@ impl From<std::io::Error> for Failure {
 
 impl PlainGet {
     /// Whether `config` downloads over plain HTTP: `S3_RELAY=auto`, an `http://` endpoint and
-    /// path-style URLs (the host is then the endpoint's for every bucket).
+    /// path-style URLs (the host is then the endpoint's for every bucket); at `S3_SOCKET` when
+    /// set.
     pub(super) fn for_config(config: &S3Config) -> Option<Self> {
         if config.relay != RelayMode::Auto || !config.force_path_style {
             return None;
@@ -100,13 +127,20 @@ impl PlainGet {
             return None;
         }
         let authority = uri.authority()?;
-        Some(Self {
-            host: authority.as_str().to_owned(),
-            address: format!(
+        let address = match &config.socket {
+            #[cfg(unix)]
+            Some(path) => Address::Unix(path.clone()),
+            #[cfg(not(unix))]
+            Some(_) => return None,
+            None => Address::Tcp(format!(
                 "{}:{}",
                 authority.host(),
                 authority.port_u16().unwrap_or(80)
-            ),
+            )),
+        };
+        Some(Self {
+            host: authority.as_str().to_owned(),
+            address,
             idle: Arc::default(),
             urls: Mutex::default(),
             timeout: config.timeout,
@@ -160,7 +194,7 @@ impl PlainGet {
         };
         let give_back = head.keep_alive.then(|| {
             let idle = Arc::downgrade(&self.idle);
-            Box::new(move |socket: TcpStream| {
+            Box::new(move |socket: Socket| {
                 if let Some(idle) = idle.upgrade() {
                     let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
                     if idle.len() < MAX_IDLE {
@@ -174,7 +208,7 @@ impl PlainGet {
 
     /// Sends `request` on an idle connection (a new one when none is left) and reads the head
     /// of the answer; `None`: an answer to leave to the SDK.
-    async fn exchange(&self, request: &[u8]) -> std::io::Result<Option<(TcpStream, Head)>> {
+    async fn exchange(&self, request: &[u8]) -> std::io::Result<Option<(Socket, Head)>> {
         loop {
             let idle = {
                 let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
@@ -186,11 +220,7 @@ impl PlainGet {
             let reused = idle.is_some();
             let mut socket = match idle {
                 Some(socket) => socket,
-                None => {
-                    let socket = TcpStream::connect(&self.address).await?;
-                    socket.set_nodelay(true)?;
-                    socket
-                }
+                None => self.address.connect().await?,
             };
             match answer(&mut socket, request).await {
                 Ok(head) => return Ok(Some((socket, head))),
@@ -254,7 +284,7 @@ impl PlainGet {
 }
 
 /// Writes `request` and reads the head of the answer.
-async fn answer(socket: &mut TcpStream, request: &[u8]) -> Result<Head, Failure> {
+async fn answer(socket: &mut Socket, request: &[u8]) -> Result<Head, Failure> {
     socket.write_all(request).await?;
     let mut buffer = BytesMut::with_capacity(8 * 1024);
     loop {
@@ -331,7 +361,7 @@ mod tests {
 
     async fn head_of(answer: &'static [u8]) -> Result<Head, Failure> {
         let address = server(vec![answer]).await;
-        let mut socket = TcpStream::connect(address).await.unwrap();
+        let mut socket = TcpStream::connect(address).await.unwrap().into();
         super::answer(&mut socket, b"GET / HTTP/1.1\r\n\r\n").await
     }
 
@@ -389,7 +419,7 @@ mod tests {
     fn plain_get(address: &str) -> PlainGet {
         PlainGet {
             host: address.to_owned(),
-            address: address.to_owned(),
+            address: Address::Tcp(address.to_owned()),
             idle: Arc::default(),
             urls: Mutex::default(),
             timeout: Duration::from_secs(5),
@@ -409,7 +439,7 @@ mod tests {
             .idle
             .lock()
             .unwrap()
-            .push((stale.unwrap(), Instant::now()));
+            .push((stale.unwrap().into(), Instant::now()));
 
         let (_, head) = plain
             .exchange(b"GET / HTTP/1.1\r\n\r\n")

@@ -24,6 +24,9 @@ pub struct S3Settings {
 /// A Garage process owned by a test.
 pub struct Garage {
     pub settings: S3Settings,
+    /// The Unix socket its S3 API listens on instead of a port ([`Garage::start_on_socket`]);
+    /// `settings.endpoint` is then `http://localhost`, the host requests are signed for.
+    pub socket: Option<PathBuf>,
     child: Option<Child>,
     config: PathBuf,
     _dir: TempDir,
@@ -56,15 +59,23 @@ pub fn garage_binary() -> PathBuf {
     }
 }
 
-/// Writes a config for a single node in `dir`; returns its path and the settings.
-fn configure(dir: &Path) -> (PathBuf, S3Settings) {
+/// Writes a config for a single node in `dir`, its S3 API on a free port or on `socket`;
+/// returns its path and the settings.
+fn configure(dir: &Path, socket: Option<&Path>) -> (PathBuf, S3Settings) {
     let (s3_port, rpc_port) = (free_port(), free_port());
     let config = dir.join("garage.toml");
+    let (api, endpoint) = match socket {
+        Some(path) => (path.display().to_string(), "http://localhost".to_owned()),
+        None => (
+            format!("127.0.0.1:{s3_port}"),
+            format!("http://127.0.0.1:{s3_port}"),
+        ),
+    };
     let text = format!(
         "metadata_dir = \"{meta}\"\ndata_dir = \"{data}\"\ndb_engine = \"sqlite\"\n\
          replication_factor = 1\nrpc_bind_addr = \"127.0.0.1:{rpc_port}\"\n\
          rpc_public_addr = \"127.0.0.1:{rpc_port}\"\nrpc_secret = \"{secret}\"\n\n\
-         [s3_api]\ns3_region = \"garage\"\napi_bind_addr = \"127.0.0.1:{s3_port}\"\n\
+         [s3_api]\ns3_region = \"garage\"\napi_bind_addr = \"{api}\"\n\
          root_domain = \".s3.garage.localhost\"\n",
         meta = dir.join("meta").display(),
         data = dir.join("data").display(),
@@ -72,7 +83,7 @@ fn configure(dir: &Path) -> (PathBuf, S3Settings) {
     );
     std::fs::write(&config, text).expect("write garage.toml");
     let settings = S3Settings {
-        endpoint: format!("http://127.0.0.1:{s3_port}"),
+        endpoint,
         region: "garage".to_owned(),
         bucket: "quillstore".to_owned(),
         access_key: format!("GK{}", random_hex(24)),
@@ -97,27 +108,43 @@ fn server_command(config: &Path, settings: &S3Settings) -> Command {
     command
 }
 
-/// Waits until the S3 API accepts connections (Garage makes its bucket before it listens).
-fn wait_ready(endpoint: &str) {
+/// Waits until the S3 API (at `endpoint`, or on `socket`) accepts connections (Garage makes
+/// its bucket before it listens).
+fn wait_ready(endpoint: &str, socket: Option<&Path>) {
     let address = endpoint.trim_start_matches("http://");
     for _ in 0..300 {
-        if std::net::TcpStream::connect(address).is_ok() {
+        let connected = match socket {
+            Some(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
+            None => std::net::TcpStream::connect(address).is_ok(),
+        };
+        if connected {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("Garage at {endpoint} did not answer within 30 s");
+    panic!("Garage at {endpoint} ({socket:?}) did not answer within 30 s");
 }
 
 impl Garage {
     /// Starts a Garage of this test's own.
     pub fn start() -> Garage {
+        Self::start_with(false)
+    }
+
+    /// Starts a Garage of this test's own whose S3 API listens on a Unix socket.
+    pub fn start_on_socket() -> Garage {
+        Self::start_with(true)
+    }
+
+    fn start_with(on_socket: bool) -> Garage {
         let dir = tempfile::tempdir().expect("temp dir for Garage");
         std::fs::create_dir_all(dir.path().join("meta")).unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
-        let (config, settings) = configure(dir.path());
+        let socket = on_socket.then(|| dir.path().join("s3.sock"));
+        let (config, settings) = configure(dir.path(), socket.as_deref());
         let mut garage = Garage {
             settings,
+            socket,
             child: None,
             config,
             _dir: dir,
@@ -141,7 +168,7 @@ impl Garage {
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {:?}: {error}", garage_binary()));
         self.child = Some(child);
-        wait_ready(&self.settings.endpoint);
+        wait_ready(&self.settings.endpoint, self.socket.as_deref());
     }
 }
 
@@ -166,7 +193,7 @@ fn start_shared() -> S3Settings {
     let dir = std::env::temp_dir().join(format!("quillstore-test-garage-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("meta")).unwrap();
     std::fs::create_dir_all(dir.join("data")).unwrap();
-    let (config, settings) = configure(&dir);
+    let (config, settings) = configure(&dir, None);
     let server = server_command(&config, &settings);
     let program = server.get_program().to_string_lossy().into_owned();
     let watcher = format!(
@@ -191,6 +218,6 @@ fn start_shared() -> S3Settings {
         }
     }
     command.spawn().expect("start the shared Garage");
-    wait_ready(&settings.endpoint);
+    wait_ready(&settings.endpoint, None);
     settings
 }
