@@ -75,29 +75,34 @@ impl BlobStore {
     }
 
     /// The largest direct upload a client may put in one request under the `configured`
-    /// upload limit: one S3 PUT writes at most 5 GiB.
+    /// upload limit: one S3 PUT writes at most 5 GiB (the service's own route has no such
+    /// bound: it writes in parts).
     pub fn direct_upload_limit(&self, configured: u64) -> u64 {
         match self {
-            Self::Fs(_) => configured,
-            Self::S3(_) => configured.min(MAX_SINGLE_PUT),
+            Self::S3(store) if store.config().presigns_for_browsers() => {
+                configured.min(MAX_SINGLE_PUT)
+            }
+            Self::S3(_) | Self::Fs(_) => configured,
         }
     }
 
-    /// Where the client puts the bytes of a direct upload: a presigned PUT into S3, or on the
-    /// fs store the service's own PUT route, which `own_route` builds for an expiry in Unix
-    /// seconds (it signs the route; the blob store holds no signing key).
+    /// Where the client puts the bytes of a direct upload: a presigned PUT into S3, or the
+    /// service's own PUT route, which `own_route` builds for an expiry in Unix seconds (it
+    /// signs the route; the blob store holds no signing key): on the fs store, and on an S3
+    /// store whose presigned URLs browsers cannot reach (`S3_SOCKET` without
+    /// `S3_PRESIGN_ENDPOINT`), where the route streams the bytes into the store itself.
     pub async fn direct_upload_target(
         &self,
         request: &DirectUploadRequest<'_>,
         own_route: impl FnOnce(u64) -> String,
     ) -> BlobResult<DirectUpload> {
         match self {
-            Self::S3(store) => {
+            Self::S3(store) if store.config().presigns_for_browsers() => {
                 store
                     .upload_url(request.key, request.size, request.sha256, request.lifetime)
                     .await
             }
-            Self::Fs(_) => {
+            Self::S3(_) | Self::Fs(_) => {
                 let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |elapsed| elapsed.as_secs());

@@ -95,6 +95,12 @@ fn check_socket(
             path.display()
         )));
     }
+    if cfg!(not(unix)) {
+        check(Err(format!(
+            "S3_SOCKET={}: Unix sockets need a Unix system",
+            path.display()
+        )));
+    }
     let endpoint = endpoint.get_or_insert_with(|| "http://localhost".to_owned());
     if !endpoint.starts_with("http://") {
         check(Err(format!(
@@ -321,6 +327,12 @@ impl S3Config {
             checksum,
             relay,
         }
+    }
+
+    /// Whether browsers can reach the URLs presigned for this store: not for a store on a
+    /// Unix socket (`S3_SOCKET`) unless `S3_PRESIGN_ENDPOINT` says where they reach it.
+    pub fn presigns_for_browsers(&self) -> bool {
+        self.socket.is_none() || self.presign_endpoint.is_some()
     }
 
     /// `(variable, value)` pairs for `check-config`, secrets masked.

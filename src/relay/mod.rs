@@ -1,9 +1,10 @@
 //! A response body still on an upstream HTTP connection, on its way to a client.
 //!
 //! An [`Upstream`] is the rest of an HTTP/1.1 response body on a plain TCP or Unix-socket
-//! connection ([`Socket`]; an S3 GET that `blob::s3::plain` sent itself): the body bytes that arrived with the head, then
-//! `remaining` bytes still on the socket. Read as a [`Stream`] it copies through user space like
-//! any other body (image variants, exports and copies read it so). A download offers it with
+//! connection ([`Socket`]; an S3 GET that `blob::s3::plain` sent itself): the body bytes that
+//! arrived with the head, then `remaining` bytes still on the socket. Read as a [`Stream`] it
+//! copies through user space like any other body (image variants, exports and copies read it
+//! so). A download offers it with
 //! its response ([`offer`]); the server may then take it before the body is read and pass it
 //! from socket to socket with splice(2) on Linux ([`splice`], `http::server::relay`), so the
 //! bytes never enter quillstore's memory. Once the whole body is read, the connection goes

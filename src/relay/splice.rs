@@ -5,6 +5,8 @@
 //! Both sockets and the pipe are non-blocking. The pipe is filled only when empty and drained
 //! by at most what it holds, so a `WouldBlock` always comes from the socket (not ready) and
 //! never from the pipe, and tokio's readiness for that socket is what is waited on.
+//! That rule matters twice over for an upstream on a Unix socket (`S3_SOCKET`): splicing from
+//! one into a full pipe is not a `WouldBlock` but `EFAULT`.
 
 use std::io;
 use std::os::fd::OwnedFd;

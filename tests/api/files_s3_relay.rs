@@ -11,6 +11,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::binary::{RunningBinary, spawn_binary_with};
+use serde_json::json;
+
+use crate::files_direct::{ask, complete, put_bytes};
 use crate::helpers::garage::Garage;
 use crate::helpers::raw_http::{Connection, RawResponse};
 use crate::helpers::{Api, TestBlobs, s3_blobs_only, suite_s3, text_bytes};
@@ -323,6 +326,51 @@ async fn with_s3_socket_uploads_downloads_and_deletes_go_over_the_unix_socket() 
     let (path, _) = files.remove(0);
     assert_eq!(api.delete(&path).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(connection.get(&path).await.status, 404);
+
+    // A direct upload: browsers cannot reach the socket, so the bytes go to quillstore's own
+    // signed route, which streams them into the store.
+    let bytes = text_bytes(200_000, 96);
+    let answer = ask(
+        &api,
+        json!({"filename": "direct.txt", "mimeType": "text/plain", "size": bytes.len()}),
+    )
+    .await;
+    let url = answer["url"].as_str().unwrap();
+    assert!(url.starts_with("/api/files/uploads/"), "{answer}");
+    assert_eq!(
+        put_bytes(&api, &answer, &bytes).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let completed = complete(&api, &answer).await;
+    assert_eq!(completed.status(), StatusCode::CREATED);
+    let direct = completed.json::<serde_json::Value>().await.unwrap();
+    let direct = format!("/api/files/{}", direct["id"].as_str().unwrap());
+    assert_whole(&connection.get(&direct).await, &bytes, "a direct upload");
+
+    // A store that hangs: downloads and uploads end in a 503 once S3_TIMEOUT_MS (and, for
+    // the SDK, its attempts) have passed, not never.
+    garage.pause();
+    let started = std::time::Instant::now();
+    let (path, _) = &files[0];
+    let hung = Connection::open(&api.address).await.get(path).await;
+    assert_eq!(hung.status, 503, "{}", hung.head);
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"while hung".to_vec()).file_name("hung.txt"),
+    );
+    let upload = api
+        .request(reqwest::Method::POST, "/api/files")
+        .multipart(form)
+        .build()
+        .unwrap();
+    let upload = api.client.execute(upload).await.unwrap();
+    assert_eq!(upload.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "both answered within the timeouts: {:?}",
+        started.elapsed()
+    );
+    garage.unpause();
 
     // The store going away is a fast 503, and its coming back is noticed.
     garage.kill();

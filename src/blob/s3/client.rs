@@ -46,10 +46,6 @@ async fn build_at(config: &S3Config, endpoint: Option<&str>) -> Client {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3));
-    #[cfg(unix)]
-    if let Some(path) = &config.socket {
-        loader = loader.http_client(super::unix::http_client(path.clone(), config.timeout));
-    }
     if let (Some(access_key), Some(secret_key)) = (&config.access_key, &config.secret_key) {
         loader = loader.credentials_provider(Credentials::new(
             access_key.expose(),
@@ -68,6 +64,11 @@ async fn build_at(config: &S3Config, endpoint: Option<&str>) -> Client {
     if let Some(endpoint) = endpoint {
         builder = builder.endpoint_url(endpoint);
     }
+    // On the S3 client only: the credential providers (instance metadata, STS...) keep theirs.
+    #[cfg(unix)]
+    if let Some(path) = &config.socket {
+        builder = builder.http_client(super::unix::http_client(path.clone(), config.timeout));
+    }
     Client::from_conf(builder.build())
 }
 
@@ -84,7 +85,11 @@ pub(super) fn transfer_timeouts(config: &S3Config, bytes: u64) -> TimeoutConfig 
 
 /// A missing bucket is created when allowed, else a startup error that says what to do.
 pub(super) async fn ensure_bucket(client: &Client, config: &S3Config) -> anyhow::Result<()> {
-    let where_ = config.endpoint.as_deref().unwrap_or("AWS S3");
+    let where_ = match (&config.socket, &config.endpoint) {
+        (Some(path), _) => format!("S3_SOCKET={}", path.display()),
+        (None, Some(endpoint)) => format!("S3_ENDPOINT={endpoint}"),
+        (None, None) => "AWS S3".to_owned(),
+    };
     match client
         .head_bucket()
         .bucket(&config.bucket)
@@ -95,13 +100,13 @@ pub(super) async fn ensure_bucket(client: &Client, config: &S3Config) -> anyhow:
         Ok(_) => return Ok(()),
         Err(BlobError::NotFound) => {}
         Err(error) => bail!(
-            "S3_BUCKET={} at S3_ENDPOINT={where_} cannot be reached: {error}",
+            "S3_BUCKET={} at {where_} cannot be reached: {error}",
             config.bucket
         ),
     }
     if !config.create_bucket {
         bail!(
-            "S3_BUCKET={} does not exist at S3_ENDPOINT={where_}: create it, or set \
+            "S3_BUCKET={} does not exist at {where_}: create it, or set \
              S3_CREATE_BUCKET=true",
             config.bucket
         );

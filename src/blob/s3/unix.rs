@@ -13,12 +13,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use aws_sdk_s3::config::SharedHttpClient;
+use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::{
     HttpConnector, HttpConnectorFuture, SharedHttpConnector, http_client_fn,
 };
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::ErrorKind;
 use axum::http::Uri;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -92,15 +94,40 @@ impl HttpConnector for UnixConnector {
         };
         let response = self.client.request(request);
         HttpConnectorFuture::new(async move {
-            // Connecting and sending are I/O: the SDK retries them and reports them as such
-            // (a store that is down is a 503, as over TCP).
-            let response = response
-                .await
-                .map_err(|error| ConnectorError::io(error.into()))?;
+            let response = response.await.map_err(connector_error)?;
             HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
                 .map_err(|error| ConnectorError::other(error.into(), None))
         })
     }
+}
+
+/// What the SDK makes of a failed exchange, classified as its own TCP connector does: a
+/// timeout, a request it cannot send (not retried), I/O (retried; a store that is down is a
+/// 503, as over TCP), an answer cut short (retried), or anything else.
+fn connector_error(error: hyper_util::client::legacy::Error) -> ConnectorError {
+    type Make = fn(BoxError) -> ConnectorError;
+    let timed_out =
+        source::<io::Error>(&error).is_some_and(|io| io.kind() == io::ErrorKind::TimedOut);
+    let make: Make = match source::<hyper::Error>(&error) {
+        _ if timed_out => ConnectorError::timeout,
+        Some(hyper) if hyper.is_timeout() => ConnectorError::timeout,
+        Some(hyper) if hyper.is_user() => ConnectorError::user,
+        Some(hyper) if hyper.is_incomplete_message() => {
+            |error| ConnectorError::other(error, Some(ErrorKind::TransientError))
+        }
+        Some(hyper) if hyper.is_closed() || hyper.is_canceled() => ConnectorError::io,
+        _ if error.is_connect() || source::<io::Error>(&error).is_some() => ConnectorError::io,
+        _ => |error| ConnectorError::other(error, None),
+    };
+    make(error.into())
+}
+
+/// The first error of type `E` in the chain of `error`.
+fn source<'a, E: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    std::iter::successors(Some(error), |error| error.source())
+        .find_map(|error| error.downcast_ref::<E>())
 }
 
 /// The HTTP client of an S3 client whose every request goes to the socket at `path`;
@@ -116,4 +143,69 @@ pub(super) fn http_client(path: PathBuf, connect_timeout: Duration) -> SharedHtt
         });
     let connector = SharedHttpConnector::new(UnixConnector { client, path });
     http_client_fn(move |_settings, _components| connector.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixListener;
+
+    /// A GET through a connector to the socket at `path`; its error.
+    async fn failed_get(path: PathBuf) -> ConnectorError {
+        let client = Client::builder(TokioExecutor::new()).build(Connect {
+            path: Arc::new(path.clone()),
+            timeout: Duration::from_secs(5),
+        });
+        let connector = UnixConnector {
+            client,
+            path: Arc::new(path),
+        };
+        connector
+            .call(HttpRequest::get("http://localhost/bucket/key").unwrap())
+            .await
+            .expect_err("no answer")
+    }
+
+    /// A server on a socket in `dir` that reads each request and answers `answer` (nothing:
+    /// closes at once).
+    fn server(dir: &std::path::Path, answer: &'static [u8]) -> PathBuf {
+        let path = dir.join(format!("s3-{}.sock", answer.len()));
+        let listener = UnixListener::bind(&path).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(answer).await;
+            }
+        });
+        path
+    }
+
+    #[tokio::test]
+    async fn failures_are_classified_as_the_sdk_classifies_them_over_tcp() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = failed_get(dir.path().join("nothing-here.sock")).await;
+        assert!(missing.is_io(), "no store: I/O, retried ({missing:?})");
+        let mut chain = std::iter::successors(
+            Some(&missing as &(dyn std::error::Error + 'static)),
+            |error| error.source(),
+        );
+        assert!(
+            chain.any(|error| error.to_string().contains("S3_SOCKET=")),
+            "the error names the setting: {missing:?}"
+        );
+
+        let closed = failed_get(server(dir.path(), b"")).await;
+        assert!(
+            closed.is_io() || closed.as_other() == Some(ErrorKind::TransientError),
+            "closed before an answer: retried ({closed:?})"
+        );
+
+        let garbage = failed_get(server(dir.path(), b"SSH-2.0-OpenSSH\r\n\r\n")).await;
+        assert!(
+            garbage.is_other() && garbage.as_other().is_none(),
+            "not HTTP: not retried as transient ({garbage:?})"
+        );
+    }
 }

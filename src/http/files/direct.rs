@@ -1,5 +1,6 @@
 //! Direct uploads (`files::uploads`): `POST /api/files/uploads` hands out where to put the
-//! bytes (a presigned PUT on S3; on fs a signed `PUT /api/files/uploads/{uploadId}` here),
+//! bytes (a presigned PUT on S3; on fs, and on S3 behind `S3_SOCKET` without a presign
+//! endpoint, a signed `PUT /api/files/uploads/{uploadId}` here),
 //! `POST /api/files/uploads/{uploadId}/complete` checks what arrived (present, size, SHA-256,
 //! sniffed type against the allow-list, reading only the head unless it must hash) and
 //! records the file like a form upload (same record, same dedup).
@@ -125,7 +126,8 @@ pub async fn create_upload(
 
 /// `PUT /api/files/uploads/{uploadId}?user=..&expires=..&signature=..`: the bytes of a direct
 /// upload, streamed into the blob store (at most the announced size). The `url` of uploads on
-/// the fs store; it works on S3 too, and with the user's bearer token instead of a signature.
+/// the fs store and on an S3 store browsers cannot reach (`S3_SOCKET`); it works on any S3
+/// store too, and with the user's bearer token instead of a signature.
 pub async fn put_upload(
     State(state): State<AppState>,
     path: std::result::Result<Path<String>, PathRejection>,

@@ -161,6 +161,26 @@ impl Garage {
         }
     }
 
+    /// Freezes the process (SIGSTOP) until [`Garage::unpause`]: the kernel still accepts
+    /// connections, nothing answers them (a store that hangs rather than one that is down).
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn unpause(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("Garage is running").id();
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
     /// Starts the process again on the same ports and data.
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "Garage is running");
