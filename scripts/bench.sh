@@ -91,6 +91,8 @@ serve_quillstore() {
     "$quillstore" serve
 }
 
+# serve_quillstore_s3 DATA_DIR_NAME [NAME=VALUE...]: on the Garage of S3_*, the assignments
+# given after the name overriding them.
 serve_quillstore_s3() {
   exec env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT=0 DATA_DIR="$work/$1" AUTH_MODE=none \
     ALLOWED_MIME_TYPES=application/octet-stream MAX_UPLOAD_SIZE=2GiB RUST_LOG=warn \
@@ -98,18 +100,7 @@ serve_quillstore_s3() {
     FILES_SIGNING_SECRET=bench-secret-bench-secret-bench-secret FILES_REDIRECT=never \
     S3_MODE=external S3_ENDPOINT="$S3_ENDPOINT" S3_REGION="$S3_REGION" S3_BUCKET="$S3_BUCKET" \
     S3_ACCESS_KEY="$S3_ACCESS_KEY" S3_SECRET_KEY="$S3_SECRET_KEY" S3_PATH_PREFIX="$1" \
-    "$quillstore" serve
-}
-
-serve_quillstore_socket() {
-  exec env -i PATH="$PATH" HOME="$HOME" HOST=127.0.0.1 PORT=0 DATA_DIR="$work/$1" AUTH_MODE=none \
-    ALLOWED_MIME_TYPES=application/octet-stream MAX_UPLOAD_SIZE=2GiB RUST_LOG=warn \
-    RATE_LIMIT_USER_PER_MINUTE=0 RATE_LIMIT_IP_PER_MINUTE=0 \
-    FILES_SIGNING_SECRET=bench-secret-bench-secret-bench-secret FILES_REDIRECT=never \
-    S3_MODE=external S3_ENDPOINT="$socket_endpoint" S3_SOCKET="$work/s3.sock" \
-    S3_REGION="$S3_REGION" S3_BUCKET="$S3_BUCKET" S3_ACCESS_KEY="$socket_access_key" \
-    S3_SECRET_KEY="$socket_secret_key" S3_PATH_PREFIX="$1" \
-    "$quillstore" serve
+    "${@:2}" "$quillstore" serve
 }
 
 serve_baseline() {
@@ -244,7 +235,8 @@ start_garage "$work/garage" || {
 }
 start quillstore-s3 serve_quillstore_s3 s3-data
 s3_url=$started_url
-start quillstore-socket serve_quillstore_socket socket-data
+start quillstore-socket serve_quillstore_s3 socket-data S3_ENDPOINT="$socket_endpoint" \
+  S3_SOCKET="$work/s3.sock" S3_ACCESS_KEY="$socket_access_key" S3_SECRET_KEY="$socket_secret_key"
 socket_url=$started_url
 s3_results="$work/s3-results.txt"
 bench_s3 1MiB 1 "$small_runs" >"$s3_results"
