@@ -80,7 +80,7 @@ impl Address {
                 Ok(socket.into())
             }
             #[cfg(unix)]
-            Self::Unix(path) => Ok(tokio::net::UnixStream::connect(path).await?.into()),
+            Self::Unix(path) => Ok(super::unix::connect(path).await?.into()),
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -29,6 +29,33 @@ use tokio::net::UnixStream;
 /// How long an unused connection is kept (Garage closes its own after a while too).
 const IDLE_FOR: Duration = Duration::from_secs(30);
 
+/// The longest pause between tries of a connect that found the store's listen queue full:
+/// pauses of 1, 2, 4, 8 and 16 ms, about 30 ms in all.
+const LAST_PAUSE: Duration = Duration::from_millis(16);
+
+/// Connects to the socket at `path`. A full listen queue (`EAGAIN`: connections come faster
+/// than the store accepts them) is tried again for about 30 ms, as a TCP connect waits for
+/// the listener to take its SYN, and is an error after that: a store that accepts nothing for
+/// that long is not waited for.
+pub(super) async fn connect(path: &Path) -> io::Result<UnixStream> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match UnixStream::connect(path).await {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                if pause > LAST_PAUSE {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        "the store's listen queue stayed full (it accepts no connections)",
+                    ));
+                }
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            connected => return connected,
+        }
+    }
+}
+
 /// Opens connections to the socket, whatever the URI says.
 #[derive(Clone)]
 struct Connect {
@@ -48,7 +75,7 @@ impl tower::Service<Uri> for Connect {
     fn call(&mut self, _uri: Uri) -> Self::Future {
         let (path, timeout) = (self.path.clone(), self.timeout);
         Box::pin(async move {
-            match tokio::time::timeout(timeout, UnixStream::connect(&*path)).await {
+            match tokio::time::timeout(timeout, connect(&path)).await {
                 Ok(connected) => connected
                     .map(TokioIo::new)
                     .map_err(|error| io::Error::new(error.kind(), socket_error(&path, &error))),
@@ -180,6 +207,65 @@ mod tests {
             }
         });
         path
+    }
+
+    /// A listener on `path` with a queue of one pending connection, and the connections that
+    /// fill its queue (kept: closing them would free it).
+    async fn full_listener(path: &Path) -> (UnixListener, Vec<UnixStream>) {
+        use socket2::{Domain, SockAddr, Socket, Type};
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+        socket.bind(&SockAddr::unix(path).unwrap()).unwrap();
+        socket.listen(1).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let listener = UnixListener::from_std(std::os::unix::net::UnixListener::from(
+            std::os::fd::OwnedFd::from(socket),
+        ))
+        .unwrap();
+        let mut pending = Vec::new();
+        while pending.len() < 100 {
+            match UnixStream::connect(path).await {
+                Ok(socket) => pending.push(socket),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    return (listener, pending);
+                }
+                Err(error) => panic!("{error}"),
+            }
+        }
+        panic!("100 connections and the queue of one is not full");
+    }
+
+    #[tokio::test]
+    async fn a_full_listen_queue_is_tried_again_briefly_then_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.sock");
+        let (listener, _pending) = full_listener(&path).await;
+        let refused = UnixStream::connect(&path)
+            .await
+            .expect_err("the queue is full");
+        assert_eq!(refused.kind(), io::ErrorKind::WouldBlock, "{refused}");
+
+        // A slot frees while connect waits: it connects.
+        let waiting = tokio::spawn({
+            let path = path.clone();
+            async move { connect(&path).await }
+        });
+        tokio::time::sleep(Duration::from_millis(4)).await;
+        let (_accepted, _) = listener.accept().await.unwrap();
+        waiting
+            .await
+            .unwrap()
+            .expect("connected once the store accepted one");
+
+        // Nothing is accepted: an error after the last pause, not a wait for the timeout.
+        let started = std::time::Instant::now();
+        let error = connect(&path).await.expect_err("the queue stays full");
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+        assert!(error.to_string().contains("listen queue"), "{error}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(31) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test]
