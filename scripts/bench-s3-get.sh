@@ -5,16 +5,28 @@
 # ratio compares runs seconds apart. With SOCKET=1 each binary also runs against a second
 # Garage whose S3 API listens on a Unix socket (S3_SOCKET; rows "N socket"), still compared
 # with Garage direct over TCP, the first one.
+# With PIN=1 every Garage runs on CPU 0 and quillstore and wrk on CPU 1: S3 has a core of its
+# own, as it has its own machine in a deployment, and the ratio says whether quillstore keeps
+# up with it (quillstore shares its core with wrk; Garage direct does not). Unpinned, all three
+# share both cores, and quillstore's CPU time is taken from Garage's.
+# Ends with the median ratio of the rounds and its range, per size and binary.
 #   scripts/bench-s3-get.sh ROUNDS BINARY...   (environment: WRK_SECONDS, default 5;
 #                                               SIZES, default "1048576 67108864"; SOCKET;
-#                                               needs: apt-get install -y wrk, and garage)
+#                                               PIN; needs: apt-get install -y wrk, and
+#                                               garage; PIN needs taskset and two CPUs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=$1
 shift
 seconds=${WRK_SECONDS:-5}
 sizes=${SIZES:-1048576 67108864}
-for tool in wrk curl python3; do
+pin=${PIN:-0}
+tools=(wrk curl python3)
+if [[ $pin == 1 ]]; then
+  tools+=(taskset)
+  (($(nproc) >= 2)) || { echo "bench-s3-get.sh: PIN=1 needs two CPUs" >&2; exit 1; }
+fi
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "bench-s3-get.sh needs $tool" >&2; exit 1; }
 done
 work=$(mktemp -d)
@@ -68,6 +80,14 @@ for binary in "$@"; do
   fi
 done
 
+# Pinned: each process and all its threads; threads started later inherit it.
+client=()
+if [[ $pin == 1 ]]; then
+  for pid in "${pids[@]}"; do taskset -a -p -c 1 "$pid" >/dev/null; done
+  for pid in "$GARAGE_PID" $socket_garage; do taskset -a -p -c 0 "$pid" >/dev/null; done
+  client=(taskset -c 1)
+fi
+
 # cpu PID: user and system CPU ticks the process has spent so far.
 cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ticks=$(getconf CLK_TCK)
@@ -77,7 +97,7 @@ measure() {
   local before garage_before seconds_run mib
   before=$(cpu "$2")
   garage_before=$(cpu "$3")
-  read -r seconds_run mib _ < <(wrk -t1 -c8 -d"${seconds}s" "$1" | wrk_read)
+  read -r seconds_run mib _ < <("${client[@]}" wrk -t1 -c8 -d"${seconds}s" "$1" | wrk_read)
   awk -v t="$ticks" -v d="$seconds_run" -v m="$mib" -v own=$(($(cpu "$2") - before)) \
     -v garage=$(($(cpu "$3") - garage_before)) \
     'BEGIN { printf "%.1f %.0f %.0f\n", m / d, own * 1e6 / t / m, garage * 1e6 / t / m }'
@@ -85,7 +105,14 @@ measure() {
 
 echo "MiB/s from the bytes wrk read in its run. quillstore and Garage CPU: user + system time per"
 echo "MiB sent, from /proc (wrk's own is not counted)."
+if [[ $pin == 1 ]]; then
+  echo "Pinned: Garage on CPU 0, quillstore and wrk on CPU 1."
+else
+  echo "Not pinned: Garage, quillstore and wrk share both CPUs."
+fi
 echo
+ratios=$work/ratios.tsv
+: >"$ratios"
 echo "| size | round | binary (as given) | quillstore MiB/s | Garage direct MiB/s | ratio | CPU µs/MiB: quillstore, Garage behind it; Garage direct |"
 echo "|---|---|---|---|---|---|---|"
 for size in $sizes; do
@@ -114,6 +141,20 @@ for size in $sizes; do
       awk -v s="$size" -v r="$round" -v bin="${labels[$i]}" -v q="$rate" -v d="$direct_rate" \
         -v own="$own" -v garage="$garage" -v dg="$direct_garage" 'BEGIN { m = s / 1048576
           printf "| %d MiB | %d | %s | %.0f | %.0f | %.2f | %d, %d; %d |\n", m, r, bin, q, d, q / d, own, garage, dg }'
+      printf '%s\t%s\t%s\n' "$size" "${labels[$i]}" "$(awk -v q="$rate" -v d="$direct_rate" \
+        'BEGIN { printf "%.2f", q / d }')" >>"$ratios"
     done
+  done
+done
+
+echo
+echo "| size | binary (as given) | median ratio of $rounds rounds | range |"
+echo "|---|---|---|---|"
+for size in $sizes; do
+  for label in "${labels[@]}"; do
+    awk -F '\t' -v s="$size" -v l="$label" '$1 == s && $2 == l { print $3 }' "$ratios" | sort -n |
+      awk -v s="$size" -v l="$label" '{ r[NR] = $1 } END {
+        m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+        printf "| %d MiB | %s | %.2f | %.2f-%.2f |\n", s / 1048576, l, m, r[1], r[NR] }'
   done
 done

@@ -235,6 +235,7 @@ start_garage "$work/garage" || {
 }
 start quillstore-s3 serve_quillstore_s3 s3-data
 s3_url=$started_url
+s3_pid=$started_pid
 start quillstore-socket serve_quillstore_s3 socket-data S3_ENDPOINT="$socket_endpoint" \
   S3_SOCKET="$work/s3.sock" S3_ACCESS_KEY="$socket_access_key" S3_SECRET_KEY="$socket_secret_key"
 socket_url=$started_url
@@ -245,7 +246,7 @@ bench_s3 64MiB 64 "$large_runs" >>"$s3_results"
 # wrk_rate URL SIZE_BYTES: requests per second of wrk -t1 -c8 over WRK_SECONDS; for 1 MiB and
 # more, the bytes wrk read divided by SIZE (see scripts/lib/wrk.sh).
 wrk_rate() {
-  wrk -t1 -c8 -d"${wrk_seconds}s" "$1" | wrk_read | awk -v size="$2" '
+  "${client[@]}" wrk -t1 -c8 -d"${wrk_seconds}s" "$1" | wrk_read | awk -v size="$2" '
     { if (size >= 1048576) printf "%.2f\n", $2 * 1048576 / size / $1; else print $3 }'
 }
 
@@ -262,6 +263,25 @@ wrk_row() {
   ours=$(wrk_rate "$3" "$2")
   theirs=$(wrk_rate "$5" "$2")
   printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$ours" "$4" "$theirs" >>"$wrk_results"
+}
+
+# How wrk runs: as it is, or pinned (see pin_s3).
+client=()
+# pin_s3 on|off: Garage on CPU 0, the quillstore in front of it and wrk on CPU 1, as S3 has a
+# machine of its own in a deployment; or every process back on every CPU. Each process with all
+# its threads. Needs taskset and two CPUs (can_pin).
+can_pin=false
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then can_pin=true; fi
+pin_s3() {
+  if [ "$1" = on ]; then
+    taskset -a -p -c 0 "$GARAGE_PID" >/dev/null
+    taskset -a -p -c 1 "$s3_pid" >/dev/null
+    client=(taskset -c 1)
+  else
+    taskset -a -p -c "0-$(($(nproc) - 1))" "$GARAGE_PID" >/dev/null
+    taskset -a -p -c "0-$(($(nproc) - 1))" "$s3_pid" >/dev/null
+    client=()
+  fi
 }
 
 echo "==> request rates with wrk -t1 -c8 against nginx and Garage direct" >&2
@@ -293,6 +313,14 @@ for size in 1024 65536 1048576 67108864; do
     socket_id=$(upload "$socket_url/api/files" "$work/nginx-root/$size.bin" | cut -d' ' -f2)
     wrk_row "S3 GET via S3_SOCKET $size" "$size" "$socket_url/api/files/$socket_id" \
       "Garage direct" "$direct"
+    if $can_pin; then
+      pin_s3 on
+      wrk_row "S3 GET $size, Garage on its own core" "$size" "$s3_url/api/files/$s3_id" \
+        "Garage direct" "$direct"
+      pin_s3 off
+    else
+      echo "==> SKIPPED: the pinned S3 GET $size row (needs taskset and two CPUs)" >&2
+    fi
   fi
 done
 
@@ -383,7 +411,11 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "(nginx-light, sendfile, one worker) serving the same bytes and the same metadata JSON"
   echo "from disk; Garage serving the same objects through presigned GET URLs. The \"via"
   echo "S3_SOCKET\" rows: quillstore reaching a second, identical Garage over a Unix socket"
-  echo "(\`S3_SOCKET\`), against the same Garage direct over TCP."
+  echo "(\`S3_SOCKET\`), against the same Garage direct over TCP. The \"on its own core\" rows: Garage"
+  echo "pinned to CPU 0, quillstore and wrk to CPU 1 (taskset), for both sides of the ratio, as S3"
+  echo "has its own machine in a deployment: whether quillstore keeps up with S3, rather than how"
+  echo "much of a shared CPU it takes from it (the rows without it; \`scripts/bench-s3-get.sh\` with"
+  echo "\`PIN=1\` measures both over several rounds)."
   echo
   echo "| transfer | quillstore | anchor | ratio |"
   echo "|---|---|---|---|"
