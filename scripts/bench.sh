@@ -424,11 +424,13 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
       if (size == 0 || size <= 65536) return sprintf("%.0f req/s", r)
       return sprintf("%.0f MiB/s", r * size / 1048576)
     }
-    function label(l, size) {
-      if (size == 1024) sub(/ 1024$/, " 1 KiB", l)
-      if (size == 65536) sub(/ 65536$/, " 64 KiB", l)
-      if (size == 1048576) sub(/ 1048576$/, " 1 MiB", l)
-      if (size == 67108864) sub(/ 67108864$/, " 64 MiB", l)
+    function label(l, size,   name) {
+      # The size ends the label or its first part ("S3 GET 1048576, Garage on its own core").
+      if (size == 1024) name = "1 KiB"
+      if (size == 65536) name = "64 KiB"
+      if (size == 1048576) name = "1 MiB"
+      if (size == 67108864) name = "64 MiB"
+      if (name != "" && !sub(" " size ",", " " name ",", l)) sub(" " size "$", " " name, l)
       return l
     }
     { printf "| %s | %s | %s: %s | %.2f |\n", label($1, $2), rate($3, $2), $4, rate($5, $2), $3 / $5 }
