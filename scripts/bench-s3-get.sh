@@ -5,7 +5,8 @@
 # ratio compares runs seconds apart. With SOCKET=1 each binary also runs against a second
 # Garage whose S3 API listens on a Unix socket (S3_SOCKET; rows "N socket"), still compared
 # with Garage direct over TCP, the first one.
-# With PIN=1 every Garage runs on CPU 0 and quillstore and wrk on CPU 1: S3 has a core of its
+# With PIN=1 every Garage runs on one CPU and quillstore and wrk on another (the first two this
+# script may use, scripts/lib/cpus.sh): S3 has a core of its
 # own, as it has its own machine in a deployment, and the ratio says whether quillstore keeps
 # up with it (quillstore shares its core with wrk; Garage direct does not). Unpinned, all three
 # share both cores, and quillstore's CPU time is taken from Garage's.
@@ -18,15 +19,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=$1
 shift
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench-s3-get.sh: ROUNDS must be 1 or more" >&2; exit 1; }
 seconds=${WRK_SECONDS:-5}
 sizes=${SIZES:-1048576 67108864}
 pin=${PIN:-0}
-tools=(wrk curl python3)
+# shellcheck source=scripts/lib/cpus.sh
+. scripts/lib/cpus.sh
 if [[ $pin == 1 ]]; then
-  tools+=(taskset)
-  (($(nproc) >= 2)) || { echo "bench-s3-get.sh: PIN=1 needs two CPUs" >&2; exit 1; }
+  pick_cpus || { echo "bench-s3-get.sh: PIN=1 needs taskset and two CPUs" >&2; exit 1; }
 fi
-for tool in "${tools[@]}"; do
+for tool in wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "bench-s3-get.sh needs $tool" >&2; exit 1; }
 done
 work=$(mktemp -d)
@@ -83,9 +85,9 @@ done
 # Pinned: each process and all its threads; threads started later inherit it.
 client=()
 if [[ $pin == 1 ]]; then
-  for pid in "${pids[@]}"; do taskset -a -p -c 1 "$pid" >/dev/null; done
-  for pid in "$GARAGE_PID" $socket_garage; do taskset -a -p -c 0 "$pid" >/dev/null; done
-  client=(taskset -c 1)
+  for pid in "${pids[@]}"; do taskset -a -p -c "$CLIENT_CPU" "$pid" >/dev/null; done
+  for pid in "$GARAGE_PID" $socket_garage; do taskset -a -p -c "$S3_CPU" "$pid" >/dev/null; done
+  client=(taskset -c "$CLIENT_CPU")
 fi
 
 # cpu PID: user and system CPU ticks the process has spent so far.
@@ -106,7 +108,7 @@ measure() {
 echo "MiB/s from the bytes wrk read in its run. quillstore and Garage CPU: user + system time per"
 echo "MiB sent, from /proc (wrk's own is not counted)."
 if [[ $pin == 1 ]]; then
-  echo "Pinned: Garage on CPU 0, quillstore and wrk on CPU 1."
+  echo "Pinned: Garage on CPU $S3_CPU, quillstore and wrk on CPU $CLIENT_CPU."
 else
   echo "Not pinned: Garage, quillstore and wrk share both CPUs."
 fi
@@ -152,7 +154,8 @@ echo "| size | binary (as given) | median ratio of $rounds rounds | range |"
 echo "|---|---|---|---|"
 for size in $sizes; do
   for label in "${labels[@]}"; do
-    awk -F '\t' -v s="$size" -v l="$label" '$1 == s && $2 == l { print $3 }' "$ratios" | sort -n |
+    awk -F '\t' -v s="$size" -v l="$label" '$1 == s && $2 == l { print $3 }' "$ratios" |
+      LC_ALL=C sort -n |
       awk -v s="$size" -v l="$label" '{ r[NR] = $1 } END {
         m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
         printf "| %d MiB | %s | %.2f | %.2f-%.2f |\n", s / 1048576, l, m, r[1], r[NR] }'

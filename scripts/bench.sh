@@ -42,6 +42,8 @@ baseline="$target/release/examples/bench_baseline"
 . scripts/lib/nginx.sh
 # shellcheck source=scripts/lib/wrk.sh
 . scripts/lib/wrk.sh
+# shellcheck source=scripts/lib/cpus.sh
+. scripts/lib/cpus.sh
 ensure_boto3
 find_garage || {
   echo "bench.sh needs garage (cargo install garage --locked --version $garage_version)" >&2
@@ -267,19 +269,22 @@ wrk_row() {
 
 # How wrk runs: as it is, or pinned (see pin_s3).
 client=()
-# pin_s3 on|off: Garage on CPU 0, the quillstore in front of it and wrk on CPU 1, as S3 has a
-# machine of its own in a deployment; or every process back on every CPU. Each process with all
-# its threads. Needs taskset and two CPUs (can_pin).
+# pin_s3 on|off: Garage on one CPU, the quillstore in front of it and wrk on another (the
+# first two this script may use, scripts/lib/cpus.sh), as S3 has a machine of its own in a
+# deployment; or both processes back on the CPUs they had. Each process with all its
+# threads. Needs taskset and two CPUs (can_pin).
 can_pin=false
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then can_pin=true; fi
+if pick_cpus; then can_pin=true; fi
 pin_s3() {
   if [ "$1" = on ]; then
-    taskset -a -p -c 0 "$GARAGE_PID" >/dev/null
-    taskset -a -p -c 1 "$s3_pid" >/dev/null
-    client=(taskset -c 1)
+    garage_cpus=$(affinity "$GARAGE_PID")
+    s3_cpus=$(affinity "$s3_pid")
+    taskset -a -p -c "$S3_CPU" "$GARAGE_PID" >/dev/null
+    taskset -a -p -c "$CLIENT_CPU" "$s3_pid" >/dev/null
+    client=(taskset -c "$CLIENT_CPU")
   else
-    taskset -a -p -c "0-$(($(nproc) - 1))" "$GARAGE_PID" >/dev/null
-    taskset -a -p -c "0-$(($(nproc) - 1))" "$s3_pid" >/dev/null
+    taskset -a -p -c "$garage_cpus" "$GARAGE_PID" >/dev/null
+    taskset -a -p -c "$s3_cpus" "$s3_pid" >/dev/null
     client=()
   fi
 }
@@ -412,7 +417,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "from disk; Garage serving the same objects through presigned GET URLs. The \"via"
   echo "S3_SOCKET\" rows: quillstore reaching a second, identical Garage over a Unix socket"
   echo "(\`S3_SOCKET\`), against the same Garage direct over TCP. The \"on its own core\" rows: Garage"
-  echo "pinned to CPU 0, quillstore and wrk to CPU 1 (taskset), for both sides of the ratio, as S3"
+  echo "pinned to one CPU, quillstore and wrk to another (taskset), for both sides of the ratio, as S3"
   echo "has its own machine in a deployment: whether quillstore keeps up with S3, rather than how"
   echo "much of a shared CPU it takes from it (the rows without it; \`scripts/bench-s3-get.sh\` with"
   echo "\`PIN=1\` measures both over several rounds)."

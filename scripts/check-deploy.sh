@@ -193,6 +193,9 @@ check_allinone() {
   local mode=$1
   read -r s3_port rpc_port admin_port < <(free_ports 3)
   local data=$tmp/data-$mode s3_api
+  # Logs of their own per mode: the background subshell below truncates them only once it
+  # runs, and the wait for the listening line must not find the previous mode's.
+  local out=$tmp/start-$mode.out err=$tmp/start-$mode.err
   # With a port asked for, Garage's S3 API listens on it; without, on a Unix socket (S3_SOCKET).
   local port_env=()
   if [[ $mode == port ]]; then
@@ -211,15 +214,15 @@ check_allinone() {
       "${port_env[@]}" GARAGE_RPC_PORT="$rpc_port" GARAGE_ADMIN_PORT="$admin_port" \
       GARAGE_START_TIMEOUT=30 RUST_LOG=warn \
       docker/start-allinone.sh
-  ) >"$tmp/start.out" 2>"$tmp/start.err" &
+  ) >"$out" 2>"$err" &
   script_pid=$!
   started_pids+=("$script_pid")
 
   show_logs() {
     echo "--- start-allinone.sh stdout" >&2
-    cat "$tmp/start.out" >&2
+    cat "$out" >&2
     echo "--- start-allinone.sh stderr" >&2
-    cat "$tmp/start.err" >&2
+    cat "$err" >&2
   }
   fail_with_logs() {
     show_logs
@@ -227,16 +230,16 @@ check_allinone() {
   }
 
   deadline=$((SECONDS + 30))
-  until grep -qs '^quillstore listening on ' "$tmp/start.out"; do
+  until grep -qs '^quillstore listening on ' "$out"; do
     kill -0 "$script_pid" 2>/dev/null || fail_with_logs "start-allinone.sh exited during startup"
     ((SECONDS < deadline)) || fail_with_logs "quillstore did not start within 30 s"
     sleep 0.1
   done
-  url=$(sed -n 's/^quillstore listening on //p' "$tmp/start.out" | head -n 1)
+  url=$(sed -n 's/^quillstore listening on //p' "$out" | head -n 1)
   port=${url##*:}
 
   # The children, as the script reports them and as the process table has them.
-  child_pid() { sed -n "s/^\[start-allinone\] started $1 (pid \([0-9]*\))$/\1/p" "$tmp/start.err"; }
+  child_pid() { sed -n "s/^\[start-allinone\] started $1 (pid \([0-9]*\))$/\1/p" "$err"; }
   garage_pid=$(child_pid garage)
   quillstore_pid=$(child_pid quillstore)
   [[ -n $garage_pid && -n $quillstore_pid ]] || fail_with_logs "the script did not report its children"
@@ -259,7 +262,7 @@ check_allinone() {
       fail "healthcheck.sh reported a non-2xx answer as healthy"
     fi
   else
-    socket=$(sed -n 's/^\[start-allinone\] Garage S3 API on \(\/.*\), bucket .*$/\1/p' "$tmp/start.err")
+    socket=$(sed -n 's/^\[start-allinone\] Garage S3 API on \(\/.*\), bucket .*$/\1/p' "$err")
     [[ -S $socket ]] || fail_with_logs "no Garage socket reported (got '$socket')"
     s3_url=http://localhost
     reach=(--unix-socket "$socket")
@@ -312,7 +315,7 @@ check_allinone() {
       fail_with_logs "process $pid ($(ps -o comm= -p "$pid")) is still running"
     fi
   done
-  grep -q '^\[start-allinone\] stopped$' "$tmp/start.err" || fail_with_logs "no clean stop in the log"
+  grep -q '^\[start-allinone\] stopped$' "$err" || fail_with_logs "no clean stop in the log"
   if [[ -n $socket && -e $(dirname "$socket") ]]; then
     fail "the private dir of Garage's socket is left behind: $(dirname "$socket")"
   fi
