@@ -62,9 +62,8 @@ upload() {
     sed -n 's/.*"id":"\([^"]*\)".*/\1/p'
 }
 
-median() {
-  sort -g | awk '{ values[NR] = $1 } END { print values[int((NR + 1) / 2)] }'
-}
+# shellcheck source=scripts/lib/stats.sh
+. scripts/lib/stats.sh
 
 echo "==> making $runs images of each kind, and 8 photos for the memory run" >&2
 count=$((runs > 8 ? runs : 8))

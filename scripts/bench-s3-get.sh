@@ -10,7 +10,8 @@
 # own, as it has its own machine in a deployment, and the ratio says whether quillstore keeps
 # up with it (quillstore shares its core with wrk; Garage direct does not). Unpinned, all three
 # share both cores, and quillstore's CPU time is taken from Garage's.
-# Ends with the median ratio of the rounds and its range, per size and binary.
+# Ends with the median ratio of the rounds (scripts/lib/stats.sh) and their range, per size and
+# binary.
 #   scripts/bench-s3-get.sh ROUNDS BINARY...   (environment: WRK_SECONDS, default 5;
 #                                               SIZES, default "1048576 67108864"; SOCKET;
 #                                               PIN; needs: apt-get install -y wrk, and
@@ -25,6 +26,8 @@ sizes=${SIZES:-1048576 67108864}
 pin=${PIN:-0}
 # shellcheck source=scripts/lib/cpus.sh
 . scripts/lib/cpus.sh
+# shellcheck source=scripts/lib/stats.sh
+. scripts/lib/stats.sh
 if [[ $pin == 1 ]]; then
   pick_cpus || { echo "bench-s3-get.sh: PIN=1 needs taskset and two CPUs" >&2; exit 1; }
 fi
@@ -82,11 +85,10 @@ for binary in "$@"; do
   fi
 done
 
-# Pinned: each process and all its threads; threads started later inherit it.
 client=()
 if [[ $pin == 1 ]]; then
-  for pid in "${pids[@]}"; do taskset -a -p -c "$CLIENT_CPU" "$pid" >/dev/null; done
-  for pid in "$GARAGE_PID" $socket_garage; do taskset -a -p -c "$S3_CPU" "$pid" >/dev/null; done
+  for pid in "${pids[@]}"; do pin "$pid" "$CLIENT_CPU"; done
+  for pid in "$GARAGE_PID" $socket_garage; do pin "$pid" "$S3_CPU"; done
   client=(taskset -c "$CLIENT_CPU")
 fi
 
@@ -154,10 +156,9 @@ echo "| size | binary (as given) | median ratio of $rounds rounds | range |"
 echo "|---|---|---|---|"
 for size in $sizes; do
   for label in "${labels[@]}"; do
-    awk -F '\t' -v s="$size" -v l="$label" '$1 == s && $2 == l { print $3 }' "$ratios" |
-      LC_ALL=C sort -n |
-      awk -v s="$size" -v l="$label" '{ r[NR] = $1 } END {
-        m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
-        printf "| %d MiB | %s | %.2f | %.2f-%.2f |\n", s / 1048576, l, m, r[1], r[NR] }'
+    values=$(awk -F '\t' -v s="$size" -v l="$label" '$1 == s && $2 == l { print $3 }' "$ratios" |
+      LC_ALL=C sort -g)
+    printf '| %d MiB | %s | %s | %s-%s |\n' "$((size / 1048576))" "$label" \
+      "$(median <<<"$values")" "$(head -n 1 <<<"$values")" "$(tail -n 1 <<<"$values")"
   done
 done

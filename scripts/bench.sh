@@ -44,6 +44,8 @@ baseline="$target/release/examples/bench_baseline"
 . scripts/lib/wrk.sh
 # shellcheck source=scripts/lib/cpus.sh
 . scripts/lib/cpus.sh
+# shellcheck source=scripts/lib/stats.sh
+. scripts/lib/stats.sh
 ensure_boto3
 find_garage || {
   echo "bench.sh needs garage (cargo install garage --locked --version $garage_version)" >&2
@@ -115,11 +117,6 @@ make_files() {
   for i in $(seq 1 "$3"); do
     head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$work/$1-$i.bin"
   done
-}
-
-# median: the middle of the numbers on stdin.
-median() {
-  sort -g | awk '{ values[NR] = $1 } END { print values[int((NR + 1) / 2)] }'
 }
 
 # upload URL FILE: prints "seconds id".
@@ -279,12 +276,12 @@ pin_s3() {
   if [ "$1" = on ]; then
     garage_cpus=$(affinity "$GARAGE_PID")
     s3_cpus=$(affinity "$s3_pid")
-    taskset -a -p -c "$S3_CPU" "$GARAGE_PID" >/dev/null
-    taskset -a -p -c "$CLIENT_CPU" "$s3_pid" >/dev/null
+    pin "$GARAGE_PID" "$S3_CPU"
+    pin "$s3_pid" "$CLIENT_CPU"
     client=(taskset -c "$CLIENT_CPU")
   else
-    taskset -a -p -c "$garage_cpus" "$GARAGE_PID" >/dev/null
-    taskset -a -p -c "$s3_cpus" "$s3_pid" >/dev/null
+    pin "$GARAGE_PID" "$garage_cpus"
+    pin "$s3_pid" "$s3_cpus"
     client=()
   fi
 }

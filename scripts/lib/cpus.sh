@@ -25,3 +25,8 @@ pick_cpus() {
 affinity() {
   taskset -pc "$1" | sed 's/.*: //'
 }
+
+# pin PID CPUS: the process and all its threads on CPUS (threads started later inherit it).
+pin() {
+  taskset -a -p -c "$2" "$1" >/dev/null
+}

@@ -1,12 +1,12 @@
 //! How the bytes of a blob reach a client, decided by the store that holds them, so handlers
 //! never ask which backend they have: a download is streamed through quillstore or
 //! redirected (a presigned GET, or `S3_PUBLIC_URL`); a direct upload goes straight into S3
-//! with a presigned PUT, or to the service's own PUT route when the store is a local
-//! directory no client can reach.
+//! with a presigned PUT, or to the service's own PUT route when no client can reach the store
+//! (a local directory, or S3 on a Unix socket without `S3_PRESIGN_ENDPOINT`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{BlobKey, BlobResult, BlobStore, DirectUpload, DownloadOverrides};
+use super::{BlobKey, BlobResult, BlobStore, DirectUpload, DownloadOverrides, S3BlobStore};
 use crate::config::RedirectMode;
 
 /// The largest object one S3 PUT may write.
@@ -74,15 +74,23 @@ impl BlobStore {
         }
     }
 
+    /// The S3 store that direct uploads go straight into with a presigned PUT, if any: not
+    /// the fs store, nor an S3 store whose presigned URLs browsers cannot reach (`S3_SOCKET`
+    /// without `S3_PRESIGN_ENDPOINT`); those get the service's own route.
+    fn presigned_uploads(&self) -> Option<&S3BlobStore> {
+        match self {
+            Self::S3(store) if store.config().presigns_for_browsers() => Some(store),
+            Self::S3(_) | Self::Fs(_) => None,
+        }
+    }
+
     /// The largest direct upload a client may put in one request under the `configured`
     /// upload limit: one S3 PUT writes at most 5 GiB (the service's own route has no such
     /// bound: it writes in parts).
     pub fn direct_upload_limit(&self, configured: u64) -> u64 {
-        match self {
-            Self::S3(store) if store.config().presigns_for_browsers() => {
-                configured.min(MAX_SINGLE_PUT)
-            }
-            Self::S3(_) | Self::Fs(_) => configured,
+        match self.presigned_uploads() {
+            Some(_) => configured.min(MAX_SINGLE_PUT),
+            None => configured,
         }
     }
 
@@ -96,13 +104,13 @@ impl BlobStore {
         request: &DirectUploadRequest<'_>,
         own_route: impl FnOnce(u64) -> String,
     ) -> BlobResult<DirectUpload> {
-        match self {
-            Self::S3(store) if store.config().presigns_for_browsers() => {
+        match self.presigned_uploads() {
+            Some(store) => {
                 store
                     .upload_url(request.key, request.size, request.sha256, request.lifetime)
                     .await
             }
-            Self::S3(_) | Self::Fs(_) => {
+            None => {
                 let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |elapsed| elapsed.as_secs());
