@@ -143,6 +143,7 @@ fn request_handler(
         let router = router.clone();
         let relay = relay.clone();
         let in_flight = activity.request_started();
+        let activity = activity.clone();
         Box::pin(async move {
             let http1 = matches!(
                 request.version(),
@@ -152,7 +153,7 @@ fn request_handler(
             request.extensions_mut().insert(ConnectInfo(peer));
             let mut response = router.oneshot(request).await?;
             if http1 {
-                relay.arm(&mut response);
+                relay.arm(&mut response, &activity);
             }
             Ok(response.map(|body| Body::new(TrackedBody::new(body, in_flight))))
         })

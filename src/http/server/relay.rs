@@ -24,6 +24,9 @@ use axum::response::Response;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::watchdog::Activity;
+#[cfg(target_os = "linux")]
+use super::watchdog::InFlight;
 #[cfg(target_os = "linux")]
 use crate::relay::splice::{Pipe, Splice};
 
@@ -49,6 +52,10 @@ struct State {
     /// The body being spliced.
     #[cfg(target_os = "linux")]
     active: Option<Splice>,
+    /// Keeps the connection busy for its watchdog while `active` is: the placeholder frames
+    /// standing for the body end (and with them the request) before its last byte is sent.
+    #[cfg(target_os = "linux")]
+    busy: Option<InFlight>,
 }
 
 /// Empty pipes of finished splices kept for the next ones, process-wide: a connection holds a
@@ -75,7 +82,7 @@ impl Relay {
     /// without reading it (a HEAD request, a status without a body) lets the splice go when it
     /// is dropped ([`Placeholders`]); an empty one is not armed at all.
     #[cfg(target_os = "linux")]
-    pub fn arm(&self, response: &mut Response) {
+    pub fn arm(&self, response: &mut Response, activity: &Arc<Activity>) {
         let Some(offered) = response.extensions_mut().remove::<crate::relay::Offered>() else {
             return;
         };
@@ -110,6 +117,7 @@ impl Relay {
             }
         };
         state.active = Some(Splice::new(upstream, pipe));
+        state.busy = Some(activity.busy());
         *response.body_mut() = Body::new(Placeholders {
             left: length,
             started: false,
@@ -121,6 +129,7 @@ impl Relay {
     /// spare list; an unfinished one (its body never sent) closes both.
     #[cfg(target_os = "linux")]
     fn retire(state: &mut State) {
+        state.busy = None;
         let Some(splice) = state.active.take() else {
             return;
         };
@@ -135,7 +144,7 @@ impl Relay {
 
     /// Not on this system: every body is read and copied.
     #[cfg(not(target_os = "linux"))]
-    pub fn arm(&self, _response: &mut Response) {}
+    pub fn arm(&self, _response: &mut Response, _activity: &Arc<Activity>) {}
 
     /// Sends up to `max` bytes of the active body to `client`.
     fn poll_send(
@@ -326,15 +335,17 @@ mod tests {
     async fn a_body_dropped_unread_lets_its_splice_go_and_one_read_keeps_it() {
         use http_body_util::BodyExt;
 
+        let activity = Arc::new(Activity::new());
         let relay = Relay::default();
         let mut response = offering(1000).await;
-        relay.arm(&mut response);
+        relay.arm(&mut response, &activity);
         assert!(relay.state().active.is_some(), "armed");
         drop(response);
         assert!(relay.state().active.is_none(), "never written: let go");
+        assert!(relay.state().busy.is_none(), "and the connection with it");
 
         let mut response = offering(1000).await;
-        relay.arm(&mut response);
+        relay.arm(&mut response, &activity);
         let frame = response.body_mut().frame().await.unwrap().unwrap();
         assert!(is_placeholder(frame.data_ref().unwrap()));
         drop(response);
@@ -345,7 +356,56 @@ mod tests {
 
         let relay = Relay::default();
         let mut response = offering(0).await;
-        relay.arm(&mut response);
+        relay.arm(&mut response, &activity);
         assert!(relay.state().active.is_none(), "an empty body is not armed");
+    }
+
+    /// hyper reads the placeholder frames of a spliced body at once, which ends its request;
+    /// the connection must not look idle to its watchdog until the body itself has gone out.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_spliced_body_keeps_its_connection_busy_until_its_last_byte_left() {
+        use std::time::Duration;
+
+        use http_body_util::BodyExt;
+        use tokio::io::AsyncReadExt;
+
+        use super::super::ConnectionLimits;
+        use super::super::watchdog::expired;
+
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            keepalive_idle: Duration::from_millis(300),
+            max_connections: 1,
+        };
+        let activity = Arc::new(Activity::new());
+        let in_flight = activity.request_started();
+        let relay = Relay::default();
+        let mut response = offering(1000).await;
+        relay.arm(&mut response, &activity);
+        while response.body_mut().frame().await.is_some() {}
+        drop(response);
+        // The request is over as far as hyper is concerned.
+        drop(in_flight);
+
+        let watchdog = expired(&activity, limits);
+        tokio::pin!(watchdog);
+        let waited = tokio::time::timeout(Duration::from_millis(1500), &mut watchdog).await;
+        assert!(
+            waited.is_err(),
+            "closed ({waited:?}) with its body still to be sent"
+        );
+
+        let (mut client, mut reader) = crate::relay::tests::socket_pair().await;
+        while relay.state().active.is_some() {
+            std::future::poll_fn(|context| relay.poll_send(context, &mut client, 1000))
+                .await
+                .unwrap();
+        }
+        let mut received = vec![0; 1000];
+        reader.read_exact(&mut received).await.unwrap();
+        assert_eq!(received, crate::relay::tests::pattern(1000));
+        let reason = tokio::time::timeout(Duration::from_secs(3), &mut watchdog).await;
+        assert_eq!(reason, Ok("keepalive_idle"), "idle once the body went out");
     }
 }

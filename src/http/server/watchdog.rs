@@ -11,7 +11,11 @@
 //! - No request in flight and nothing arrived since the last response: the connection is idle
 //!   and closes after the keep-alive limit.
 //! - A request in flight (a slow upload, a long download) is never cut here: the request
-//!   timeout and the upload idle timeout own those.
+//!   timeout and the upload idle timeout own those. Neither is a response whose body hyper
+//!   has read to its end but not yet written out (its last frames wait in hyper's buffer for
+//!   a slow client): every byte written counts as activity, so the idle limit runs from the
+//!   last one. A body spliced from a store ([`super::relay`]) stays in flight until its last
+//!   byte left, as the placeholder frames standing for it end long before.
 
 use std::io;
 use std::pin::Pin;
@@ -63,11 +67,25 @@ impl Activity {
         }
     }
 
+    /// Bytes of a response left: after the last request finished, the idle time counts from
+    /// the last byte written, not from when hyper read the end of the body.
+    fn bytes_sent(&self) {
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            self.idle_since.store(self.now(), Ordering::Release);
+        }
+    }
+
     /// A request's head was read; the returned guard marks it in flight until its response
     /// body is done (or dropped).
     pub fn request_started(self: &Arc<Self>) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.head_started.store(0, Ordering::Release);
+        self.busy()
+    }
+
+    /// Marks the connection busy, as a request in flight, until the guard is dropped (a body
+    /// still being spliced after hyper has read its placeholder frames).
+    pub fn busy(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight(self.clone())
     }
 }
@@ -130,6 +148,14 @@ impl<T> WatchedIo<T> {
     }
 }
 
+impl<T> WatchedIo<T> {
+    fn note_sent(&self, result: &Poll<io::Result<usize>>) {
+        if matches!(result, Poll::Ready(Ok(1..))) {
+            self.activity.bytes_sent();
+        }
+    }
+}
+
 impl<T: AsyncRead + Unpin> AsyncRead for WatchedIo<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -151,7 +177,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WatchedIo<T> {
         context: &mut Context<'_>,
         buffer: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(context, buffer)
+        let result = Pin::new(&mut self.inner).poll_write(context, buffer);
+        self.note_sent(&result);
+        result
     }
 
     fn poll_write_vectored(
@@ -159,7 +187,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WatchedIo<T> {
         context: &mut Context<'_>,
         buffers: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(context, buffers)
+        let result = Pin::new(&mut self.inner).poll_write_vectored(context, buffers);
+        self.note_sent(&result);
+        result
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -207,5 +237,45 @@ impl HttpBody for TrackedBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_idle_limit_counts_from_the_last_byte_of_a_response_written() {
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            keepalive_idle: Duration::from_millis(500),
+            max_connections: 1,
+        };
+        let activity = Arc::new(Activity::new());
+        // hyper has read the response body to its end; its last bytes are still buffered.
+        drop(activity.request_started());
+        let (ours, mut client) = tokio::io::duplex(64);
+        let mut socket = WatchedIo::new(ours, activity.clone());
+        let watchdog = expired(&activity, limits);
+        tokio::pin!(watchdog);
+        // A slow client takes them 100 ms apart, for 1.5 s (three times the limit).
+        for _ in 0..15 {
+            tokio::select! {
+                reason = &mut watchdog => panic!("closed ({reason}) while the response went out"),
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+            socket.write_all(&[b'x'; 32]).await.unwrap();
+            client.read_exact(&mut [0; 32]).await.unwrap();
+        }
+        let last_byte = Instant::now();
+        let reason = tokio::time::timeout(Duration::from_secs(3), &mut watchdog).await;
+        assert_eq!(reason, Ok("keepalive_idle"));
+        let idle = last_byte.elapsed();
+        assert!(
+            idle >= limits.keepalive_idle,
+            "closed {idle:?} after the last byte"
+        );
     }
 }
