@@ -231,6 +231,7 @@ impl Application {
         let limits = http::server::ConnectionLimits {
             header_read_timeout: connections.header_read_timeout,
             keepalive_idle: connections.keepalive_idle,
+            send_timeout: connections.send_timeout,
             max_connections: connections.max_connections,
         };
         let server = http::server::serve(self.listener, router, limits, async move {

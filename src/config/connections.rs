@@ -1,5 +1,6 @@
 //! Client connection limits: how long a request's headers may take, how long a kept-alive
-//! connection may idle, and how many connections may be open at once.
+//! connection may idle, how long a response may wait for a client that takes none of its bytes,
+//! and how many connections may be open at once.
 
 use std::time::Duration;
 
@@ -11,6 +12,9 @@ pub struct ConnectionsConfig {
     pub header_read_timeout: Duration,
     /// `KEEPALIVE_IDLE_SECS`: a kept-alive connection with no request for this long closes.
     pub keepalive_idle: Duration,
+    /// `SEND_TIMEOUT_SECS`: a connection whose client takes no byte of what is sent to it for
+    /// this long closes.
+    pub send_timeout: Duration,
     /// `MAX_CONNECTIONS`: client connections open at once.
     pub max_connections: usize,
     /// Whether `max_connections` was derived from the descriptor limit (not set).
@@ -37,6 +41,7 @@ impl ConnectionsConfig {
             "KEEPALIVE_IDLE_SECS",
             self.keepalive_idle.as_secs().to_string(),
         ));
+        lines.push(("SEND_TIMEOUT_SECS", self.send_timeout.as_secs().to_string()));
         lines.push(("MAX_CONNECTIONS", max));
     }
 
@@ -59,11 +64,13 @@ impl ConnectionsConfig {
             10,
         );
         let keepalive_idle = positive(&raw.keepalive_idle_secs, "KEEPALIVE_IDLE_SECS", 60);
+        let send_timeout = positive(&raw.send_timeout_secs, "SEND_TIMEOUT_SECS", 60);
         let derived = default_max_connections(descriptor_limit());
         let max_connections = positive(&raw.max_connections, "MAX_CONNECTIONS", derived as u64);
         ConnectionsConfig {
             header_read_timeout: Duration::from_secs(header_read_timeout),
             keepalive_idle: Duration::from_secs(keepalive_idle),
+            send_timeout: Duration::from_secs(send_timeout),
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             max_connections_derived: raw.max_connections.is_none(),
         }
@@ -113,6 +120,7 @@ mod tests {
         let raw = RawConfig {
             header_read_timeout_secs: Some("0".to_owned()),
             keepalive_idle_secs: Some("soon".to_owned()),
+            send_timeout_secs: Some("-1".to_owned()),
             max_connections: Some("5".to_owned()),
             ..RawConfig::default()
         };
@@ -129,6 +137,7 @@ mod tests {
             [
                 "HEADER_READ_TIMEOUT_SECS=0: expected a whole number above 0",
                 "KEEPALIVE_IDLE_SECS=soon: expected a whole number above 0",
+                "SEND_TIMEOUT_SECS=-1: expected a whole number above 0",
             ]
         );
     }

@@ -96,6 +96,10 @@ pub struct RawConfig {
     /// Seconds a kept-alive connection may stay idle before it is closed.
     #[arg(long, env = "KEEPALIVE_IDLE_SECS")]
     pub keepalive_idle_secs: Option<String>,
+    /// Seconds a response may wait for the client to take any of its bytes before the
+    /// connection is closed (TCP_USER_TIMEOUT, Linux).
+    #[arg(long, env = "SEND_TIMEOUT_SECS")]
+    pub send_timeout_secs: Option<String>,
     /// Client connections open at once (default: derived from the descriptor limit).
     #[arg(long, env = "MAX_CONNECTIONS")]
     pub max_connections: Option<String>,

@@ -71,6 +71,7 @@ fn a_valid_embedded_setup_passes_with_every_secret_masked() {
         ("FILES_SIGNING_SECRET", signing.to_owned()),
         ("METRICS_TOKEN", metrics.to_owned()),
         ("KEEPALIVE_IDLE_SECS", "42".to_owned()),
+        ("SEND_TIMEOUT_SECS", "17".to_owned()),
     ]);
     let all = text(&output);
     assert!(output.status.success(), "{all}");
@@ -85,6 +86,11 @@ fn a_valid_embedded_setup_passes_with_every_secret_masked() {
         .find(|line| line.trim_start().starts_with("KEEPALIVE_IDLE_SECS"))
         .unwrap_or_default();
     assert!(keepalive.trim_end().ends_with("42"), "{all}");
+    let send_timeout = all
+        .lines()
+        .find(|line| line.trim_start().starts_with("SEND_TIMEOUT_SECS"))
+        .unwrap_or_default();
+    assert!(send_timeout.trim_end().ends_with("17"), "{all}");
 }
 
 #[test]

@@ -176,3 +176,98 @@ async fn shutdown_closes_idle_connections_at_once_and_drains_requests_in_flight(
     );
     app.stop().await;
 }
+
+/// A client that asks for a download and then reads none of it would hold its connection for
+/// good (a request in flight is never cut as idle); past `SEND_TIMEOUT_SECS` without a byte
+/// taken, the connection is closed. A client that pauses for less than that is served to the
+/// end.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_client_that_stops_reading_a_download_loses_its_connection_a_slow_reader_does_not() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app_with(|raw| {
+        raw.send_timeout_secs = Some("2".to_owned());
+        // Bytes from quillstore itself on every blob store (spliced from S3 on the S3 pass).
+        raw.files_redirect = Some("never".to_owned());
+        raw.max_upload_size = Some("16MiB".to_owned());
+        raw.allowed_mime_types = Some("application/octet-stream".to_owned());
+    })
+    .await;
+    // More than the kernel buffers on both sides usually hold (here a send buffer grows to
+    // 4 MiB at most); where they hold it all, the kernel still gives up on the client.
+    let bytes: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let file = app
+        .upload(&bytes, "big.bin", Some("application/octet-stream"))
+        .await;
+    let request = format!(
+        "GET /api/files/{} HTTP/1.1\r\nHost: quillstore\r\n\r\n",
+        file["id"].as_str().unwrap()
+    );
+    let address: std::net::SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
+    // A client with a small receive buffer that never reads.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&address.into()).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let mut stalled = tokio::net::TcpStream::from_std(socket.into()).unwrap();
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    let stalled_since = Instant::now();
+
+    // Meanwhile a client that stops reading three times, each time for half the limit, gets
+    // every byte.
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+    slow.write_all(request.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let mut chunk = vec![0; 64 * 1024];
+    let mut paused = 0;
+    loop {
+        if received.len() >= (paused + 1) * (2 << 20) && paused < 3 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            paused += 1;
+        }
+        let read = slow
+            .read(&mut chunk)
+            .await
+            .expect("a reader that pauses is not cut");
+        received.extend_from_slice(&chunk[..read]);
+        let head_end = received.windows(4).position(|w| w == b"\r\n\r\n");
+        if read == 0 || head_end.is_some_and(|end| received.len() - end - 4 >= bytes.len()) {
+            break;
+        }
+    }
+    drop(slow);
+    assert_eq!(paused, 3);
+    let head_end = received
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    assert!(
+        received.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&received[..head_end])
+    );
+    assert!(
+        received[head_end..] == bytes[..],
+        "the reader that paused got {} bytes of {}",
+        received.len() - head_end,
+        bytes.len()
+    );
+
+    // Three times the limit (the kernel gives up at its first window probe past it): the
+    // server has let the connection go, so what it had not sent never comes.
+    tokio::time::sleep(Duration::from_secs(6).saturating_sub(stalled_since.elapsed())).await;
+    let mut taken = 0;
+    let ending = loop {
+        match stalled.read(&mut chunk).await {
+            Ok(0) => break "closed".to_owned(),
+            Ok(read) => taken += read,
+            Err(error) => break error.to_string(),
+        }
+    };
+    assert!(
+        taken < bytes.len(),
+        "a client that read nothing for 6 s still got the whole body ({taken} bytes, then {ending})"
+    );
+}

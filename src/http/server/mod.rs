@@ -10,6 +10,12 @@
 //! - Deadlines for connections that hold a descriptor without doing anything: request headers
 //!   that do not complete within `HEADER_READ_TIMEOUT_SECS`, and kept-alive connections idle
 //!   longer than `KEEPALIVE_IDLE_SECS` (see [`watchdog`]).
+//! - A client that stops reading: on Linux every accepted socket has `TCP_USER_TIMEOUT` set to
+//!   `SEND_TIMEOUT_SECS`, so the kernel closes a connection whose bytes the client has left
+//!   unacknowledged, or whose receive window it has kept shut, for that long (a response it
+//!   never reads would otherwise hold its connection for good: a request in flight is never cut
+//!   by the watchdog). Like nginx's `send_timeout`, it counts between two bytes taken, not for
+//!   the whole response: a slow client that keeps reading is never cut.
 //! - Graceful shutdown: once the stop signal fires, no connection is accepted, idle ones close
 //!   at once and those with a request in flight close after its response.
 //! - A body still on an S3 connection (`crate::relay`) is sent from socket to socket on HTTP/1
@@ -46,6 +52,8 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// A kept-alive connection with no request for this long is closed.
     pub keepalive_idle: Duration,
+    /// A connection whose client takes none of the bytes sent to it for this long is closed.
+    pub send_timeout: Duration,
     /// Client connections open at once; the next one is refused with a 503.
     pub max_connections: usize,
 }
@@ -81,6 +89,7 @@ pub async fn serve(
         };
         // Small responses would otherwise wait for the client's delayed ACK.
         let _ = stream.set_nodelay(true);
+        limit_send_stalls(&stream, limits.send_timeout);
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             refuse::too_many_connections(stream);
             continue;
@@ -124,6 +133,20 @@ pub async fn serve(
     tasks.close();
     tasks.wait().await;
 }
+
+/// Has the kernel close `stream` once its client takes none of the bytes sent to it for
+/// `limit` (`TCP_USER_TIMEOUT`: unacknowledged data, or a receive window kept shut).
+#[cfg(target_os = "linux")]
+fn limit_send_stalls(stream: &tokio::net::TcpStream, limit: Duration) {
+    let millis = u32::try_from(limit.as_millis()).unwrap_or(u32::MAX);
+    if let Err(error) = rustix::net::sockopt::set_tcp_user_timeout(stream, millis) {
+        tracing::debug!(error = %error, "TCP_USER_TIMEOUT not set");
+    }
+}
+
+/// Not on this system: a client that stops reading holds its connection until it goes.
+#[cfg(not(target_os = "linux"))]
+fn limit_send_stalls(_stream: &tokio::net::TcpStream, _limit: Duration) {}
 
 /// What the per-connection service answers with.
 type ResponseFuture = std::pin::Pin<

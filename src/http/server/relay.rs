@@ -376,6 +376,7 @@ mod tests {
         let limits = ConnectionLimits {
             header_read_timeout: Duration::from_secs(10),
             keepalive_idle: Duration::from_millis(300),
+            send_timeout: Duration::from_secs(60),
             max_connections: 1,
         };
         let activity = Arc::new(Activity::new());
