@@ -64,9 +64,16 @@ impl ConnectionsConfig {
             10,
         );
         let keepalive_idle = positive(&raw.keepalive_idle_secs, "KEEPALIVE_IDLE_SECS", 60);
-        let send_timeout = positive(&raw.send_timeout_secs, "SEND_TIMEOUT_SECS", 60);
+        let mut send_timeout = positive(&raw.send_timeout_secs, "SEND_TIMEOUT_SECS", 60);
         let derived = default_max_connections(descriptor_limit());
         let max_connections = positive(&raw.max_connections, "MAX_CONNECTIONS", derived as u64);
+        if send_timeout > MAX_SEND_TIMEOUT_SECS {
+            check(Err(format!(
+                "SEND_TIMEOUT_SECS={send_timeout}: at most {MAX_SEND_TIMEOUT_SECS} (the kernel \
+                 takes it in milliseconds that fit in 31 bits, about 24 days)"
+            )));
+            send_timeout = MAX_SEND_TIMEOUT_SECS;
+        }
         ConnectionsConfig {
             header_read_timeout: Duration::from_secs(header_read_timeout),
             keepalive_idle: Duration::from_secs(keepalive_idle),
@@ -76,6 +83,9 @@ impl ConnectionsConfig {
         }
     }
 }
+
+/// The longest `SEND_TIMEOUT_SECS`: `TCP_USER_TIMEOUT` is an `int` of milliseconds.
+const MAX_SEND_TIMEOUT_SECS: u64 = i32::MAX as u64 / 1000;
 
 /// The process's soft limit on open descriptors, where the platform has one.
 fn descriptor_limit() -> Option<u64> {
@@ -113,6 +123,31 @@ mod tests {
         assert_eq!(default_max_connections(Some(300)), 44);
         assert_eq!(default_max_connections(Some(100)), 32);
         assert_eq!(default_max_connections(None), 1024);
+    }
+
+    #[test]
+    fn a_send_timeout_past_what_the_kernel_takes_is_refused() {
+        let raw = RawConfig {
+            send_timeout_secs: Some("2147484".to_owned()),
+            ..RawConfig::default()
+        };
+        let mut problems = Vec::new();
+        let parsed = ConnectionsConfig::parse(&raw, &mut |result| {
+            if let Err(problem) = result {
+                problems.push(problem);
+            }
+        });
+        assert_eq!(parsed.send_timeout, Duration::from_secs(2_147_483));
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].starts_with("SEND_TIMEOUT_SECS=2147484: at most 2147483"),
+            "{problems:?}"
+        );
+        let raw = RawConfig {
+            send_timeout_secs: Some("2147483".to_owned()),
+            ..RawConfig::default()
+        };
+        ConnectionsConfig::parse(&raw, &mut |result| assert_eq!(result, Ok(())));
     }
 
     #[test]

@@ -11,11 +11,12 @@
 //!   that do not complete within `HEADER_READ_TIMEOUT_SECS`, and kept-alive connections idle
 //!   longer than `KEEPALIVE_IDLE_SECS` (see [`watchdog`]).
 //! - A client that stops reading: on Linux every accepted socket has `TCP_USER_TIMEOUT` set to
-//!   `SEND_TIMEOUT_SECS`, so the kernel closes a connection whose bytes the client has left
-//!   unacknowledged, or whose receive window it has kept shut, for that long (a response it
-//!   never reads would otherwise hold its connection for good: a request in flight is never cut
-//!   by the watchdog). Like nginx's `send_timeout`, it counts between two bytes taken, not for
-//!   the whole response: a slow client that keeps reading is never cut.
+//!   `SEND_TIMEOUT_SECS`, so the kernel closes a connection whose client acknowledges no data
+//!   and opens no receive window for that long (Linux 5.11 and later count a window kept shut;
+//!   a response it never reads would otherwise hold its connection for good, as a request in
+//!   flight is never cut by the watchdog). It bounds a stall, not the whole response: a slow
+//!   client that keeps reading is never cut. The abort sends nothing; the client learns of it
+//!   when it next reads or sends.
 //! - Graceful shutdown: once the stop signal fires, no connection is accepted, idle ones close
 //!   at once and those with a request in flight close after its response.
 //! - A body still on an S3 connection (`crate::relay`) is sent from socket to socket on HTTP/1

@@ -2,8 +2,8 @@
 //!
 //! hyper's own header-read timeout also runs while a kept-alive connection waits for its next
 //! request, so it cannot tell "slow headers" from "idle keep-alive". This watchdog can: the
-//! connection's reads and its requests' lifetimes mark its [`Activity`], and [`expired`]
-//! resolves when a deadline passes, which drops (closes) the connection.
+//! connection's reads and writes and its requests' lifetimes mark its [`Activity`], and
+//! [`expired`] resolves when a deadline passes, which drops (closes) the connection.
 //!
 //! - No request in flight and bytes of a request head arrived: the head must complete within
 //!   the header timeout of its first byte. A new connection counts as waiting for headers from
@@ -13,8 +13,9 @@
 //! - A request in flight (a slow upload, a long download) is never cut here: the request
 //!   timeout and the upload idle timeout own those. Neither is a response whose body hyper
 //!   has read to its end but not yet written out (its last frames wait in hyper's buffer for
-//!   a slow client): every byte written counts as activity, so the idle limit runs from the
-//!   last one. A body spliced from a store ([`super::relay`]) stays in flight until its last
+//!   a slow client): every byte handed to the socket counts as activity, so the idle limit
+//!   runs from the last one. (What the kernel still holds for the client after that is not
+//!   watched here; `SEND_TIMEOUT_SECS` bounds a client that takes none of it.) A body spliced from a store ([`super::relay`]) stays in flight until its last
 //!   byte left, as the placeholder frames standing for it end long before.
 
 use std::io;
@@ -90,7 +91,8 @@ impl Activity {
     }
 }
 
-/// A request of the connection in flight; dropping it makes the connection idle again.
+/// A request of the connection in flight (or a body still being spliced after its request
+/// ended, [`Activity::busy`]); dropping it makes the connection idle again.
 pub struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
@@ -136,7 +138,7 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The socket, noting every read in the connection's [`Activity`].
+/// The socket, noting every read and write in the connection's [`Activity`].
 pub struct WatchedIo<T> {
     inner: T,
     activity: Arc<Activity>,
@@ -146,9 +148,8 @@ impl<T> WatchedIo<T> {
     pub fn new(inner: T, activity: Arc<Activity>) -> Self {
         Self { inner, activity }
     }
-}
 
-impl<T> WatchedIo<T> {
+    /// Bytes that left restart the idle time of a connection whose request has ended.
     fn note_sent(&self, result: &Poll<io::Result<usize>>) {
         if matches!(result, Poll::Ready(Ok(1..))) {
             self.activity.bytes_sent();
@@ -262,20 +263,22 @@ mod tests {
         let watchdog = expired(&activity, limits);
         tokio::pin!(watchdog);
         // A slow client takes them 100 ms apart, for 1.5 s (three times the limit).
+        let mut last_write = Instant::now();
         for _ in 0..15 {
             tokio::select! {
                 reason = &mut watchdog => panic!("closed ({reason}) while the response went out"),
                 () = tokio::time::sleep(Duration::from_millis(100)) => {}
             }
+            last_write = Instant::now();
             socket.write_all(&[b'x'; 32]).await.unwrap();
             client.read_exact(&mut [0; 32]).await.unwrap();
         }
-        let last_byte = Instant::now();
         let reason = tokio::time::timeout(Duration::from_secs(3), &mut watchdog).await;
         assert_eq!(reason, Ok("keepalive_idle"));
-        let idle = last_byte.elapsed();
+        // The activity keeps whole milliseconds.
+        let idle = last_write.elapsed();
         assert!(
-            idle >= limits.keepalive_idle,
+            idle + Duration::from_millis(2) >= limits.keepalive_idle,
             "closed {idle:?} after the last byte"
         );
     }
