@@ -188,6 +188,7 @@ async fn a_client_that_stops_reading_a_download_loses_its_connection_a_slow_read
 
     let app = spawn_app_with(|raw| {
         raw.send_timeout_secs = Some("3".to_owned());
+        raw.metrics_token = Some(METRICS_TOKEN.to_owned());
         // Bytes from quillstore itself on every blob store (spliced from S3 on the S3 pass).
         raw.files_redirect = Some("never".to_owned());
         raw.max_upload_size = Some("16MiB".to_owned());
@@ -275,5 +276,26 @@ async fn a_client_that_stops_reading_a_download_loses_its_connection_a_slow_read
     assert!(
         taken < bytes.len(),
         "a client that read nothing for 7 s still got the whole body ({taken} bytes, then {ending})"
+    );
+    // Counted by why it closed (the counter is process-wide; only a send timeout moves it).
+    let mut metrics = Connection::open(&app.address).await;
+    let text = metrics
+        .get_with(
+            "/metrics",
+            &format!("Authorization: Bearer {METRICS_TOKEN}\r\n"),
+        )
+        .await
+        .body;
+    let text = String::from_utf8_lossy(&text);
+    let closed = text
+        .lines()
+        .find(|line| {
+            line.starts_with("quillstore_http_connections_closed_total")
+                && line.contains("reason=\"send_timeout\"")
+        })
+        .and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok());
+    assert!(
+        closed.is_some_and(|count| count >= 1.0),
+        "no send_timeout close in /metrics:\n{text}"
     );
 }

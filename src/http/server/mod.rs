@@ -117,6 +117,13 @@ pub async fn serve(
             tokio::select! {
                 result = connection => {
                     if let Err(error) = result {
+                        if timed_out(&*error) {
+                            metrics::counter!(
+                                "quillstore_http_connections_closed_total",
+                                "reason" => "send_timeout"
+                            )
+                            .increment(1);
+                        }
                         tracing::debug!(error = %error, "connection ended with an error");
                     }
                 }
@@ -143,6 +150,16 @@ fn limit_send_stalls(stream: &tokio::net::TcpStream, limit: Duration) {
     if let Err(error) = rustix::net::sockopt::set_tcp_user_timeout(stream, millis) {
         tracing::debug!(error = %error, "TCP_USER_TIMEOUT not set");
     }
+}
+
+/// Whether a connection ended because the kernel gave up on its client (`TCP_USER_TIMEOUT`:
+/// its writes fail with `ETIMEDOUT`).
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |error| error.source()).any(|error| {
+        error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|error| error.kind() == std::io::ErrorKind::TimedOut)
+    })
 }
 
 /// Not on this system: a client that stops reading holds its connection until it goes.
