@@ -6,10 +6,10 @@
 # Garage whose S3 API listens on a Unix socket (S3_SOCKET; rows "N socket"), still compared
 # with Garage direct over TCP, the first one.
 # With PIN=1 every Garage runs on one CPU and quillstore and wrk on another (the first two this
-# script may use, scripts/lib/cpus.sh): S3 has a core of its
-# own, as it has its own machine in a deployment, and the ratio says whether quillstore keeps
-# up with it (quillstore shares its core with wrk; Garage direct does not). Unpinned, all three
-# share both cores, and quillstore's CPU time is taken from Garage's.
+# script may use, scripts/lib/cpus.sh): S3 has a core of its own, as it has its own machine in
+# a deployment, and the ratio says whether quillstore keeps up with it (quillstore shares its
+# core with wrk; Garage direct does not). Unpinned, all three share both cores, and
+# quillstore's CPU time is taken from Garage's.
 # Ends with the median ratio of the rounds (scripts/lib/stats.sh) and their range, per size and
 # binary.
 #   scripts/bench-s3-get.sh ROUNDS BINARY...   (environment: WRK_SECONDS, default 5;

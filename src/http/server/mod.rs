@@ -10,13 +10,13 @@
 //! - Deadlines for connections that hold a descriptor without doing anything: request headers
 //!   that do not complete within `HEADER_READ_TIMEOUT_SECS`, and kept-alive connections idle
 //!   longer than `KEEPALIVE_IDLE_SECS` (see [`watchdog`]).
-//! - A client that stops reading: on Linux every accepted socket has `TCP_USER_TIMEOUT` set to
-//!   `SEND_TIMEOUT_SECS`, so the kernel closes a connection whose client acknowledges no data
-//!   and opens no receive window for that long (Linux 5.11 and later count a window kept shut;
-//!   a response it never reads would otherwise hold its connection for good, as a request in
-//!   flight is never cut by the watchdog). It bounds a stall, not the whole response: a slow
-//!   client that keeps reading is never cut. The abort sends nothing; the client learns of it
-//!   when it next reads or sends.
+//! - A client that stops reading: on Linux the listening socket has `TCP_USER_TIMEOUT` set to
+//!   `SEND_TIMEOUT_SECS`, which every accepted socket inherits, so the kernel closes a
+//!   connection whose client acknowledges no data and opens no receive window for that long
+//!   (Linux 5.11 and later count a window kept shut; a response it never reads would otherwise
+//!   hold its connection for good, as a request in flight is never cut by the watchdog). It
+//!   bounds a stall, not the whole response: a slow client that keeps reading is never cut.
+//!   The abort sends nothing; the client learns of it when it next reads or sends.
 //! - Graceful shutdown: once the stop signal fires, no connection is accepted, idle ones close
 //!   at once and those with a request in flight close after its response.
 //! - A body still on an S3 connection (`crate::relay`) is sent from socket to socket on HTTP/1
@@ -59,6 +59,20 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
+#[cfg(test)]
+impl ConnectionLimits {
+    /// Limits for a test of the keep-alive watchdog: idle after `keepalive_idle`, the others
+    /// out of the way.
+    pub(crate) fn idle_after(keepalive_idle: Duration) -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            keepalive_idle,
+            send_timeout: Duration::from_secs(60),
+            max_connections: 1,
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `stop` resolves, then drains: returns once every
 /// connection has closed. The caller bounds the drain with its own deadline.
 pub async fn serve(
@@ -67,6 +81,7 @@ pub async fn serve(
     limits: ConnectionLimits,
     stop: impl Future<Output = ()>,
 ) {
+    limit_send_stalls(&listener, limits.send_timeout);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let builder = Arc::new(Builder::new(TokioExecutor::new()));
@@ -90,7 +105,6 @@ pub async fn serve(
         };
         // Small responses would otherwise wait for the client's delayed ACK.
         let _ = stream.set_nodelay(true);
-        limit_send_stalls(&stream, limits.send_timeout);
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             refuse::too_many_connections(stream);
             continue;
@@ -142,15 +156,23 @@ pub async fn serve(
     tasks.wait().await;
 }
 
-/// Has the kernel close `stream` once its client takes none of the bytes sent to it for
-/// `limit` (`TCP_USER_TIMEOUT`: unacknowledged data, or a receive window kept shut).
+/// Has the kernel close every connection `listener` accepts once its client takes none of the
+/// bytes sent to it for `limit` (`TCP_USER_TIMEOUT`: unacknowledged data, or a receive window
+/// kept shut). Set once on the listener: accepted sockets are cloned from it, option included.
 #[cfg(target_os = "linux")]
-fn limit_send_stalls(stream: &tokio::net::TcpStream, limit: Duration) {
+fn limit_send_stalls(listener: &TcpListener, limit: Duration) {
     let millis = u32::try_from(limit.as_millis()).unwrap_or(u32::MAX);
-    if let Err(error) = rustix::net::sockopt::set_tcp_user_timeout(stream, millis) {
-        tracing::debug!(error = %error, "TCP_USER_TIMEOUT not set");
+    if let Err(error) = rustix::net::sockopt::set_tcp_user_timeout(listener, millis) {
+        tracing::warn!(
+            error = %error,
+            "TCP_USER_TIMEOUT not set: a client that stops reading keeps its connection"
+        );
     }
 }
+
+/// Not on this system: a client that stops reading holds its connection until it goes.
+#[cfg(not(target_os = "linux"))]
+fn limit_send_stalls(_listener: &TcpListener, _limit: Duration) {}
 
 /// Whether a connection ended because the kernel gave up on its client (`TCP_USER_TIMEOUT`:
 /// its writes fail with `ETIMEDOUT`).
@@ -161,10 +183,6 @@ fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
             .is_some_and(|error| error.kind() == std::io::ErrorKind::TimedOut)
     })
 }
-
-/// Not on this system: a client that stops reading holds its connection until it goes.
-#[cfg(not(target_os = "linux"))]
-fn limit_send_stalls(_stream: &tokio::net::TcpStream, _limit: Duration) {}
 
 /// What the per-connection service answers with.
 type ResponseFuture = std::pin::Pin<
@@ -184,7 +202,6 @@ fn request_handler(
         let router = router.clone();
         let relay = relay.clone();
         let in_flight = activity.request_started();
-        let activity = activity.clone();
         Box::pin(async move {
             let http1 = matches!(
                 request.version(),
@@ -194,7 +211,7 @@ fn request_handler(
             request.extensions_mut().insert(ConnectInfo(peer));
             let mut response = router.oneshot(request).await?;
             if http1 {
-                relay.arm(&mut response, &activity);
+                relay.arm(&mut response, &in_flight);
             }
             Ok(response.map(|body| Body::new(TrackedBody::new(body, in_flight))))
         })

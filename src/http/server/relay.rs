@@ -24,8 +24,6 @@ use axum::response::Response;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::watchdog::Activity;
-#[cfg(target_os = "linux")]
 use super::watchdog::InFlight;
 #[cfg(target_os = "linux")]
 use crate::relay::splice::{Pipe, Splice};
@@ -80,9 +78,10 @@ impl Relay {
     /// Takes the upstream `response` offers, if any and if it can be spliced, and gives the
     /// response placeholder frames of the same length instead of its body. A body hyper drops
     /// without reading it (a HEAD request, a status without a body) lets the splice go when it
-    /// is dropped ([`Placeholders`]); an empty one is not armed at all.
+    /// is dropped ([`Placeholders`]); an empty one is not armed at all. The splice keeps the
+    /// connection busy for its watchdog (a guard taken from `request`'s) until it ends.
     #[cfg(target_os = "linux")]
-    pub fn arm(&self, response: &mut Response, activity: &Arc<Activity>) {
+    pub fn arm(&self, response: &mut Response, request: &InFlight) {
         let Some(offered) = response.extensions_mut().remove::<crate::relay::Offered>() else {
             return;
         };
@@ -117,7 +116,7 @@ impl Relay {
             }
         };
         state.active = Some(Splice::new(upstream, pipe));
-        state.busy = Some(activity.busy());
+        state.busy = Some(request.keep_busy());
         *response.body_mut() = Body::new(Placeholders {
             left: length,
             started: false,
@@ -144,7 +143,7 @@ impl Relay {
 
     /// Not on this system: every body is read and copied.
     #[cfg(not(target_os = "linux"))]
-    pub fn arm(&self, _response: &mut Response, _activity: &Arc<Activity>) {}
+    pub fn arm(&self, _response: &mut Response, _request: &InFlight) {}
 
     /// Sends up to `max` bytes of the active body to `client`.
     fn poll_send(
@@ -335,17 +334,18 @@ mod tests {
     async fn a_body_dropped_unread_lets_its_splice_go_and_one_read_keeps_it() {
         use http_body_util::BodyExt;
 
-        let activity = Arc::new(Activity::new());
+        let activity = Arc::new(super::super::watchdog::Activity::new());
+        let request = activity.request_started();
         let relay = Relay::default();
         let mut response = offering(1000).await;
-        relay.arm(&mut response, &activity);
+        relay.arm(&mut response, &request);
         assert!(relay.state().active.is_some(), "armed");
         drop(response);
         assert!(relay.state().active.is_none(), "never written: let go");
         assert!(relay.state().busy.is_none(), "and the connection with it");
 
         let mut response = offering(1000).await;
-        relay.arm(&mut response, &activity);
+        relay.arm(&mut response, &request);
         let frame = response.body_mut().frame().await.unwrap().unwrap();
         assert!(is_placeholder(frame.data_ref().unwrap()));
         drop(response);
@@ -356,7 +356,7 @@ mod tests {
 
         let relay = Relay::default();
         let mut response = offering(0).await;
-        relay.arm(&mut response, &activity);
+        relay.arm(&mut response, &request);
         assert!(relay.state().active.is_none(), "an empty body is not armed");
     }
 
@@ -371,19 +371,14 @@ mod tests {
         use tokio::io::AsyncReadExt;
 
         use super::super::ConnectionLimits;
-        use super::super::watchdog::expired;
+        use super::super::watchdog::{Activity, expired};
 
-        let limits = ConnectionLimits {
-            header_read_timeout: Duration::from_secs(10),
-            keepalive_idle: Duration::from_millis(300),
-            send_timeout: Duration::from_secs(60),
-            max_connections: 1,
-        };
+        let limits = ConnectionLimits::idle_after(Duration::from_millis(300));
         let activity = Arc::new(Activity::new());
         let in_flight = activity.request_started();
         let relay = Relay::default();
         let mut response = offering(1000).await;
-        relay.arm(&mut response, &activity);
+        relay.arm(&mut response, &in_flight);
         while response.body_mut().frame().await.is_some() {}
         drop(response);
         // The request is over as far as hyper is concerned.

@@ -15,8 +15,9 @@
 //!   has read to its end but not yet written out (its last frames wait in hyper's buffer for
 //!   a slow client): every byte handed to the socket counts as activity, so the idle limit
 //!   runs from the last one. (What the kernel still holds for the client after that is not
-//!   watched here; `SEND_TIMEOUT_SECS` bounds a client that takes none of it.) A body spliced from a store ([`super::relay`]) stays in flight until its last
-//!   byte left, as the placeholder frames standing for it end long before.
+//!   watched here; `SEND_TIMEOUT_SECS` bounds a client that takes none of it.) A body spliced
+//!   from a store ([`super::relay`]) stays in flight until its last byte left, as the
+//!   placeholder frames standing for it end long before.
 
 use std::io;
 use std::pin::Pin;
@@ -83,17 +84,24 @@ impl Activity {
         self.busy()
     }
 
-    /// Marks the connection busy, as a request in flight, until the guard is dropped (a body
-    /// still being spliced after hyper has read its placeholder frames).
-    pub fn busy(self: &Arc<Self>) -> InFlight {
+    fn busy(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight(self.clone())
     }
 }
 
 /// A request of the connection in flight (or a body still being spliced after its request
-/// ended, [`Activity::busy`]); dropping it makes the connection idle again.
+/// ended, [`InFlight::keep_busy`]); dropping it makes the connection idle again.
 pub struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    /// A second guard on the same connection, for work that outlives the request (a body
+    /// still being spliced after hyper has read its placeholder frames): the connection stays
+    /// busy until both are dropped.
+    pub fn keep_busy(&self) -> InFlight {
+        self.0.busy()
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -249,12 +257,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_idle_limit_counts_from_the_last_byte_of_a_response_written() {
-        let limits = ConnectionLimits {
-            header_read_timeout: Duration::from_secs(10),
-            keepalive_idle: Duration::from_millis(500),
-            send_timeout: Duration::from_secs(60),
-            max_connections: 1,
-        };
+        let limits = ConnectionLimits::idle_after(Duration::from_millis(500));
         let activity = Arc::new(Activity::new());
         // hyper has read the response body to its end; its last bytes are still buffered.
         drop(activity.request_started());
