@@ -107,6 +107,7 @@ measure() {
     'BEGIN { printf "%.1f %.0f %.0f\n", m / d, own * 1e6 / t / m, garage * 1e6 / t / m }'
 }
 
+echo "TCP congestion control (the system default; the sender's): $(congestion_control)."
 echo "MiB/s from the bytes wrk read in its run. quillstore and Garage CPU: user + system time per"
 echo "MiB sent, from /proc (wrk's own is not counted)."
 if [[ $pin == 1 ]]; then

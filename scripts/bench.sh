@@ -352,7 +352,8 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "# Benchmarks"
   echo
   echo "Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) at commit \`$commit\`"
-  echo "($(nproc) cores, $(uname -sr); client: curl, server and client on 127.0.0.1)."
+  echo "($(nproc) cores, $(uname -sr), TCP congestion control $(congestion_control); client: curl,"
+  echo "server and client on 127.0.0.1)."
   echo
   echo "Command: \`SMALL_RUNS=$small_runs LARGE_RUNS=$large_runs WRK_SECONDS=$wrk_seconds scripts/bench.sh\`."
   echo "One run (load average $(cut -d' ' -f1 /proc/loadavg) when it ended): this machine is shared with other"

@@ -12,3 +12,11 @@ wrk_read() {
     /^Requests\/sec:/ { r = $2 }
     END { print d, m, r }'
 }
+
+# congestion_control: the TCP congestion control new connections get (the system default;
+# a route's congctl overrides it). It is the sender's, and one that paces (bbr) changes what a
+# relay like quillstore pays per MiB on loopback (docs/benchmarks.md).
+congestion_control() {
+  sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null ||
+    cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo unknown
+}
