@@ -13,10 +13,12 @@ wrk_read() {
     END { print d, m, r }'
 }
 
-# congestion_control: the TCP congestion control new connections get (the system default;
-# a route's congctl overrides it). It is the sender's, and one that paces (bbr) changes what a
-# relay like quillstore pays per MiB on loopback (docs/benchmarks.md).
+# congestion_control: the TCP congestion control new connections get (the system default), and
+# the one the route to 127.0.0.1 sets instead, if any. It is the sender's, and one that paces
+# (bbr) changes what a relay like quillstore pays per MiB on loopback (docs/benchmarks.md).
 congestion_control() {
-  sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null ||
-    cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo unknown
+  local control route
+  control=$(cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo unknown)
+  route=$(ip route show table local 127.0.0.1 2>/dev/null | grep -o 'congctl [^ ]*' || true)
+  echo "$control${route:+ (the route to 127.0.0.1: $route)}"
 }
