@@ -55,7 +55,7 @@ for control in $controls; do
     { echo "bench-s3-get-congestion.sh: the kernel refuses $control as the default" >&2; exit 1; }
 done
 printf %s "$found" >"$default_file"
-echo "Default before: $found ($(congestion_control)). Controls: $controls. Each block, per control:"
+echo "Default before: $(congestion_control). Controls: $controls. Each block, per control:"
 echo "scripts/bench-s3-get.sh $rounds $* (WRK_SECONDS=${WRK_SECONDS:-5}" \
   "SIZES=\"${SIZES:-1048576 67108864}\" SOCKET=${SOCKET:-0} PIN=${PIN:-0})"
 echo
