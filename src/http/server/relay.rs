@@ -334,7 +334,9 @@ mod tests {
     async fn a_body_dropped_unread_lets_its_splice_go_and_one_read_keeps_it() {
         use http_body_util::BodyExt;
 
-        let activity = Arc::new(super::super::watchdog::Activity::new());
+        use super::super::watchdog::Activity;
+
+        let activity = Arc::new(Activity::new());
         let request = activity.request_started();
         let relay = Relay::default();
         let mut response = offering(1000).await;
